@@ -1,0 +1,226 @@
+//! [`Context`]: what authenticators and views read (settings, the user store,
+//! other stores, the message catalog), and [`Auth`], which builds it once at
+//! startup.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::messages::Catalog;
+use crate::settings::Settings;
+use crate::user::{AuthUser, StoreResult, UserStore};
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+trait ErasedUserStore<U: AuthUser>: Send + Sync {
+    fn find_by_id<'a>(&'a self, id: &'a U::Id) -> BoxFuture<'a, StoreResult<Option<U>>>;
+    fn find_by_username<'a>(&'a self, name: &'a str) -> BoxFuture<'a, StoreResult<Option<U>>>;
+    fn find_by_id_blocking(&self, id: &U::Id) -> StoreResult<Option<U>>;
+    fn find_by_username_blocking(&self, name: &str) -> StoreResult<Option<U>>;
+}
+
+impl<U: AuthUser, S: UserStore<U>> ErasedUserStore<U> for S {
+    fn find_by_id<'a>(&'a self, id: &'a U::Id) -> BoxFuture<'a, StoreResult<Option<U>>> {
+        Box::pin(UserStore::find_by_id(self, id))
+    }
+    fn find_by_username<'a>(&'a self, name: &'a str) -> BoxFuture<'a, StoreResult<Option<U>>> {
+        Box::pin(UserStore::find_by_username(self, name))
+    }
+    fn find_by_id_blocking(&self, id: &U::Id) -> StoreResult<Option<U>> {
+        UserStore::find_by_id_blocking(self, id)
+    }
+    fn find_by_username_blocking(&self, name: &str) -> StoreResult<Option<U>> {
+        UserStore::find_by_username_blocking(self, name)
+    }
+}
+
+/// The configured user store, whatever its type.
+pub struct Users<U: AuthUser> {
+    inner: Arc<dyn ErasedUserStore<U>>,
+}
+
+impl<U: AuthUser> Clone for Users<U> {
+    fn clone(&self) -> Self {
+        Users { inner: Arc::clone(&self.inner) }
+    }
+}
+
+impl<U: AuthUser> fmt::Debug for Users<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Users")
+    }
+}
+
+impl<U: AuthUser> Users<U> {
+    /// Wraps any [`UserStore`].
+    pub fn new(store: impl UserStore<U>) -> Self {
+        Users { inner: Arc::new(store) }
+    }
+    /// [`UserStore::find_by_id`].
+    pub fn find_by_id<'a>(&'a self, id: &'a U::Id) -> impl Future<Output = StoreResult<Option<U>>> + Send + 'a {
+        self.inner.find_by_id(id)
+    }
+    /// [`UserStore::find_by_username`].
+    pub fn find_by_username<'a>(&'a self, name: &'a str) -> impl Future<Output = StoreResult<Option<U>>> + Send + 'a {
+        self.inner.find_by_username(name)
+    }
+    /// [`UserStore::find_by_id_blocking`].
+    pub fn find_by_id_blocking(&self, id: &U::Id) -> StoreResult<Option<U>> {
+        self.inner.find_by_id_blocking(id)
+    }
+    /// [`UserStore::find_by_username_blocking`].
+    pub fn find_by_username_blocking(&self, name: &str) -> StoreResult<Option<U>> {
+        self.inner.find_by_username_blocking(name)
+    }
+}
+
+/// Everything an authenticator, permission or view may read. Built once by
+/// [`Auth::builder`] and shared (`Arc`) by every request.
+pub struct Context<U: AuthUser> {
+    settings: Settings,
+    users: Users<U>,
+    catalog: Catalog,
+    stores: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
+}
+
+impl<U: AuthUser> fmt::Debug for Context<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("settings", &self.settings)
+            .field("stores", &self.stores.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<U: AuthUser> Context<U> {
+    /// The validated settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+    /// The user store.
+    pub fn users(&self) -> &Users<U> {
+        &self.users
+    }
+    /// The message catalog.
+    pub fn messages(&self) -> &Catalog {
+        &self.catalog
+    }
+    /// A store registered with [`AuthBuilder::with_store`], by type.
+    pub fn store<T: Any + Send + Sync>(&self) -> Option<&T> {
+        self.stores.get(&TypeId::of::<T>()).and_then(|b| b.downcast_ref())
+    }
+}
+
+/// Why [`AuthBuilder::build`] refused to build.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// No user store was given.
+    #[error("no user store: call `.users(store)` on the builder (e.g. `MemoryUserStore::new()`)")]
+    MissingUsers,
+    /// The settings are invalid.
+    #[error(transparent)]
+    Settings(#[from] crate::settings::Error),
+    /// The message catalog is invalid.
+    #[error(transparent)]
+    Messages(#[from] crate::messages::Error),
+}
+
+/// The configured authentication of an application: a cheap handle
+/// (`Arc<Context>`) to clone into layers, views and blocking servers.
+///
+/// ```
+/// use restflow_auth::prelude::*;
+/// # #[derive(Clone, Debug, AuthUser)]
+/// # struct User { #[auth_user(id)] id: i64, #[auth_user(username)] name: String,
+/// #   #[auth_user(password_hash)] pw: String, #[auth_user(is_active)] active: bool,
+/// #   #[auth_user(is_staff)] staff: bool }
+/// let auth = Auth::<User>::builder(Settings::default())
+///     .users(MemoryUserStore::new())
+///     .build()
+///     .unwrap();
+/// assert_eq!(auth.context().settings().token.keyword, "Token");
+/// ```
+pub struct Auth<U: AuthUser> {
+    ctx: Arc<Context<U>>,
+}
+
+impl<U: AuthUser> Clone for Auth<U> {
+    fn clone(&self) -> Self {
+        Auth { ctx: Arc::clone(&self.ctx) }
+    }
+}
+
+impl<U: AuthUser> fmt::Debug for Auth<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Auth").field(&self.ctx).finish()
+    }
+}
+
+impl<U: AuthUser> Auth<U> {
+    /// Starts a builder from settings.
+    pub fn builder(settings: Settings) -> AuthBuilder<U> {
+        AuthBuilder { settings, users: None, catalog: None, stores: HashMap::new() }
+    }
+
+    pub(crate) fn from_context(ctx: Arc<Context<U>>) -> Self {
+        Auth { ctx }
+    }
+
+    /// The shared context.
+    pub fn context(&self) -> &Arc<Context<U>> {
+        &self.ctx
+    }
+}
+
+/// Builds an [`Auth`]; every check that can run at startup runs in
+/// [`build`](AuthBuilder::build).
+pub struct AuthBuilder<U: AuthUser> {
+    settings: Settings,
+    users: Option<Users<U>>,
+    catalog: Option<Catalog>,
+    stores: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
+}
+
+impl<U: AuthUser> fmt::Debug for AuthBuilder<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthBuilder").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+impl<U: AuthUser> AuthBuilder<U> {
+    /// The user store (required).
+    pub fn users(mut self, store: impl UserStore<U>) -> Self {
+        self.users = Some(Users::new(store));
+        self
+    }
+
+    /// A message catalog with overrides (default: [`Catalog::default`] with
+    /// the settings' default language).
+    pub fn messages(mut self, catalog: Catalog) -> Self {
+        self.catalog = Some(catalog);
+        self
+    }
+
+    /// Any value authenticators read with [`Context::store`] (one per type).
+    pub fn with_store<T: Any + Send + Sync>(mut self, store: T) -> Self {
+        self.stores.insert(TypeId::of::<T>(), Box::new(store));
+        self
+    }
+
+    /// Validates everything and builds.
+    pub fn build(self) -> Result<Auth<U>, BuildError> {
+        self.settings.validate()?;
+        let users = self.users.ok_or(BuildError::MissingUsers)?;
+        let catalog = match self.catalog {
+            Some(c) => c,
+            None => Catalog::default().with_default_language(&self.settings.default_language)?,
+        };
+        Ok(Auth {
+            ctx: Arc::new(Context { settings: self.settings, users, catalog, stores: self.stores }),
+        })
+    }
+}

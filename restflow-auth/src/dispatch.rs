@@ -1,0 +1,153 @@
+//! DRF's dispatch, without a server: run a [`Chain`], then a
+//! [`PermissionSet`], and decide the answer with DRF's rules.
+//!
+//! 1. Authenticators run in order; the first that recognises the request
+//!    wins, the first that fails ends the request, none means anonymous.
+//! 2. Permissions run in order. On the first denial: if the chain has at
+//!    least one authenticator and none succeeded, the answer is
+//!    `NotAuthenticated`; otherwise `PermissionDenied` with the permission's
+//!    message.
+//! 3. An authentication rejection is 401 with the chain's first
+//!    authenticator's `WWW-Authenticate` value, or 403 when it has none.
+//!
+//! The axum edge ([`extract`](crate::extract), [`layer`](crate::layer)) and
+//! the blocking path call the same two functions, [`authenticate`] and
+//! [`authenticate_blocking`].
+
+use std::borrow::Cow;
+
+use http::StatusCode;
+
+use crate::authentication::{Authenticated, Chain, Credential, Outcome};
+use crate::context::Context;
+use crate::error::{AuthError, Rejection};
+use crate::messages::Catalog;
+use crate::permissions::PermissionSet;
+use crate::request::Request;
+use crate::user::{AuthUser, RequestUser};
+
+/// The result of a successful dispatch: DRF's `request.user` and
+/// `request.auth`, plus the chain's challenge for later rejections.
+#[derive(Clone, Debug)]
+pub struct Identity<U> {
+    /// The user (possibly anonymous, when the permissions allow it).
+    pub user: RequestUser<U>,
+    /// The credential of the winning authenticator.
+    pub credential: Option<Credential>,
+    /// Whether the chain had any authenticator.
+    pub chain_len: usize,
+    /// The chain's first authenticator's `WWW-Authenticate` value.
+    pub challenge: Option<Cow<'static, str>>,
+}
+
+/// A rejected request: the error and the challenge that decides 401 vs 403.
+#[derive(Clone, Debug)]
+pub struct Denial {
+    /// Why.
+    pub error: AuthError,
+    /// The chain's first authenticator's `WWW-Authenticate` value.
+    pub challenge: Option<Cow<'static, str>>,
+}
+
+impl Denial {
+    /// A denial without a challenge.
+    pub fn new(error: AuthError) -> Self {
+        Denial { error, challenge: None }
+    }
+
+    /// The status, by DRF's rule.
+    pub fn status(&self) -> StatusCode {
+        self.error.status(self.challenge.is_some())
+    }
+
+    /// The `WWW-Authenticate` value to send (only on a 401).
+    pub fn www_authenticate(&self) -> Option<&str> {
+        match self.status() {
+            StatusCode::UNAUTHORIZED => self.challenge.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The JSON body `{"detail": "..."}` in `language`.
+    pub fn body(&self, catalog: &Catalog, language: &str) -> String {
+        let detail = catalog.render(&self.error, language);
+        serde_json::json!({ "detail": detail }).to_string()
+    }
+}
+
+impl From<Denial> for AuthError {
+    fn from(d: Denial) -> Self {
+        d.error
+    }
+}
+
+fn conclude<U: AuthUser, C: Chain<U>, P: PermissionSet<U>>(
+    req: &Request<'_>,
+    ctx: &Context<U>,
+    outcome: Outcome<U>,
+) -> Result<Identity<U>, Denial> {
+    let challenge = C::challenge(ctx);
+    let found = match outcome {
+        Ok(found) => found,
+        Err(error) => return Err(Denial { error, challenge }),
+    };
+    let (user, credential) = match found {
+        Some(Authenticated { user, credential }) => {
+            if !user.is_active() {
+                // Inactive users are always rejected, whatever the scheme.
+                return Err(Denial { error: Rejection::UserInactiveOrDeleted.into(), challenge });
+            }
+            (RequestUser::Authenticated(user), credential)
+        }
+        None => (RequestUser::Anonymous, None),
+    };
+    if let Err(message) = P::check(req, &user) {
+        let error = if C::LEN > 0 && !user.is_authenticated() {
+            AuthError::new(Rejection::NotAuthenticated)
+        } else {
+            match message {
+                Some(m) => AuthError::denied(m),
+                None => AuthError::new(Rejection::PermissionDenied),
+            }
+        };
+        return Err(Denial { error, challenge });
+    }
+    Ok(Identity { user, credential, chain_len: C::LEN, challenge })
+}
+
+/// Runs chain `C` and permissions `P` on `req` (async path).
+pub async fn authenticate<U: AuthUser, C: Chain<U>, P: PermissionSet<U>>(
+    req: &Request<'_>,
+    ctx: &Context<U>,
+) -> Result<Identity<U>, Denial> {
+    let outcome = C::run(req, ctx).await;
+    conclude::<U, C, P>(req, ctx, outcome)
+}
+
+/// Runs chain `C` and permissions `P` on `req` (blocking path, same answers).
+///
+/// ```
+/// use restflow_auth::prelude::*;
+/// use restflow_auth::dispatch;
+/// # #[derive(Clone, Debug, AuthUser)]
+/// # struct User { #[auth_user(id)] id: i64, #[auth_user(username)] name: String,
+/// #   #[auth_user(password_hash)] pw: String, #[auth_user(is_active)] active: bool,
+/// #   #[auth_user(is_staff)] staff: bool }
+/// let auth = Auth::<User>::builder(Settings::default()).users(MemoryUserStore::new()).build().unwrap();
+/// let (parts, ()) = http::Request::new(()).into_parts();
+/// // No authenticators: IsAuthenticated denies with PermissionDenied, 403.
+/// let denial = dispatch::authenticate_blocking::<User, (), (IsAuthenticated,)>(
+///     &Request::new(&parts),
+///     auth.context(),
+/// )
+/// .unwrap_err();
+/// assert_eq!(denial.status(), 403);
+/// assert_eq!(denial.error.to_string(), "You do not have permission to perform this action.");
+/// ```
+pub fn authenticate_blocking<U: AuthUser, C: Chain<U>, P: PermissionSet<U>>(
+    req: &Request<'_>,
+    ctx: &Context<U>,
+) -> Result<Identity<U>, Denial> {
+    let outcome = C::run_blocking(req, ctx);
+    conclude::<U, C, P>(req, ctx, outcome)
+}

@@ -1,0 +1,279 @@
+//! Tower layers: [`AuthLayer`] makes the [`Context`] reachable from every
+//! request; [`PolicyLayer`] declares a chain and permissions for a whole
+//! router or a group of routes, as DRF's class attributes do for a view.
+//!
+//! ```
+//! use axum_core::response::IntoResponse;
+//! use restflow_auth::prelude::*;
+//! # #[derive(Clone, Debug, AuthUser)]
+//! # struct User { #[auth_user(id)] id: i64, #[auth_user(username)] name: String,
+//! #   #[auth_user(password_hash)] pw: String, #[auth_user(is_active)] active: bool,
+//! #   #[auth_user(is_staff)] staff: bool }
+//! # #[derive(Default)] struct Header;
+//! # #[restflow_auth::authenticator]
+//! # impl Authenticator<User> for Header {
+//! #     async fn authenticate(&self, _: &Request<'_>, _: &Context<User>) -> Outcome<User> { Ok(None) }
+//! # }
+//! let auth = Auth::<User>::builder(Settings::default()).users(MemoryUserStore::new()).build().unwrap();
+//! // Every route of a group: the `Header` chain and IsAdminUser.
+//! let admin_policy = auth.policy::<(Header,), (IsAdminUser,)>();
+//! // With axum: Router::new().route(..).route_layer(admin_policy).layer(auth.layer())
+//! # let _ = (admin_policy, auth.layer());
+//! ```
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use axum_core::body::Body;
+use axum_core::response::{IntoResponse, Response};
+use bytes::Bytes;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::authentication::Chain;
+use crate::context::{Auth, Context};
+use crate::dispatch::{self, Denial};
+use crate::error::{AuthError, Rejected, Rejection};
+use crate::permissions::PermissionSet;
+use crate::request::Request;
+use crate::user::AuthUser;
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// A request body read ahead of the handler, for authenticators that sign
+/// over it (`Authenticator::NEEDS_BODY`). The handler still receives the
+/// same bytes.
+#[derive(Clone, Debug)]
+pub struct BufferedBody(pub Bytes);
+
+impl AsRef<[u8]> for BufferedBody {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl<U: AuthUser> Auth<U> {
+    /// The layer that makes this configuration reachable from extractors.
+    pub fn layer(&self) -> AuthLayer<U> {
+        AuthLayer { ctx: Arc::clone(self.context()), buffer: false }
+    }
+
+    /// A layer that runs chain `C` and permissions `P` for every route it
+    /// wraps (use `route_layer`).
+    pub fn policy<C: Chain<U>, P: PermissionSet<U>>(&self) -> PolicyLayer<U, C, P> {
+        PolicyLayer { ctx: Arc::clone(self.context()), _marker: PhantomData }
+    }
+}
+
+/// Inserts the [`Context`] into every request; optionally buffers bodies.
+pub struct AuthLayer<U: AuthUser> {
+    ctx: Arc<Context<U>>,
+    buffer: bool,
+}
+
+impl<U: AuthUser> AuthLayer<U> {
+    /// Reads every request body (up to `body_limit` of the settings; larger
+    /// is 413) before the handler, so that `#[authenticate]` chains whose
+    /// authenticators sign the body can read it.
+    pub fn buffer_bodies(mut self) -> Self {
+        self.buffer = true;
+        self
+    }
+}
+
+impl<U: AuthUser> Clone for AuthLayer<U> {
+    fn clone(&self) -> Self {
+        AuthLayer { ctx: Arc::clone(&self.ctx), buffer: self.buffer }
+    }
+}
+
+impl<U: AuthUser> fmt::Debug for AuthLayer<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthLayer").field("buffer", &self.buffer).finish()
+    }
+}
+
+impl<S, U: AuthUser> Layer<S> for AuthLayer<U> {
+    type Service = AuthService<S, U>;
+    fn layer(&self, inner: S) -> AuthService<S, U> {
+        AuthService { inner, layer: self.clone() }
+    }
+}
+
+/// The service of [`AuthLayer`].
+pub struct AuthService<S, U: AuthUser> {
+    inner: S,
+    layer: AuthLayer<U>,
+}
+
+impl<S: Clone, U: AuthUser> Clone for AuthService<S, U> {
+    fn clone(&self) -> Self {
+        AuthService { inner: self.inner.clone(), layer: self.layer.clone() }
+    }
+}
+
+impl<S, U: AuthUser> fmt::Debug for AuthService<S, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthService").field("layer", &self.layer).finish()
+    }
+}
+
+/// Reads the body up to `limit`, leaving the same bytes in the request.
+async fn buffer(
+    req: http::Request<Body>,
+    ctx: &Context<impl AuthUser>,
+) -> Result<http::Request<Body>, Response> {
+    let limit = ctx.settings().body_limit;
+    let (mut parts, body) = req.into_parts();
+    let bytes = match http_body_util::BodyExt::collect(http_body_util::Limited::new(body, limit)).await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            let denial =
+                Denial::new(AuthError::new(Rejection::PayloadTooLarge).arg("limit", limit.to_string()));
+            let lang = parts.headers.get(http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+            return Err(Rejected::new(&denial, ctx.messages(), lang).into_response());
+        }
+    };
+    parts.extensions.insert(BufferedBody(bytes.clone()));
+    Ok(http::Request::from_parts(parts, Body::from(bytes)))
+}
+
+impl<S, U> Service<http::Request<Body>> for AuthService<S, U>
+where
+    S: Service<http::Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    U: AuthUser,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
+        let ctx = Arc::clone(&self.layer.ctx);
+        req.extensions_mut().insert(Arc::clone(&ctx));
+        // The clone that was polled ready goes into the future.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let buffer_bodies = self.layer.buffer;
+        Box::pin(async move {
+            let req = if buffer_bodies {
+                match buffer(req, &ctx).await {
+                    Ok(r) => r,
+                    Err(res) => return Ok(res),
+                }
+            } else {
+                req
+            };
+            inner.call(req).await
+        })
+    }
+}
+
+/// Runs a chain and permissions for every request of the routes it wraps,
+/// and leaves the [`Identity`](crate::dispatch::Identity) for the handlers'
+/// extractors. Made by [`Auth::policy`].
+pub struct PolicyLayer<U: AuthUser, C, P> {
+    ctx: Arc<Context<U>>,
+    _marker: PhantomData<fn() -> (C, P)>,
+}
+
+impl<U: AuthUser, C, P> Clone for PolicyLayer<U, C, P> {
+    fn clone(&self) -> Self {
+        PolicyLayer { ctx: Arc::clone(&self.ctx), _marker: PhantomData }
+    }
+}
+
+impl<U: AuthUser, C, P> fmt::Debug for PolicyLayer<U, C, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PolicyLayer")
+            .field("chain", &std::any::type_name::<C>())
+            .field("permissions", &std::any::type_name::<P>())
+            .finish()
+    }
+}
+
+impl<S, U: AuthUser, C, P> Layer<S> for PolicyLayer<U, C, P> {
+    type Service = PolicyService<S, U, C, P>;
+    fn layer(&self, inner: S) -> Self::Service {
+        PolicyService { inner, layer: self.clone() }
+    }
+}
+
+/// The service of [`PolicyLayer`].
+pub struct PolicyService<S, U: AuthUser, C, P> {
+    inner: S,
+    layer: PolicyLayer<U, C, P>,
+}
+
+impl<S: Clone, U: AuthUser, C, P> Clone for PolicyService<S, U, C, P> {
+    fn clone(&self) -> Self {
+        PolicyService { inner: self.inner.clone(), layer: self.layer.clone() }
+    }
+}
+
+impl<S, U: AuthUser, C, P> fmt::Debug for PolicyService<S, U, C, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PolicyService").field("layer", &self.layer).finish()
+    }
+}
+
+impl<S, U, C, P> Service<http::Request<Body>> for PolicyService<S, U, C, P>
+where
+    S: Service<http::Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    U: AuthUser,
+    C: Chain<U>,
+    P: PermissionSet<U>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
+        let ctx = Arc::clone(&self.layer.ctx);
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            req.extensions_mut().insert(Arc::clone(&ctx));
+            if C::NEEDS_BODY && req.extensions().get::<BufferedBody>().is_none() {
+                req = match buffer(req, &ctx).await {
+                    Ok(r) => r,
+                    Err(res) => return Ok(res),
+                };
+            }
+            let (mut parts, body) = req.into_parts();
+            let result = {
+                let buffered = parts.extensions.get::<BufferedBody>();
+                let mut view = Request::new(&parts);
+                if let Some(b) = buffered {
+                    view = view.with_body(b.as_ref());
+                }
+                dispatch::authenticate::<U, C, P>(&view, &ctx).await
+            };
+            match result {
+                Ok(identity) => {
+                    parts.extensions.insert(identity);
+                    inner.call(http::Request::from_parts(parts, body)).await
+                }
+                Err(denial) => {
+                    let lang =
+                        parts.headers.get(http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+                    Ok(Rejected::new(&denial, ctx.messages(), lang).into_response())
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,95 @@
+//! Django REST Framework's authentication for axum services, declared with
+//! macros.
+//!
+//! ```
+//! use restflow_auth::prelude::*;
+//!
+//! #[derive(Clone, Debug, AuthUser)]
+//! struct User {
+//!     #[auth_user(id)]            id: i64,
+//!     #[auth_user(username)]      username: String,
+//!     #[auth_user(password_hash)] password: String,
+//!     #[auth_user(is_active)]     is_active: bool,
+//!     #[auth_user(is_staff)]      is_staff: bool,
+//! }
+//!
+//! /// `X-User: <name>`, set by a trusted proxy.
+//! #[derive(Default)]
+//! struct ProxyUser;
+//!
+//! #[restflow_auth::authenticator]
+//! impl Authenticator<User> for ProxyUser {
+//!     async fn authenticate(&self, req: &Request<'_>, ctx: &Context<User>) -> Outcome<User> {
+//!         let Some(name) = req.header("x-user") else { return Ok(None) };
+//!         match ctx.users().find_by_username(name).await? {
+//!             Some(user) => Ok(Some(Authenticated::user_only(user))),
+//!             None => Err(AuthError::new(Rejection::UserInactiveOrDeleted)),
+//!         }
+//!     }
+//! }
+//!
+//! #[authenticate(ProxyUser)]
+//! #[permissions(IsAuthenticated)]
+//! async fn me(user: CurrentUser<User>) -> String {
+//!     user.username.clone()
+//! }
+//! ```
+//!
+//! The pieces, each in its module:
+//!
+//! - [`AuthUser`] (and `#[derive(AuthUser)]`), [`RequestUser`], [`UserStore`]: [`user`].
+//! - [`Authenticator`], [`Chain`], [`Outcome`]: [`authentication`].
+//! - [`Permission`] and DRF's permissions: [`permissions`].
+//! - DRF's dispatch rules (401 vs 403) without a server: [`dispatch`].
+//! - Every rejection and its text: [`error`], [`messages`].
+//! - [`Settings`]: [`settings`]; [`Auth`] and [`Context`]: [`context`].
+//! - The axum edge: [`extract`], [`layer`].
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![doc(test(attr(deny(warnings))))]
+
+pub mod authentication;
+pub mod context;
+pub mod dispatch;
+pub mod error;
+pub mod extract;
+pub mod layer;
+pub mod messages;
+pub mod permissions;
+pub mod request;
+pub mod settings;
+pub mod user;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use authentication::{Authenticated, Authenticator, Chain, Credential, Outcome};
+pub use context::{Auth, AuthBuilder, Context};
+pub use error::{AuthError, Rejection};
+pub use extract::{CurrentUser, MaybeUser};
+pub use permissions::Permission;
+pub use request::Request;
+pub use settings::Settings;
+#[cfg(feature = "memory")]
+pub use user::MemoryUserStore;
+pub use user::{AuthUser, RequestUser, UserId, UserStore};
+
+#[cfg(feature = "macros")]
+pub use restflow_auth_macros::{AuthUser, authenticate, authenticator, config, permissions};
+
+/// One import for handlers and authenticators.
+pub mod prelude {
+    pub use crate::authentication::{Authenticated, Authenticator, Outcome};
+    pub use crate::context::{Auth, Context};
+    pub use crate::error::{AuthError, Rejection};
+    pub use crate::extract::{CurrentUser, MaybeUser};
+    pub use crate::permissions::{
+        AllowAny, IsAdminUser, IsAuthenticated, IsAuthenticatedOrReadOnly, Permission,
+    };
+    pub use crate::request::Request;
+    pub use crate::settings::Settings;
+    #[cfg(feature = "memory")]
+    pub use crate::user::MemoryUserStore;
+    pub use crate::user::{AuthUser, RequestUser, UserStore};
+    #[cfg(feature = "macros")]
+    pub use restflow_auth_macros::{AuthUser, authenticate, authenticator, permissions};
+}

@@ -1,0 +1,581 @@
+//! Runtime settings: keys, lifetimes, cookie and header names.
+//!
+//! Defaults are drf-restflow's and DRF's. [`Settings::load`] reads
+//! `restflow.toml` (or the file named by `RESTFLOW_CONFIG`), then applies
+//! `RESTFLOW_*` environment variables, then [validates](Settings::validate):
+//! a setting that would fail at request time fails here instead, with a
+//! message that says what to fix.
+//!
+//! Environment variables name a section and a key separated by a double
+//! underscore: `RESTFLOW_JWT__SIGNING_KEY`, `RESTFLOW_SESSION__COOKIE_NAME`,
+//! `RESTFLOW_BODY_LIMIT`. Lists are comma-separated
+//! (`RESTFLOW_JWT__AUTH_HEADER_TYPES=Bearer,JWT`).
+//!
+//! ```
+//! use restflow_auth::Settings;
+//!
+//! let s = Settings::from_sources(
+//!     Some("[jwt]\nsigning_key = \"a-signing-key-of-at-least-32-bytes!!\"\n"),
+//!     [("RESTFLOW_JWT__ACCESS_TOKEN_LIFETIME_S".to_owned(), "60".to_owned())],
+//! )
+//! .unwrap();
+//! assert_eq!(s.jwt.access_token_lifetime_s, 60);
+//! assert_eq!(s.session.cookie_name, "sessionid");
+//! // Secrets never show in Debug output.
+//! assert!(!format!("{s:?}").contains("at-least-32"));
+//! ```
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// A secret string (signing keys): its `Debug` prints `<redacted>`.
+#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// All settings.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// The built-in JWT.
+    pub jwt: JwtSettings,
+    /// Sessions and CSRF.
+    pub session: SessionSettings,
+    /// DRF's `TokenAuthentication`.
+    pub token: TokenSettings,
+    /// DRF's `BasicAuthentication`.
+    pub basic: BasicSettings,
+    /// DRF's `RemoteUserAuthentication`.
+    pub remote_user: RemoteUserSettings,
+    /// The language of messages when `Accept-Language` names none we have.
+    pub default_language: String,
+    /// The largest request body the library reads (endpoints, buffering), in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            jwt: JwtSettings::default(),
+            session: SessionSettings::default(),
+            token: TokenSettings::default(),
+            basic: BasicSettings::default(),
+            remote_user: RemoteUserSettings::default(),
+            default_language: "en".into(),
+            body_limit: 1024 * 1024,
+        }
+    }
+}
+
+/// The JWT algorithms restflow-auth signs and verifies.
+pub const JWT_ALGORITHMS: &[&str] = &[
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
+    "ES384", "EdDSA",
+];
+
+/// The user fields a JWT may carry as the user id (drf-restflow's allow-list).
+pub const USER_ID_FIELDS: &[&str] = &["id", "pk", "uuid", "username", "email"];
+
+/// `[jwt]`: drf-restflow's `RESTFLOW_SETTINGS["JWT"]`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JwtSettings {
+    /// HMAC secret or private PEM. Required when JWT is used.
+    pub signing_key: Option<Secret>,
+    /// Public PEM for asymmetric algorithms (HMAC uses the signing key).
+    pub verifying_key: Option<String>,
+    /// One of [`JWT_ALGORITHMS`].
+    pub algorithm: String,
+    /// Access token lifetime, seconds (5 minutes).
+    pub access_token_lifetime_s: u64,
+    /// Refresh token lifetime, seconds (1 day).
+    pub refresh_token_lifetime_s: u64,
+    /// When set, issued as `iss` and required.
+    pub issuer: Option<String>,
+    /// When set, issued as `aud` and required.
+    pub audience: Option<String>,
+    /// Clock leeway for `exp`, `nbf` and `iat`, seconds.
+    pub leeway_s: u64,
+    /// The claim that carries the user id.
+    pub user_id_claim: String,
+    /// The user field minted into that claim (see [`USER_ID_FIELDS`]).
+    pub user_id_field: String,
+    /// Accepted `Authorization` schemes, case-insensitive; the first names the challenge.
+    pub auth_header_types: Vec<String>,
+    /// Check and write the blacklist.
+    pub blacklist_enabled: bool,
+    /// Refresh returns a new refresh token and blacklists the old one.
+    pub rotate_refresh_tokens: bool,
+    /// Reject tokens of inactive users.
+    pub check_user_is_active: bool,
+    /// Carry a hash of the password hash, so a password change revokes tokens.
+    pub check_revoke_token: bool,
+    /// The claim for that hash.
+    pub revoke_token_claim: String,
+    /// Allow a process-local blacklist (revocations do not reach other instances).
+    pub allow_local_blacklist: bool,
+}
+
+impl Default for JwtSettings {
+    fn default() -> Self {
+        JwtSettings {
+            signing_key: None,
+            verifying_key: None,
+            algorithm: "HS256".into(),
+            access_token_lifetime_s: 300,
+            refresh_token_lifetime_s: 86_400,
+            issuer: None,
+            audience: None,
+            leeway_s: 0,
+            user_id_claim: "user_id".into(),
+            user_id_field: "id".into(),
+            auth_header_types: vec!["Bearer".into()],
+            blacklist_enabled: true,
+            rotate_refresh_tokens: true,
+            check_user_is_active: true,
+            check_revoke_token: false,
+            revoke_token_claim: "hash_password".into(),
+            allow_local_blacklist: false,
+        }
+    }
+}
+
+/// `[session]`: Django's session and CSRF settings.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionSettings {
+    /// `SESSION_COOKIE_NAME`.
+    pub cookie_name: String,
+    /// `SESSION_COOKIE_AGE`, seconds (two weeks).
+    pub cookie_age_s: u64,
+    /// `SESSION_COOKIE_SECURE`.
+    pub cookie_secure: bool,
+    /// `CSRF_COOKIE_NAME`.
+    pub csrf_cookie_name: String,
+    /// `CSRF_HEADER_NAME` as sent on the wire.
+    pub csrf_header_name: String,
+    /// `CSRF_TRUSTED_ORIGINS` (`scheme://host[:port]`).
+    pub csrf_trusted_origins: Vec<String>,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings {
+            cookie_name: "sessionid".into(),
+            cookie_age_s: 1_209_600,
+            cookie_secure: false,
+            csrf_cookie_name: "csrftoken".into(),
+            csrf_header_name: "X-CSRFToken".into(),
+            csrf_trusted_origins: Vec::new(),
+        }
+    }
+}
+
+/// `[token]`: DRF's `TokenAuthentication`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenSettings {
+    /// The `Authorization` keyword, case-insensitive.
+    pub keyword: String,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        TokenSettings { keyword: "Token".into() }
+    }
+}
+
+/// `[basic]`: DRF's `BasicAuthentication`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BasicSettings {
+    /// The realm of `WWW-Authenticate: Basic realm="api"`.
+    pub realm: String,
+}
+
+impl Default for BasicSettings {
+    fn default() -> Self {
+        BasicSettings { realm: "api".into() }
+    }
+}
+
+/// `[remote_user]`: DRF's `RemoteUserAuthentication`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RemoteUserSettings {
+    /// The header a trusted proxy sets (it must strip client copies).
+    pub header: String,
+    /// Create unknown users, as Django's `RemoteUserBackend`.
+    pub create_unknown_user: bool,
+}
+
+impl Default for RemoteUserSettings {
+    fn default() -> Self {
+        RemoteUserSettings { header: "X-Remote-User".into(), create_unknown_user: true }
+    }
+}
+
+/// Why settings were refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file could not be read.
+    #[error("cannot read settings file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The TOML or a value is malformed.
+    #[error("invalid settings{}: {message}", origin.as_deref().map(|o| format!(" in {o}")).unwrap_or_default())]
+    Parse {
+        /// The file or variable.
+        origin: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// A setting is invalid; `key` is its dotted name.
+    #[error("invalid setting `{key}`: {message}")]
+    Invalid {
+        /// `jwt.algorithm`, ...
+        key: &'static str,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+/// A module-local result.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Environment variables with the `RESTFLOW_` prefix that are not settings.
+const NOT_SETTINGS: &[&str] = &["RESTFLOW_CONFIG", "RESTFLOW_TEST_", "RESTFLOW_REQUIRE_", "RESTFLOW_AUTH_MACROS_"];
+
+impl Settings {
+    /// Reads `restflow.toml` (or `$RESTFLOW_CONFIG`) if present, applies
+    /// `RESTFLOW_*` variables, validates.
+    pub fn load() -> Result<Self> {
+        let path = std::env::var_os("RESTFLOW_CONFIG").map(PathBuf::from);
+        let explicit = path.is_some();
+        let path = path.unwrap_or_else(|| PathBuf::from("restflow.toml"));
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => Some(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => None,
+            Err(source) => return Err(Error::Read { path, source }),
+        };
+        Self::from_sources_at(text.as_deref(), Some(&path), std::env::vars())
+    }
+
+    /// Reads a TOML file (which must exist), applies `RESTFLOW_*` variables, validates.
+    pub fn load_from(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| Error::Read { path: path.to_owned(), source })?;
+        Self::from_sources_at(Some(&text), Some(path), std::env::vars())
+    }
+
+    /// Builds settings from TOML text and `(name, value)` variables, then validates.
+    pub fn from_sources(
+        toml_text: Option<&str>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self> {
+        Self::from_sources_at(toml_text, None, env)
+    }
+
+    fn from_sources_at(
+        toml_text: Option<&str>,
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self> {
+        let origin = path.map(|p| p.display().to_string());
+        let mut table: toml::Table = match toml_text {
+            Some(t) => toml::from_str(t)
+                .map_err(|e| Error::Parse { origin: origin.clone(), message: e.to_string() })?,
+            None => toml::Table::new(),
+        };
+        let shape = toml::Table::try_from(Settings::default()).expect("defaults serialise");
+        let mut vars: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("RESTFLOW_") && !NOT_SETTINGS.iter().any(|p| k.starts_with(p)))
+            .collect();
+        vars.sort();
+        for (name, value) in vars {
+            apply_env(&mut table, &shape, &name, &value)?;
+        }
+        let settings: Settings = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::Parse { origin, message: e.to_string() })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks every rule that would otherwise fail at request time.
+    pub fn validate(&self) -> Result<()> {
+        self.jwt.validate()?;
+        let s = &self.session;
+        for (key, v) in [
+            ("session.cookie_name", &s.cookie_name),
+            ("session.csrf_cookie_name", &s.csrf_cookie_name),
+        ] {
+            if v.is_empty() || !v.bytes().all(is_token_char) {
+                return invalid(key, format!("`{v}` is not a valid cookie name: use letters, digits and `-_.`"));
+            }
+        }
+        if s.cookie_name == s.csrf_cookie_name {
+            return invalid("session.csrf_cookie_name", "must differ from `session.cookie_name`".into());
+        }
+        for (key, v) in [
+            ("session.csrf_header_name", &s.csrf_header_name),
+            ("remote_user.header", &self.remote_user.header),
+        ] {
+            if http::HeaderName::from_bytes(v.as_bytes()).is_err() {
+                return invalid(key, format!("`{v}` is not a valid HTTP header name"));
+            }
+        }
+        for origin in &s.csrf_trusted_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                return invalid(
+                    "session.csrf_trusted_origins",
+                    format!("`{origin}` must start with a scheme, e.g. `https://{origin}`"),
+                );
+            }
+        }
+        if self.token.keyword.is_empty() || !self.token.keyword.bytes().all(is_token_char) {
+            return invalid("token.keyword", format!("`{}` must be one word, e.g. `Token`", self.token.keyword));
+        }
+        if self.basic.realm.contains('"') {
+            return invalid("basic.realm", "must not contain `\"`".into());
+        }
+        if !(2..=8).contains(&self.default_language.len())
+            || !self.default_language.bytes().all(|b| b.is_ascii_lowercase())
+        {
+            return invalid("default_language", format!("`{}` is not a language tag such as `en`", self.default_language));
+        }
+        if self.body_limit == 0 {
+            return invalid("body_limit", "must be at least 1 byte".into());
+        }
+        Ok(())
+    }
+}
+
+impl JwtSettings {
+    /// The JWT rules: algorithm, key shapes and sizes, names.
+    pub fn validate(&self) -> Result<()> {
+        let alg = self.algorithm.as_str();
+        if alg.eq_ignore_ascii_case("none") {
+            return invalid(
+                "jwt.algorithm",
+                "'none' disables signature verification and is unsafe; choose HS256 or another of HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA".into(),
+            );
+        }
+        if !JWT_ALGORITHMS.contains(&alg) {
+            return invalid(
+                "jwt.algorithm",
+                format!("'{alg}' is not supported; choose one of {}", JWT_ALGORITHMS.join(", ")),
+            );
+        }
+        let hmac_len = match alg {
+            "HS256" => Some(32),
+            "HS384" => Some(48),
+            "HS512" => Some(64),
+            _ => None,
+        };
+        if let Some(key) = &self.signing_key {
+            let key = key.expose();
+            let pem = key.contains("-----BEGIN ");
+            match hmac_len {
+                Some(_) if pem => {
+                    return invalid(
+                        "jwt.signing_key",
+                        format!("{alg} expects an HMAC secret, but the key looks like a PEM-encoded asymmetric key; use an RS/PS/ES/EdDSA algorithm with it, or a random secret"),
+                    );
+                }
+                Some(min) if key.len() < min => {
+                    return invalid(
+                        "jwt.signing_key",
+                        format!("an {alg} secret must be at least {min} bytes (it has {}); generate one with `openssl rand -base64 48`", key.len()),
+                    );
+                }
+                None if !pem => {
+                    return invalid(
+                        "jwt.signing_key",
+                        format!("{alg} needs a PEM-encoded private key, but the key looks like an HMAC secret; use HS256/HS384/HS512 with a secret"),
+                    );
+                }
+                None if self.verifying_key.as_deref().is_none_or(|k| !k.contains("-----BEGIN ")) => {
+                    return invalid(
+                        "jwt.verifying_key",
+                        format!("{alg} needs the PEM-encoded public key in `jwt.verifying_key`; it is not derived from the signing key"),
+                    );
+                }
+                _ => {}
+            }
+        }
+        if self.access_token_lifetime_s == 0 || self.refresh_token_lifetime_s == 0 {
+            return invalid("jwt.access_token_lifetime_s", "token lifetimes must be at least 1 second".into());
+        }
+        if !USER_ID_FIELDS.contains(&self.user_id_field.as_str()) {
+            return invalid(
+                "jwt.user_id_field",
+                format!("'{}' is not allowed; choose one of {}", self.user_id_field, USER_ID_FIELDS.join(", ")),
+            );
+        }
+        if self.user_id_claim.is_empty() {
+            return invalid("jwt.user_id_claim", "must not be empty (default `user_id`)".into());
+        }
+        if self.auth_header_types.is_empty()
+            || self.auth_header_types.iter().any(|t| t.is_empty() || !t.bytes().all(is_token_char))
+        {
+            return invalid("jwt.auth_header_types", "give at least one scheme word, e.g. [\"Bearer\"]".into());
+        }
+        if self.check_revoke_token && self.revoke_token_claim.is_empty() {
+            return invalid("jwt.revoke_token_claim", "must not be empty when `check_revoke_token` is on".into());
+        }
+        Ok(())
+    }
+}
+
+fn invalid<T>(key: &'static str, message: String) -> Result<T> {
+    Err(Error::Invalid { key, message })
+}
+
+fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')
+}
+
+fn apply_env(table: &mut toml::Table, shape: &toml::Table, name: &str, value: &str) -> Result<()> {
+    let rest = &name["RESTFLOW_".len()..];
+    let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+    let parse_err = |message: String| Error::Parse { origin: Some(format!("${name}")), message };
+    let (section, key) = match path.as_slice() {
+        [key] => (None, key.as_str()),
+        [section, key] => (Some(section.as_str()), key.as_str()),
+        _ => return Err(parse_err("use RESTFLOW_<SECTION>__<KEY> or RESTFLOW_<KEY>".into())),
+    };
+    let shape_table = match section {
+        None => Some(shape),
+        Some(s) => shape.get(s).and_then(toml::Value::as_table),
+    };
+    let Some(shape_table) = shape_table else {
+        return Err(parse_err(format!("unknown settings section `{}`", section.unwrap_or(""))));
+    };
+    let parsed = match shape_table.get(key) {
+        Some(toml::Value::Integer(_)) => value
+            .trim()
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .map_err(|_| parse_err(format!("`{value}` is not a whole number")))?,
+        Some(toml::Value::Boolean(_)) => match value.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => toml::Value::Boolean(true),
+            "0" | "false" | "no" | "off" => toml::Value::Boolean(false),
+            _ => return Err(parse_err(format!("`{value}` is not true or false"))),
+        },
+        Some(toml::Value::Array(_)) => toml::Value::Array(
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_owned()))
+                .collect(),
+        ),
+        Some(toml::Value::Table(_)) => {
+            return Err(parse_err(format!("`{key}` is a section; set one of its keys")));
+        }
+        // Strings, and optional strings that are unset by default.
+        _ => toml::Value::String(value.to_owned()),
+    };
+    let target = match section {
+        None => table,
+        Some(s) => table
+            .entry(s.to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| parse_err(format!("`{s}` in the file is not a section")))?,
+    };
+    target.insert(key.to_owned(), parsed);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_are_drf_defaults() {
+        let s = Settings::from_sources(None, []).unwrap();
+        assert_eq!(s.jwt.algorithm, "HS256");
+        assert_eq!(s.jwt.access_token_lifetime_s, 300);
+        assert_eq!(s.jwt.refresh_token_lifetime_s, 86_400);
+        assert_eq!(s.jwt.auth_header_types, ["Bearer"]);
+        assert!(s.jwt.blacklist_enabled && s.jwt.rotate_refresh_tokens && s.jwt.check_user_is_active);
+        assert!(!s.jwt.check_revoke_token);
+        assert_eq!(s.session.csrf_header_name, "X-CSRFToken");
+        assert_eq!(s.token.keyword, "Token");
+    }
+
+    #[test]
+    fn env_overrides_file_and_types_follow_the_defaults() {
+        let s = Settings::from_sources(
+            Some("[jwt]\nleeway_s = 5\n[session]\ncookie_name = \"sid\"\n"),
+            env(&[
+                ("RESTFLOW_JWT__LEEWAY_S", "10"),
+                ("RESTFLOW_JWT__BLACKLIST_ENABLED", "false"),
+                ("RESTFLOW_JWT__AUTH_HEADER_TYPES", "Bearer, JWT"),
+                ("RESTFLOW_JWT__ISSUER", "123"),
+                ("RESTFLOW_TEST_DATABASE_URL", "postgres://ignored"),
+                ("OTHER", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.jwt.leeway_s, 10);
+        assert!(!s.jwt.blacklist_enabled);
+        assert_eq!(s.jwt.auth_header_types, ["Bearer", "JWT"]);
+        assert_eq!(s.jwt.issuer.as_deref(), Some("123"));
+        assert_eq!(s.session.cookie_name, "sid");
+    }
+
+    fn err(toml_text: &str) -> String {
+        Settings::from_sources(Some(toml_text), []).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn misconfiguration_is_refused_with_a_fix() {
+        assert!(err("[jwt]\nalgorithm = \"none\"").contains("'none' disables signature verification"));
+        assert!(err("[jwt]\nalgorithm = \"HS999\"").contains("choose one of HS256"));
+        assert!(err("[jwt]\nsigning_key = \"short\"").contains("at least 32 bytes (it has 5)"));
+        assert!(err("[jwt]\nsigning_key = \"-----BEGIN PRIVATE KEY-----\\nabc\"").contains("looks like a PEM"));
+        assert!(err("[jwt]\nalgorithm = \"RS256\"\nsigning_key = \"a-long-enough-hmac-secret-for-sure-yes\"").contains("looks like an HMAC secret"));
+        assert!(err("[jwt]\nalgorithm = \"ES256\"\nsigning_key = \"-----BEGIN PRIVATE KEY-----\\nabc\"").contains("jwt.verifying_key"));
+        assert!(err("[jwt]\nuser_id_field = \"password\"").contains("choose one of id, pk"));
+        assert!(err("[jwt]\nsigning_ky = \"x\"").contains("unknown field `signing_ky`"));
+        assert!(err("[session]\ncsrf_header_name = \"X CSRF\"").contains("not a valid HTTP header name"));
+        assert!(err("[session]\ncsrf_trusted_origins = [\"example.com\"]").contains("https://example.com"));
+        let e = Settings::from_sources(None, env(&[("RESTFLOW_JWT__LEEWAY_S", "soon")])).unwrap_err();
+        assert!(e.to_string().contains("$RESTFLOW_JWT__LEEWAY_S"), "{e}");
+        let e = Settings::from_sources(None, env(&[("RESTFLOW_JWTT__X", "1")])).unwrap_err();
+        assert!(e.to_string().contains("unknown settings section `jwtt`"), "{e}");
+    }
+}

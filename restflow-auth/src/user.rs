@@ -1,0 +1,273 @@
+//! The user model: [`AuthUser`], the anonymous user, [`RequestUser`], and the
+//! [`UserStore`] that loads users by id or username.
+
+use std::fmt;
+use std::future::Future;
+use std::hash::Hash;
+
+use crate::error::AuthError;
+
+/// A user model that restflow-auth can authenticate.
+///
+/// Implement it with `#[derive(AuthUser)]`:
+///
+/// ```
+/// use restflow_auth::AuthUser;
+///
+/// #[derive(Clone, Debug, AuthUser)]
+/// struct User {
+///     #[auth_user(id)]            id: i64,
+///     #[auth_user(username)]      username: String,
+///     #[auth_user(password_hash)] password: String,
+///     #[auth_user(is_active)]     is_active: bool,
+///     #[auth_user(is_staff)]      is_staff: bool,
+/// }
+///
+/// let u = User { id: 7, username: "alice".into(), password: String::new(), is_active: true, is_staff: false };
+/// assert_eq!(*u.id(), 7);
+/// assert!(!u.is_superuser());
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a restflow-auth user model",
+    label = "this type does not implement `AuthUser`",
+    note = "add `#[derive(AuthUser)]` to `{Self}` and mark its fields with `#[auth_user(id)]`, `#[auth_user(username)]`, `#[auth_user(password_hash)]`, `#[auth_user(is_active)]` and `#[auth_user(is_staff)]`"
+)]
+pub trait AuthUser: Clone + Send + Sync + 'static {
+    /// The primary key type (`i64`, `u64`, `String` or `uuid::Uuid`).
+    type Id: UserId;
+
+    /// The primary key.
+    fn id(&self) -> &Self::Id;
+    /// The login name.
+    fn username(&self) -> &str;
+    /// The stored password hash (PHC string or Django's format).
+    fn password_hash(&self) -> &str;
+    /// Inactive users are always rejected by every authenticator.
+    fn is_active(&self) -> bool;
+    /// Staff users pass `IsAdminUser`.
+    fn is_staff(&self) -> bool;
+    /// Superusers (informational; permissions may use it).
+    fn is_superuser(&self) -> bool {
+        false
+    }
+}
+
+/// A primary key type usable as a user id.
+///
+/// Conversions to and from JSON are those of the wire formats (JWT claims):
+/// integers also accept decimal-digit strings, as djangorestframework-simplejwt
+/// writes `"1"`; booleans and floats are never ids.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a user id",
+    label = "use `i64`, `u64`, `String` or `uuid::Uuid` (feature `uuid`) here",
+    note = "user ids must implement `restflow_auth::UserId`"
+)]
+pub trait UserId: Clone + Eq + Hash + fmt::Debug + fmt::Display + Send + Sync + 'static {
+    /// The id as a JSON value.
+    fn to_json(&self) -> serde_json::Value;
+    /// Reads an id from a JSON value; `None` when it cannot name a user.
+    fn from_json(value: &serde_json::Value) -> Option<Self>;
+    /// Reads an id from text (a path segment, a session entry).
+    fn parse_str(s: &str) -> Option<Self>;
+}
+
+fn all_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+macro_rules! int_id {
+    ($($t:ty => $as:ident),*) => {$(
+        impl UserId for $t {
+            fn to_json(&self) -> serde_json::Value {
+                serde_json::Value::from(*self)
+            }
+            fn from_json(value: &serde_json::Value) -> Option<Self> {
+                match value {
+                    serde_json::Value::Number(n) => n.$as(),
+                    serde_json::Value::String(s) => Self::parse_str(s),
+                    _ => None,
+                }
+            }
+            fn parse_str(s: &str) -> Option<Self> {
+                let digits = s.strip_prefix('-').unwrap_or(s);
+                if all_digits(digits) { s.parse().ok() } else { None }
+            }
+        }
+    )*};
+}
+int_id!(i64 => as_i64, u64 => as_u64);
+
+impl UserId for String {
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::String(self.clone())
+    }
+    fn from_json(value: &serde_json::Value) -> Option<Self> {
+        value.as_str().map(str::to_owned)
+    }
+    fn parse_str(s: &str) -> Option<Self> {
+        Some(s.to_owned())
+    }
+}
+
+#[cfg(feature = "uuid")]
+#[cfg_attr(docsrs, doc(cfg(feature = "uuid")))]
+impl UserId for uuid::Uuid {
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::String(self.hyphenated().to_string())
+    }
+    fn from_json(value: &serde_json::Value) -> Option<Self> {
+        value.as_str().and_then(Self::parse_str)
+    }
+    fn parse_str(s: &str) -> Option<Self> {
+        uuid::Uuid::try_parse(s).ok()
+    }
+}
+
+/// The user of a request: authenticated, or Django's `AnonymousUser`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RequestUser<U> {
+    /// An authenticator recognised the request.
+    Authenticated(U),
+    /// No authenticator did (DRF's `AnonymousUser`).
+    Anonymous,
+}
+
+impl<U: AuthUser> RequestUser<U> {
+    /// DRF's `is_authenticated`.
+    pub fn is_authenticated(&self) -> bool {
+        matches!(self, RequestUser::Authenticated(_))
+    }
+    /// DRF's `is_staff` (false for the anonymous user).
+    pub fn is_staff(&self) -> bool {
+        matches!(self, RequestUser::Authenticated(u) if u.is_staff())
+    }
+    /// DRF's `is_superuser` (false for the anonymous user).
+    pub fn is_superuser(&self) -> bool {
+        matches!(self, RequestUser::Authenticated(u) if u.is_superuser())
+    }
+    /// The user, if authenticated.
+    pub fn user(&self) -> Option<&U> {
+        match self {
+            RequestUser::Authenticated(u) => Some(u),
+            RequestUser::Anonymous => None,
+        }
+    }
+    /// The username, `""` for the anonymous user (as Django's).
+    pub fn username(&self) -> &str {
+        self.user().map_or("", AuthUser::username)
+    }
+}
+
+/// Where users come from. Every lookup has an async and a blocking form with
+/// the same results; `Ok(None)` means no such row, `Err` means the store
+/// could not answer (the request then fails closed with 503).
+///
+/// The blocking forms must not be called from inside an async runtime's
+/// worker thread when they block on I/O.
+pub trait UserStore<U: AuthUser>: Send + Sync + 'static {
+    /// The user with this primary key.
+    fn find_by_id(&self, id: &U::Id) -> impl Future<Output = StoreResult<Option<U>>> + Send;
+    /// The user with this username (exact, case-sensitive).
+    fn find_by_username(&self, username: &str)
+    -> impl Future<Output = StoreResult<Option<U>>> + Send;
+    /// Blocking twin of [`find_by_id`](UserStore::find_by_id).
+    fn find_by_id_blocking(&self, id: &U::Id) -> StoreResult<Option<U>>;
+    /// Blocking twin of [`find_by_username`](UserStore::find_by_username).
+    fn find_by_username_blocking(&self, username: &str) -> StoreResult<Option<U>>;
+}
+
+/// A store's answer: `Err` is an [`AuthError`] (usually 503 from
+/// [`AuthError::unavailable`]).
+pub type StoreResult<T> = Result<T, AuthError>;
+
+#[cfg(feature = "memory")]
+pub use memory::MemoryUserStore;
+
+#[cfg(feature = "memory")]
+mod memory {
+    use std::collections::HashMap;
+    use std::sync::{Arc, RwLock};
+
+    use super::{AuthUser, StoreResult, UserStore};
+
+    /// An in-memory [`UserStore`], for tests, examples and single-process
+    /// services. Cloning shares the same users.
+    ///
+    /// ```
+    /// # use restflow_auth::{AuthUser, MemoryUserStore, UserStore};
+    /// # #[derive(Clone, Debug, AuthUser)]
+    /// # struct User { #[auth_user(id)] id: i64, #[auth_user(username)] name: String,
+    /// #   #[auth_user(password_hash)] pw: String, #[auth_user(is_active)] active: bool,
+    /// #   #[auth_user(is_staff)] staff: bool }
+    /// let store = MemoryUserStore::new();
+    /// store.insert(User { id: 1, name: "alice".into(), pw: String::new(), active: true, staff: false });
+    /// assert_eq!(store.find_by_username_blocking("alice").unwrap().unwrap().id, 1);
+    /// assert!(store.find_by_id_blocking(&2).unwrap().is_none());
+    /// ```
+    pub struct MemoryUserStore<U: AuthUser> {
+        users: Arc<RwLock<HashMap<U::Id, U>>>,
+    }
+
+    impl<U: AuthUser> Clone for MemoryUserStore<U> {
+        fn clone(&self) -> Self {
+            MemoryUserStore { users: Arc::clone(&self.users) }
+        }
+    }
+
+    impl<U: AuthUser> Default for MemoryUserStore<U> {
+        fn default() -> Self {
+            MemoryUserStore { users: Arc::default() }
+        }
+    }
+
+    impl<U: AuthUser> std::fmt::Debug for MemoryUserStore<U> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            // Users carry password hashes: print only the count.
+            f.debug_struct("MemoryUserStore").field("users", &self.len()).finish()
+        }
+    }
+
+    impl<U: AuthUser> MemoryUserStore<U> {
+        /// An empty store.
+        pub fn new() -> Self {
+            Self::default()
+        }
+        /// Adds or replaces a user (by id).
+        pub fn insert(&self, user: U) {
+            self.write().insert(user.id().clone(), user);
+        }
+        /// Removes a user; returns it if it was there.
+        pub fn remove(&self, id: &U::Id) -> Option<U> {
+            self.write().remove(id)
+        }
+        /// How many users the store holds.
+        pub fn len(&self) -> usize {
+            self.read().len()
+        }
+        /// Whether the store is empty.
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+        fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<U::Id, U>> {
+            self.users.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        }
+        fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<U::Id, U>> {
+            self.users.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+        }
+    }
+
+    impl<U: AuthUser> UserStore<U> for MemoryUserStore<U> {
+        async fn find_by_id(&self, id: &U::Id) -> StoreResult<Option<U>> {
+            self.find_by_id_blocking(id)
+        }
+        async fn find_by_username(&self, username: &str) -> StoreResult<Option<U>> {
+            self.find_by_username_blocking(username)
+        }
+        fn find_by_id_blocking(&self, id: &U::Id) -> StoreResult<Option<U>> {
+            Ok(self.read().get(id).cloned())
+        }
+        fn find_by_username_blocking(&self, username: &str) -> StoreResult<Option<U>> {
+            Ok(self.read().values().find(|u| u.username() == username).cloned())
+        }
+    }
+}
