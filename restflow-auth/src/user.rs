@@ -116,7 +116,7 @@ impl UserId for uuid::Uuid {
         serde_json::Value::String(self.hyphenated().to_string())
     }
     fn from_json(value: &serde_json::Value) -> Option<Self> {
-        value.as_str().and_then(Self::parse_str)
+        value.as_str().and_then(<Self as UserId>::parse_str)
     }
     fn parse_str(s: &str) -> Option<Self> {
         uuid::Uuid::try_parse(s).ok()

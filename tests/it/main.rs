@@ -1,1 +1,19 @@
+//! The integration tests of restflow-auth, in one binary (one link step).
+#![deny(warnings, unused_qualifications)]
 
+mod common;
+mod deny_warnings;
+mod dispatch;
+mod handlers;
+mod messages;
+mod permissions;
+mod settings;
+mod signature;
+
+// The project defaults: DRF's DEFAULT_AUTHENTICATION_CLASSES and
+// DEFAULT_PERMISSION_CLASSES for this test crate.
+restflow_auth::config! {
+    user: common::User,
+    authentication: [common::HeaderUser, common::SessionLike],
+    permissions: [restflow_auth::permissions::IsAuthenticated],
+}

@@ -1,0 +1,128 @@
+//! The user model, stores and small authenticators the tests share.
+
+use std::borrow::Cow;
+
+use restflow_auth::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, AuthUser)]
+pub struct User {
+    #[auth_user(id)]
+    pub id: i64,
+    #[auth_user(username)]
+    pub username: String,
+    #[auth_user(password_hash)]
+    pub password: String,
+    #[auth_user(is_active)]
+    pub is_active: bool,
+    #[auth_user(is_staff)]
+    pub is_staff: bool,
+}
+
+pub fn user(id: i64, name: &str, active: bool, staff: bool) -> User {
+    User { id, username: name.into(), password: String::new(), is_active: active, is_staff: staff }
+}
+
+/// alice (1, active), bob (2, inactive), root (3, staff).
+pub fn users() -> MemoryUserStore<User> {
+    let store = MemoryUserStore::new();
+    store.insert(user(1, "alice", true, false));
+    store.insert(user(2, "bob", false, false));
+    store.insert(user(3, "root", true, true));
+    store
+}
+
+pub fn auth() -> Auth<User> {
+    Auth::builder(Settings::default()).users(users()).build().expect("valid")
+}
+
+/// `X-User: <name>`: not mine without the header; an unknown name fails.
+/// Offers the challenge `Header realm="test"`.
+#[derive(Default)]
+pub struct HeaderUser;
+
+#[restflow_auth::authenticator]
+impl Authenticator<User> for HeaderUser {
+    async fn authenticate(&self, req: &Request<'_>, ctx: &Context<User>) -> Outcome<User> {
+        let Some(name) = req.header("x-user") else {
+            return Ok(None);
+        };
+        match ctx.users().find_by_username(name).await? {
+            Some(user) => Ok(Some(Authenticated::new(user, format!("header:{name}")))),
+            None => Err(AuthError::new(Rejection::UserNotFound)),
+        }
+    }
+
+    fn authenticate_header(&self, _: &Context<User>) -> Option<Cow<'static, str>> {
+        Some(Cow::Borrowed("Header realm=\"test\""))
+    }
+}
+
+/// `X-Session: <id>`, like DRF's Session: no challenge, so 403s.
+#[derive(Default)]
+pub struct SessionLike;
+
+#[restflow_auth::authenticator]
+impl Authenticator<User> for SessionLike {
+    async fn authenticate(&self, req: &Request<'_>, ctx: &Context<User>) -> Outcome<User> {
+        let Some(raw) = req.header("x-session") else {
+            return Ok(None);
+        };
+        let id: i64 = raw.parse().map_err(|_| AuthError::failed("Bad session."))?;
+        let user = ctx.users().find_by_id(&id).await?;
+        let user = user.ok_or(Rejection::UserInactiveOrDeleted)?;
+        Ok(Some(Authenticated::user_only(user)))
+    }
+}
+
+/// Fails every request that carries `X-Reject`; counts how often it ran.
+#[derive(Default)]
+pub struct Rejecting;
+
+pub static REJECTING_RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[restflow_auth::authenticator]
+impl Authenticator<User> for Rejecting {
+    async fn authenticate(&self, req: &Request<'_>, _: &Context<User>) -> Outcome<User> {
+        REJECTING_RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if req.header("x-reject").is_some() {
+            return Err(AuthError::failed("Rejected."));
+        }
+        Ok(None)
+    }
+
+    fn authenticate_header(&self, _: &Context<User>) -> Option<Cow<'static, str>> {
+        Some(Cow::Borrowed("Reject"))
+    }
+}
+
+/// A store whose every answer is "unreachable".
+#[derive(Clone, Debug, Default)]
+pub struct DownStore;
+
+impl UserStore<User> for DownStore {
+    async fn find_by_id(&self, _: &i64) -> Result<Option<User>, AuthError> {
+        Err(AuthError::unavailable("connection refused (127.0.0.1:1)"))
+    }
+    async fn find_by_username(&self, _: &str) -> Result<Option<User>, AuthError> {
+        Err(AuthError::unavailable("connection refused (127.0.0.1:1)"))
+    }
+    fn find_by_id_blocking(&self, _: &i64) -> Result<Option<User>, AuthError> {
+        Err(AuthError::unavailable("connection refused (127.0.0.1:1)"))
+    }
+    fn find_by_username_blocking(&self, _: &str) -> Result<Option<User>, AuthError> {
+        Err(AuthError::unavailable("connection refused (127.0.0.1:1)"))
+    }
+}
+
+/// Staff or a user named "alice".
+#[derive(Default)]
+pub struct IsAliceOrStaff;
+
+impl Permission<User> for IsAliceOrStaff {
+    fn has_permission(&self, _: &Request<'_>, user: &RequestUser<User>) -> bool {
+        user.is_staff() || user.username() == "alice"
+    }
+    fn message(&self) -> Option<Cow<'static, str>> {
+        Some(Cow::Borrowed("Only Alice may do this."))
+    }
+}
