@@ -141,6 +141,20 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     Blocking { cx: &cx }.visit_block_mut(&mut twin.block);
 
     if let Err(e) = cx.check() {
+        // Keep the impl complete so that only the real errors show: the
+        // method async, and a twin that is never reached.
+        for item in &mut imp.items {
+            if let syn::ImplItem::Fn(f) = item {
+                if f.sig.ident == METHOD {
+                    f.sig.asyncness = Some(Default::default());
+                }
+            }
+        }
+        if !has_blocking {
+            twin.block = syn::parse_quote!({ ::core::unreachable!() });
+            twin.attrs.push(syn::parse_quote!(#[allow(unused_variables, unreachable_code)]));
+            imp.items.push(syn::ImplItem::Fn(twin));
+        }
         return fail(imp.to_token_stream(), e);
     }
     imp.items.push(syn::ImplItem::Fn(twin));

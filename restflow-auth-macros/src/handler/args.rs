@@ -183,11 +183,12 @@ pub(crate) fn parse_auth(cx: &Ctxt, args: TokenStream) -> AuthArgs {
     out
 }
 
-pub(crate) fn parse_perms(cx: &Ctxt, args: TokenStream) -> PermArgs {
+/// `attr` is the sibling attribute's tokens, or empty for the macro's own.
+pub(crate) fn parse_perms(cx: &Ctxt, args: TokenStream, attr: TokenStream) -> PermArgs {
     let mut out = PermArgs::default();
     if args.is_empty() {
-        cx.error_at(
-            Span::call_site(),
+        cx.error_spanned_by(
+            attr,
             "`#[permissions]` needs at least one permission, e.g. `#[permissions(IsAuthenticated)]`; write `#[permissions(AllowAny)]` to let every request in, or remove the attribute for the project defaults",
         );
         return out;
@@ -237,6 +238,8 @@ fn parse_or(cx: &Ctxt, input: ParseStream<'_>) -> syn::Result<Option<PermExpr>> 
     if input.peek(syn::Token![||]) || input.peek(syn::Token![&&]) {
         let tt: proc_macro2::TokenTree = input.parse()?;
         cx.error_spanned_by(&tt, "use `|` and `&` to combine permissions (as DRF), not `||` and `&&`");
+        // The rest cannot be read reliably: skip it.
+        let _: TokenStream = input.parse()?;
         return Ok(None);
     }
     Ok(Some(left))

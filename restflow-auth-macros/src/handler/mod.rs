@@ -89,7 +89,7 @@ pub(crate) fn expand(origin: Origin, args: TokenStream, item: TokenStream) -> To
     let mut perms: Option<PermArgs> = None;
     match origin {
         Origin::Authenticate => auth = Some(args::parse_auth(&cx, args)),
-        Origin::Permissions => perms = Some(args::parse_perms(&cx, args)),
+        Origin::Permissions => perms = Some(args::parse_perms(&cx, args, TokenStream::new())),
     }
 
     // The sibling attributes: read, check for repeats, and remove.
@@ -124,7 +124,7 @@ pub(crate) fn expand(origin: Origin, args: TokenStream, item: TokenStream) -> To
                     "conflicting `#[permissions]`: list every permission in one attribute (they must all pass), or combine them with `&`, `|`, `!`",
                 );
             } else {
-                perms = Some(args::parse_perms(&cx, tokens));
+                perms = Some(args::parse_perms(&cx, tokens, attr.to_token_stream()));
             }
         } else {
             kept.push(attr);

@@ -1,0 +1,9 @@
+use restflow_auth::AuthUser;
+
+#[derive(Clone, AuthUser)]
+enum User {
+    Admin,
+    Member,
+}
+
+fn main() {}

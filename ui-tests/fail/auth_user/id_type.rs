@@ -1,0 +1,12 @@
+use restflow_auth::AuthUser;
+
+#[derive(Clone, AuthUser)]
+struct User {
+    #[auth_user(id)] id: f64,
+    #[auth_user(username)] username: String,
+    #[auth_user(password_hash)] password: String,
+    #[auth_user(is_active)] is_active: bool,
+    #[auth_user(is_staff)] is_staff: bool,
+}
+
+fn main() {}

@@ -1,0 +1,15 @@
+use restflow_auth::prelude::*;
+
+#[derive(Clone, AuthUser)]
+struct User {
+    #[auth_user(id)] id: i64,
+    #[auth_user(username)] username: String,
+    #[auth_user(password_hash)] password: String,
+    #[auth_user(is_active)] is_active: bool,
+    #[auth_user(is_staff)] is_staff: bool,
+}
+
+#[restflow_auth::authenticator]
+async fn authenticate() {}
+
+fn main() {}
