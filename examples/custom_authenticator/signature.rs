@@ -20,14 +20,18 @@ pub struct ApiKeys<I> {
 impl<I> std::fmt::Debug for ApiKeys<I> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the secrets.
-        f.debug_struct("ApiKeys").field("keys", &self.keys.len()).finish()
+        f.debug_struct("ApiKeys")
+            .field("keys", &self.keys.len())
+            .finish()
     }
 }
 
 impl<I: Clone> ApiKeys<I> {
     /// An empty key store.
     pub fn new() -> Self {
-        ApiKeys { keys: HashMap::new() }
+        ApiKeys {
+            keys: HashMap::new(),
+        }
     }
 
     /// Adds a key for a user.
@@ -68,7 +72,8 @@ fn verify(secret: &[u8], req: &Request<'_>, body: &[u8], sig: &str) -> Result<()
     mac.update(path.as_bytes());
     mac.update(b"\n");
     mac.update(body);
-    mac.verify_slice(&given).map_err(|_| AuthError::failed("Invalid signature."))
+    mac.verify_slice(&given)
+        .map_err(|_| AuthError::failed("Invalid signature."))
 }
 
 /// `X-Api-Key` + `X-Signature` over the request.
@@ -89,9 +94,11 @@ impl<U: AuthUser> Authenticator<U> for ApiKeySignature {
         let Some((user_id, secret)) = keys.find(key).await? else {
             return Err(AuthError::failed("Invalid API key."));
         };
-        let body = req
-            .body()
-            .ok_or_else(|| AuthError::internal("request body not buffered: use a policy layer or `auth.layer().buffer_bodies()`"))?;
+        let body = req.body().ok_or_else(|| {
+            AuthError::internal(
+                "request body not buffered: use a policy layer or `auth.layer().buffer_bodies()`",
+            )
+        })?;
         verify(&secret, req, body, sig)?;
         let user = ctx.users().find_by_id(&user_id).await?;
         let user = user.ok_or(Rejection::UserInactiveOrDeleted)?;

@@ -75,7 +75,10 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         out
     };
     if !args.is_empty() {
-        return fail(item, syn::Error::new_spanned(args, "`#[authenticator]` takes no arguments"));
+        return fail(
+            item,
+            syn::Error::new_spanned(args, "`#[authenticator]` takes no arguments"),
+        );
     }
     let mut imp: syn::ItemImpl = match syn::parse2::<syn::Item>(item.clone()) {
         Ok(syn::Item::Impl(i)) => i,
@@ -101,7 +104,10 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 
     let cx = Ctxt::new();
-    let has_blocking = imp.items.iter().any(|i| matches!(i, syn::ImplItem::Fn(f) if f.sig.ident == BLOCKING));
+    let has_blocking = imp
+        .items
+        .iter()
+        .any(|i| matches!(i, syn::ImplItem::Fn(f) if f.sig.ident == BLOCKING));
     let method = imp.items.iter().find_map(|i| match i {
         syn::ImplItem::Fn(f) if f.sig.ident == METHOD => Some(f.clone()),
         _ => None,
@@ -137,22 +143,24 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut twin = method.clone();
     twin.sig.asyncness = None;
     twin.sig.ident = format_ident!("{}", BLOCKING, span = method.sig.ident.span());
-    twin.attrs.retain(|a| a.path().is_ident("allow") || a.path().is_ident("cfg"));
+    twin.attrs
+        .retain(|a| a.path().is_ident("allow") || a.path().is_ident("cfg"));
     Blocking { cx: &cx }.visit_block_mut(&mut twin.block);
 
     if let Err(e) = cx.check() {
         // Keep the impl complete so that only the real errors show: the
         // method async, and a twin that is never reached.
         for item in &mut imp.items {
-            if let syn::ImplItem::Fn(f) = item {
-                if f.sig.ident == METHOD {
-                    f.sig.asyncness = Some(Default::default());
-                }
+            if let syn::ImplItem::Fn(f) = item
+                && f.sig.ident == METHOD
+            {
+                f.sig.asyncness = Some(Default::default());
             }
         }
         if !has_blocking {
             twin.block = syn::parse_quote!({ ::core::unreachable!() });
-            twin.attrs.push(syn::parse_quote!(#[allow(unused_variables, unreachable_code)]));
+            twin.attrs
+                .push(syn::parse_quote!(#[allow(unused_variables, unreachable_code)]));
             imp.items.push(syn::ImplItem::Fn(twin));
         }
         return fail(imp.to_token_stream(), e);

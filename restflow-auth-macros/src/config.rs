@@ -23,7 +23,8 @@ struct Config {
 fn list(input: ParseStream<'_>) -> syn::Result<(Span, Vec<syn::Path>)> {
     let content;
     let bracket = syn::bracketed!(content in input);
-    let items = content.parse_terminated(<syn::Path as syn::parse::Parse>::parse, syn::Token![,])?;
+    let items =
+        content.parse_terminated(<syn::Path as syn::parse::Parse>::parse, syn::Token![,])?;
     Ok((bracket.span.join(), items.into_iter().collect()))
 }
 
@@ -74,12 +75,17 @@ fn parse(cx: &Ctxt, input: ParseStream<'_>) -> syn::Result<Config> {
             }
             other => {
                 let hint = match other {
-                    "authenticators" | "authentication_classes" | "auth" => "; did you mean `authentication`?",
+                    "authenticators" | "authentication_classes" | "auth" => {
+                        "; did you mean `authentication`?"
+                    }
                     "permission_classes" | "permission" => "; did you mean `permissions`?",
                     "user_model" | "model" => "; did you mean `user`?",
                     _ => "",
                 };
-                cx.error_spanned_by(&key, format!("unknown key `{other}`{hint}; `config!` takes {KEYS}"));
+                cx.error_spanned_by(
+                    &key,
+                    format!("unknown key `{other}`{hint}; `config!` takes {KEYS}"),
+                );
                 let _: TokenStream = input.step(|c| {
                     let mut rest = *c;
                     while let Some((tt, next)) = rest.token_tree() {
@@ -110,7 +116,10 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
         }
     };
     if cfg.user.is_none() && !cx.has_errors() {
-        cx.error_at(Span::call_site(), "missing `user: YourUserType` in `config!`");
+        cx.error_at(
+            Span::call_site(),
+            "missing `user: YourUserType` in `config!`",
+        );
     }
     if let Err(e) = cx.check() {
         return e.into_compile_error();
@@ -120,13 +129,20 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
     let user = cfg.user.expect("checked");
     let chain = cfg.authentication.unwrap_or_default();
     let (perms_span, perms) = cfg.permissions.unwrap_or_else(|| {
-        (Span::call_site(), vec![syn::parse_quote!(#krate::permissions::AllowAny)])
+        (
+            Span::call_site(),
+            vec![syn::parse_quote!(#krate::permissions::AllowAny)],
+        )
     });
     let _ = perms_span;
     let asserts = chain
         .iter()
         .map(|a| quote_spanned!(a.span()=> #private::assert_authenticator::<#user, #a>();))
-        .chain(perms.iter().map(|p| quote_spanned!(p.span()=> #private::assert_permission::<#user, #p>();)));
+        .chain(
+            perms
+                .iter()
+                .map(|p| quote_spanned!(p.span()=> #private::assert_permission::<#user, #p>();)),
+        );
     quote! {
         /// The project defaults of restflow-auth, set by `restflow_auth::config!`.
         #[doc(hidden)]

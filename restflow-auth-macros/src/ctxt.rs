@@ -12,7 +12,9 @@ pub(crate) struct Ctxt {
 
 impl Ctxt {
     pub(crate) fn new() -> Self {
-        Ctxt { errors: RefCell::new(Some(Vec::new())) }
+        Ctxt {
+            errors: RefCell::new(Some(Vec::new())),
+        }
     }
 
     /// An error spanning the tokens of `obj`.
@@ -26,7 +28,11 @@ impl Ctxt {
     }
 
     pub(crate) fn syn_error(&self, err: syn::Error) {
-        self.errors.borrow_mut().as_mut().expect("Ctxt checked").push(err);
+        self.errors
+            .borrow_mut()
+            .as_mut()
+            .expect("Ctxt checked")
+            .push(err);
     }
 
     pub(crate) fn has_errors(&self) -> bool {
@@ -35,8 +41,15 @@ impl Ctxt {
 
     /// All errors combined, or `Ok`.
     pub(crate) fn check(self) -> syn::Result<()> {
-        let mut errors = self.errors.borrow_mut().take().expect("Ctxt checked twice").into_iter();
-        let Some(mut combined) = errors.next() else { return Ok(()) };
+        let mut errors = self
+            .errors
+            .borrow_mut()
+            .take()
+            .expect("Ctxt checked twice")
+            .into_iter();
+        let Some(mut combined) = errors.next() else {
+            return Ok(());
+        };
         for rest in errors {
             combined.combine(rest);
         }

@@ -52,7 +52,10 @@ pub fn permissions(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `restflow_auth::authenticator`.
 #[proc_macro_attribute]
 pub fn authenticator(args: TokenStream, item: TokenStream) -> TokenStream {
-    debug("#[authenticator]", authenticator::expand(args.into(), item.into()))
+    debug(
+        "#[authenticator]",
+        authenticator::expand(args.into(), item.into()),
+    )
 }
 
 /// Sets the project defaults. See `restflow_auth::config`.

@@ -5,8 +5,14 @@ pub(crate) const AUTHENTICATE: &str = "authenticate";
 pub(crate) const PERMISSIONS: &str = "permissions";
 
 /// The roles of `#[auth_user(...)]` field attributes.
-pub(crate) const ROLES: &[&str] =
-    &["id", "username", "password_hash", "is_active", "is_staff", "is_superuser"];
+pub(crate) const ROLES: &[&str] = &[
+    "id",
+    "username",
+    "password_hash",
+    "is_active",
+    "is_staff",
+    "is_superuser",
+];
 
 /// Words users try for a role, and the role they mean.
 pub(crate) const ROLE_HINTS: &[(&str, &str)] = &[

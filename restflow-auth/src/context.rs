@@ -44,7 +44,9 @@ pub struct Users<U: AuthUser> {
 
 impl<U: AuthUser> Clone for Users<U> {
     fn clone(&self) -> Self {
-        Users { inner: Arc::clone(&self.inner) }
+        Users {
+            inner: Arc::clone(&self.inner),
+        }
     }
 }
 
@@ -57,14 +59,22 @@ impl<U: AuthUser> fmt::Debug for Users<U> {
 impl<U: AuthUser> Users<U> {
     /// Wraps any [`UserStore`].
     pub fn new(store: impl UserStore<U>) -> Self {
-        Users { inner: Arc::new(store) }
+        Users {
+            inner: Arc::new(store),
+        }
     }
     /// [`UserStore::find_by_id`].
-    pub fn find_by_id<'a>(&'a self, id: &'a U::Id) -> impl Future<Output = StoreResult<Option<U>>> + Send + 'a {
+    pub fn find_by_id<'a>(
+        &'a self,
+        id: &'a U::Id,
+    ) -> impl Future<Output = StoreResult<Option<U>>> + Send + 'a {
         self.inner.find_by_id(id)
     }
     /// [`UserStore::find_by_username`].
-    pub fn find_by_username<'a>(&'a self, name: &'a str) -> impl Future<Output = StoreResult<Option<U>>> + Send + 'a {
+    pub fn find_by_username<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> impl Future<Output = StoreResult<Option<U>>> + Send + 'a {
         self.inner.find_by_username(name)
     }
     /// [`UserStore::find_by_id_blocking`].
@@ -110,7 +120,9 @@ impl<U: AuthUser> Context<U> {
     }
     /// A store registered with [`AuthBuilder::with_store`], by type.
     pub fn store<T: Any + Send + Sync>(&self) -> Option<&T> {
-        self.stores.get(&TypeId::of::<T>()).and_then(|b| b.downcast_ref())
+        self.stores
+            .get(&TypeId::of::<T>())
+            .and_then(|b| b.downcast_ref())
     }
 }
 
@@ -150,7 +162,9 @@ pub struct Auth<U: AuthUser> {
 
 impl<U: AuthUser> Clone for Auth<U> {
     fn clone(&self) -> Self {
-        Auth { ctx: Arc::clone(&self.ctx) }
+        Auth {
+            ctx: Arc::clone(&self.ctx),
+        }
     }
 }
 
@@ -163,7 +177,12 @@ impl<U: AuthUser> fmt::Debug for Auth<U> {
 impl<U: AuthUser> Auth<U> {
     /// Starts a builder from settings.
     pub fn builder(settings: Settings) -> AuthBuilder<U> {
-        AuthBuilder { settings, users: None, catalog: None, stores: HashMap::new() }
+        AuthBuilder {
+            settings,
+            users: None,
+            catalog: None,
+            stores: HashMap::new(),
+        }
     }
 
     pub(crate) fn from_context(ctx: Arc<Context<U>>) -> Self {
@@ -187,7 +206,9 @@ pub struct AuthBuilder<U: AuthUser> {
 
 impl<U: AuthUser> fmt::Debug for AuthBuilder<U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthBuilder").field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("AuthBuilder")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 
@@ -220,7 +241,12 @@ impl<U: AuthUser> AuthBuilder<U> {
             None => Catalog::default().with_default_language(&self.settings.default_language)?,
         };
         Ok(Auth {
-            ctx: Arc::new(Context { settings: self.settings, users, catalog, stores: self.stores }),
+            ctx: Arc::new(Context {
+                settings: self.settings,
+                users,
+                catalog,
+                stores: self.stores,
+            }),
         })
     }
 }

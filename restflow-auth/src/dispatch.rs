@@ -52,7 +52,10 @@ pub struct Denial {
 impl Denial {
     /// A denial without a challenge.
     pub fn new(error: AuthError) -> Self {
-        Denial { error, challenge: None }
+        Denial {
+            error,
+            challenge: None,
+        }
     }
 
     /// The status, by DRF's rule.
@@ -95,7 +98,10 @@ fn conclude<U: AuthUser, C: Chain<U>, P: PermissionSet<U>>(
         Some(Authenticated { user, credential }) => {
             if !user.is_active() {
                 // Inactive users are always rejected, whatever the scheme.
-                return Err(Denial { error: Rejection::UserInactiveOrDeleted.into(), challenge });
+                return Err(Denial {
+                    error: Rejection::UserInactiveOrDeleted.into(),
+                    challenge,
+                });
             }
             (RequestUser::Authenticated(user), credential)
         }
@@ -112,7 +118,12 @@ fn conclude<U: AuthUser, C: Chain<U>, P: PermissionSet<U>>(
         };
         return Err(Denial { error, challenge });
     }
-    Ok(Identity { user, credential, chain_len: C::LEN, challenge })
+    Ok(Identity {
+        user,
+        credential,
+        chain_len: C::LEN,
+        challenge,
+    })
 }
 
 /// Runs chain `C` and permissions `P` on `req` (async path).

@@ -1,6 +1,6 @@
 //! Every rejection restflow-auth can answer with, declared once.
 //!
-//! The table in [`rejections!`] is the parity surface with Django REST
+//! The table of [`Rejection`] (the `rejections!` invocation below) is the parity surface with Django REST
 //! Framework: each row names a stable code, the [`Kind`] that decides the
 //! status, and DRF's English `detail` text. [`Display`](std::fmt::Display),
 //! the status and the JSON body are all derived from it; translations live in
@@ -187,7 +187,13 @@ pub struct AuthError {
 impl AuthError {
     /// A rejection from the table.
     pub const fn new(rejection: Rejection) -> Self {
-        AuthError { rejection, args: Vec::new(), detail: None, kind: None, source: None }
+        AuthError {
+            rejection,
+            args: Vec::new(),
+            detail: None,
+            kind: None,
+            source: None,
+        }
     }
 
     /// `AuthenticationFailed` with the application's own text (not translated).
@@ -407,11 +413,17 @@ impl axum_core::response::IntoResponse for Rejected {
         let mut res = axum_core::response::Response::new(axum_core::body::Body::from(self.body));
         *res.status_mut() = self.status;
         let h = res.headers_mut();
-        h.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+        h.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
         if let Ok(v) = http::HeaderValue::from_str(&self.language) {
             h.insert(http::header::CONTENT_LANGUAGE, v);
         }
-        h.insert(http::header::VARY, http::HeaderValue::from_static("Accept, Accept-Language"));
+        h.insert(
+            http::header::VARY,
+            http::HeaderValue::from_static("Accept, Accept-Language"),
+        );
         if let Some(v) = self.www_authenticate {
             h.insert(http::header::WWW_AUTHENTICATE, v);
         }

@@ -29,7 +29,10 @@ use crate::request::Request;
 use crate::user::{AuthUser, RequestUser};
 
 fn accept_language(parts: &Parts) -> Option<&str> {
-    parts.headers.get(http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())
+    parts
+        .headers
+        .get(http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
 }
 
 fn missing_context<U: AuthUser>() -> Rejected {
@@ -45,6 +48,7 @@ fn missing_context<U: AuthUser>() -> Rejected {
 /// argument. It can be written by hand:
 ///
 /// ```
+/// # #![allow(dead_code)]
 /// use restflow_auth::prelude::*;
 /// use restflow_auth::extract::Guard;
 /// # #[derive(Clone, Debug, AuthUser)]
@@ -59,7 +63,6 @@ fn missing_context<U: AuthUser>() -> Rejected {
 /// async fn me(_: Guard<User, (Header,), (IsAuthenticated,)>, user: CurrentUser<User>) -> String {
 ///     user.name.clone()
 /// }
-/// # let _ = axum_core::extract::FromRequestParts::<()>::from_request_parts;
 /// ```
 pub struct Guard<U: AuthUser, C, P> {
     identity: Identity<U>,
@@ -108,9 +111,16 @@ where
         match result {
             Ok(identity) => {
                 parts.extensions.insert(identity.clone());
-                Ok(Guard { identity, _marker: PhantomData })
+                Ok(Guard {
+                    identity,
+                    _marker: PhantomData,
+                })
             }
-            Err(denial) => Err(Rejected::new(&denial, ctx.messages(), accept_language(parts))),
+            Err(denial) => Err(Rejected::new(
+                &denial,
+                ctx.messages(),
+                accept_language(parts),
+            )),
         }
     }
 }
@@ -149,8 +159,15 @@ impl<S: Send + Sync, U: AuthUser> FromRequestParts<S> for CurrentUser<U> {
                     error: Rejection::NotAuthenticated.into(),
                     challenge: id.challenge.clone(),
                 };
-                let catalog = parts.extensions.get::<Arc<Context<U>>>().map(|c| c.messages().clone());
-                Err(Rejected::new(&denial, &catalog.unwrap_or_default(), accept_language(parts)))
+                let catalog = parts
+                    .extensions
+                    .get::<Arc<Context<U>>>()
+                    .map(|c| c.messages().clone());
+                Err(Rejected::new(
+                    &denial,
+                    &catalog.unwrap_or_default(),
+                    accept_language(parts),
+                ))
             }
         }
     }

@@ -3,7 +3,6 @@
 //! router or a group of routes, as DRF's class attributes do for a view.
 //!
 //! ```
-//! use axum_core::response::IntoResponse;
 //! use restflow_auth::prelude::*;
 //! # #[derive(Clone, Debug, AuthUser)]
 //! # struct User { #[auth_user(id)] id: i64, #[auth_user(username)] name: String,
@@ -60,13 +59,19 @@ impl AsRef<[u8]> for BufferedBody {
 impl<U: AuthUser> Auth<U> {
     /// The layer that makes this configuration reachable from extractors.
     pub fn layer(&self) -> AuthLayer<U> {
-        AuthLayer { ctx: Arc::clone(self.context()), buffer: false }
+        AuthLayer {
+            ctx: Arc::clone(self.context()),
+            buffer: false,
+        }
     }
 
     /// A layer that runs chain `C` and permissions `P` for every route it
     /// wraps (use `route_layer`).
     pub fn policy<C: Chain<U>, P: PermissionSet<U>>(&self) -> PolicyLayer<U, C, P> {
-        PolicyLayer { ctx: Arc::clone(self.context()), _marker: PhantomData }
+        PolicyLayer {
+            ctx: Arc::clone(self.context()),
+            _marker: PhantomData,
+        }
     }
 }
 
@@ -88,20 +93,28 @@ impl<U: AuthUser> AuthLayer<U> {
 
 impl<U: AuthUser> Clone for AuthLayer<U> {
     fn clone(&self) -> Self {
-        AuthLayer { ctx: Arc::clone(&self.ctx), buffer: self.buffer }
+        AuthLayer {
+            ctx: Arc::clone(&self.ctx),
+            buffer: self.buffer,
+        }
     }
 }
 
 impl<U: AuthUser> fmt::Debug for AuthLayer<U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthLayer").field("buffer", &self.buffer).finish()
+        f.debug_struct("AuthLayer")
+            .field("buffer", &self.buffer)
+            .finish()
     }
 }
 
 impl<S, U: AuthUser> Layer<S> for AuthLayer<U> {
     type Service = AuthService<S, U>;
     fn layer(&self, inner: S) -> AuthService<S, U> {
-        AuthService { inner, layer: self.clone() }
+        AuthService {
+            inner,
+            layer: self.clone(),
+        }
     }
 }
 
@@ -113,13 +126,18 @@ pub struct AuthService<S, U: AuthUser> {
 
 impl<S: Clone, U: AuthUser> Clone for AuthService<S, U> {
     fn clone(&self) -> Self {
-        AuthService { inner: self.inner.clone(), layer: self.layer.clone() }
+        AuthService {
+            inner: self.inner.clone(),
+            layer: self.layer.clone(),
+        }
     }
 }
 
 impl<S, U: AuthUser> fmt::Debug for AuthService<S, U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthService").field("layer", &self.layer).finish()
+        f.debug_struct("AuthService")
+            .field("layer", &self.layer)
+            .finish()
     }
 }
 
@@ -130,22 +148,30 @@ async fn buffer(
 ) -> Result<http::Request<Body>, Response> {
     let limit = ctx.settings().body_limit;
     let (mut parts, body) = req.into_parts();
-    let bytes = match http_body_util::BodyExt::collect(http_body_util::Limited::new(body, limit)).await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
-            let denial =
-                Denial::new(AuthError::new(Rejection::PayloadTooLarge).arg("limit", limit.to_string()));
-            let lang = parts.headers.get(http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-            return Err(Rejected::new(&denial, ctx.messages(), lang).into_response());
-        }
-    };
+    let bytes =
+        match http_body_util::BodyExt::collect(http_body_util::Limited::new(body, limit)).await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => {
+                let denial = Denial::new(
+                    AuthError::new(Rejection::PayloadTooLarge).arg("limit", limit.to_string()),
+                );
+                let lang = parts
+                    .headers
+                    .get(http::header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok());
+                return Err(Rejected::new(&denial, ctx.messages(), lang).into_response());
+            }
+        };
     parts.extensions.insert(BufferedBody(bytes.clone()));
     Ok(http::Request::from_parts(parts, Body::from(bytes)))
 }
 
 impl<S, U> Service<http::Request<Body>> for AuthService<S, U>
 where
-    S: Service<http::Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S: Service<http::Request<Body>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
     U: AuthUser,
 {
@@ -188,7 +214,10 @@ pub struct PolicyLayer<U: AuthUser, C, P> {
 
 impl<U: AuthUser, C, P> Clone for PolicyLayer<U, C, P> {
     fn clone(&self) -> Self {
-        PolicyLayer { ctx: Arc::clone(&self.ctx), _marker: PhantomData }
+        PolicyLayer {
+            ctx: Arc::clone(&self.ctx),
+            _marker: PhantomData,
+        }
     }
 }
 
@@ -204,7 +233,10 @@ impl<U: AuthUser, C, P> fmt::Debug for PolicyLayer<U, C, P> {
 impl<S, U: AuthUser, C, P> Layer<S> for PolicyLayer<U, C, P> {
     type Service = PolicyService<S, U, C, P>;
     fn layer(&self, inner: S) -> Self::Service {
-        PolicyService { inner, layer: self.clone() }
+        PolicyService {
+            inner,
+            layer: self.clone(),
+        }
     }
 }
 
@@ -216,19 +248,27 @@ pub struct PolicyService<S, U: AuthUser, C, P> {
 
 impl<S: Clone, U: AuthUser, C, P> Clone for PolicyService<S, U, C, P> {
     fn clone(&self) -> Self {
-        PolicyService { inner: self.inner.clone(), layer: self.layer.clone() }
+        PolicyService {
+            inner: self.inner.clone(),
+            layer: self.layer.clone(),
+        }
     }
 }
 
 impl<S, U: AuthUser, C, P> fmt::Debug for PolicyService<S, U, C, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PolicyService").field("layer", &self.layer).finish()
+        f.debug_struct("PolicyService")
+            .field("layer", &self.layer)
+            .finish()
     }
 }
 
 impl<S, U, C, P> Service<http::Request<Body>> for PolicyService<S, U, C, P>
 where
-    S: Service<http::Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S: Service<http::Request<Body>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
     U: AuthUser,
     C: Chain<U>,
@@ -269,8 +309,10 @@ where
                     inner.call(http::Request::from_parts(parts, body)).await
                 }
                 Err(denial) => {
-                    let lang =
-                        parts.headers.get(http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+                    let lang = parts
+                        .headers
+                        .get(http::header::ACCEPT_LANGUAGE)
+                        .and_then(|v| v.to_str().ok());
                     Ok(Rejected::new(&denial, ctx.messages(), lang).into_response())
                 }
             }

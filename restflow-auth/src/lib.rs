@@ -2,6 +2,7 @@
 //! macros.
 //!
 //! ```
+//! # #![allow(dead_code)]
 //! use restflow_auth::prelude::*;
 //!
 //! #[derive(Clone, Debug, AuthUser)]
@@ -39,7 +40,7 @@
 //!
 //! - [`AuthUser`] (and `#[derive(AuthUser)]`), [`RequestUser`], [`UserStore`]: [`user`].
 //! - [`Authenticator`], [`Chain`], [`Outcome`]: [`authentication`].
-//! - [`Permission`] and DRF's permissions: [`permissions`].
+//! - [`Permission`] and DRF's permissions: [`permissions`](mod@permissions).
 //! - DRF's dispatch rules (401 vs 403) without a server: [`dispatch`].
 //! - Every rejection and its text: [`error`], [`messages`].
 //! - [`Settings`]: [`settings`]; [`Auth`] and [`Context`]: [`context`].
@@ -74,7 +75,20 @@ pub use user::MemoryUserStore;
 pub use user::{AuthUser, RequestUser, UserId, UserStore};
 
 #[cfg(feature = "macros")]
-pub use restflow_auth_macros::{AuthUser, authenticate, authenticator, config, permissions};
+#[doc = include_str!("docs/derive_auth_user.md")]
+pub use restflow_auth_macros::AuthUser;
+#[cfg(feature = "macros")]
+#[doc = include_str!("docs/authenticate.md")]
+pub use restflow_auth_macros::authenticate;
+#[cfg(feature = "macros")]
+#[doc = include_str!("docs/authenticator.md")]
+pub use restflow_auth_macros::authenticator;
+#[cfg(feature = "macros")]
+#[doc = include_str!("docs/config.md")]
+pub use restflow_auth_macros::config;
+#[cfg(feature = "macros")]
+#[doc = include_str!("docs/permissions.md")]
+pub use restflow_auth_macros::permissions;
 
 /// One import for handlers and authenticators.
 pub mod prelude {

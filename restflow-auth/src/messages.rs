@@ -28,50 +28,134 @@ use crate::error::{AuthError, Rejection, fill};
 pub const BUILTIN_LANGUAGES: &[&str] = &["en", "fr", "de"];
 
 const FRENCH: &[(&str, &str)] = &[
-    ("not_authenticated", "Informations d'authentification non fournies."),
-    ("authentication_failed", "Informations d'authentification incorrectes."),
-    ("permission_denied", "Vous n'avez pas la permission d'effectuer cette action."),
-    ("user_inactive_or_deleted", "Utilisateur inactif ou supprimé."),
+    (
+        "not_authenticated",
+        "Informations d'authentification non fournies.",
+    ),
+    (
+        "authentication_failed",
+        "Informations d'authentification incorrectes.",
+    ),
+    (
+        "permission_denied",
+        "Vous n'avez pas la permission d'effectuer cette action.",
+    ),
+    (
+        "user_inactive_or_deleted",
+        "Utilisateur inactif ou supprimé.",
+    ),
     ("user_not_found", "Utilisateur introuvable."),
     ("user_inactive", "L'utilisateur est inactif."),
-    ("invalid_username_password", "Nom d'utilisateur et/ou mot de passe non valide(s)."),
-    ("basic_no_credentials", "En-tête « basic » non valide. Informations d'identification non fournies."),
-    ("basic_spaces", "En-tête « basic » non valide. Les informations d'identification ne doivent pas contenir d'espaces."),
-    ("basic_bad_base64", "En-tête « basic » non valide. Encodage base64 des informations d'identification incorrect."),
-    ("token_no_credentials", "En-tête « token » non valide. Informations d'identification non fournies."),
-    ("token_spaces", "En-tête « token » non valide. Un token ne doit pas contenir d'espaces."),
-    ("token_invalid_characters", "En-tête « token » non valide. Un token ne doit pas contenir de caractères invalides."),
+    (
+        "invalid_username_password",
+        "Nom d'utilisateur et/ou mot de passe non valide(s).",
+    ),
+    (
+        "basic_no_credentials",
+        "En-tête « basic » non valide. Informations d'identification non fournies.",
+    ),
+    (
+        "basic_spaces",
+        "En-tête « basic » non valide. Les informations d'identification ne doivent pas contenir d'espaces.",
+    ),
+    (
+        "basic_bad_base64",
+        "En-tête « basic » non valide. Encodage base64 des informations d'identification incorrect.",
+    ),
+    (
+        "token_no_credentials",
+        "En-tête « token » non valide. Informations d'identification non fournies.",
+    ),
+    (
+        "token_spaces",
+        "En-tête « token » non valide. Un token ne doit pas contenir d'espaces.",
+    ),
+    (
+        "token_invalid_characters",
+        "En-tête « token » non valide. Un token ne doit pas contenir de caractères invalides.",
+    ),
     ("invalid_token", "Token non valide."),
-    ("bearer_header_shape", "L'en-tête Authorization doit être de la forme « Bearer <token> »."),
+    (
+        "bearer_header_shape",
+        "L'en-tête Authorization doit être de la forme « Bearer <token> ».",
+    ),
     ("csrf_failed", "Échec de la vérification CSRF : {reason}"),
     ("json_parse_error", "Erreur d'analyse JSON - {error}"),
-    ("unsupported_media_type", "Type de média « {media_type} » non supporté."),
-    ("payload_too_large", "Le corps de la requête dépasse {limit} octets."),
-    ("store_unavailable", "Service d'authentification momentanément indisponible."),
+    (
+        "unsupported_media_type",
+        "Type de média « {media_type} » non supporté.",
+    ),
+    (
+        "payload_too_large",
+        "Le corps de la requête dépasse {limit} octets.",
+    ),
+    (
+        "store_unavailable",
+        "Service d'authentification momentanément indisponible.",
+    ),
     ("internal_error", "Une erreur du serveur est survenue."),
 ];
 
 const GERMAN: &[(&str, &str)] = &[
     ("not_authenticated", "Anmeldedaten fehlen."),
     ("authentication_failed", "Ungültige Anmeldedaten."),
-    ("permission_denied", "Sie sind nicht berechtigt diese Aktion durchzuführen."),
-    ("user_inactive_or_deleted", "Benutzer inaktiv oder gelöscht."),
+    (
+        "permission_denied",
+        "Sie sind nicht berechtigt diese Aktion durchzuführen.",
+    ),
+    (
+        "user_inactive_or_deleted",
+        "Benutzer inaktiv oder gelöscht.",
+    ),
     ("user_not_found", "Benutzer nicht gefunden."),
     ("user_inactive", "Benutzer ist inaktiv."),
-    ("invalid_username_password", "Ungültiger Benutzername/Passwort"),
-    ("basic_no_credentials", "Ungültiger basic-Header. Keine Zugangsdaten angegeben."),
-    ("basic_spaces", "Ungültiger basic-Header. Zugangsdaten sollen keine Leerzeichen enthalten."),
-    ("basic_bad_base64", "Ungültiger basic-Header. Zugangsdaten sind nicht korrekt mit base64 kodiert."),
-    ("token_no_credentials", "Ungültiger token-Header. Keine Zugangsdaten angegeben."),
-    ("token_spaces", "Ungültiger token-Header. Zugangsdaten sollen keine Leerzeichen enthalten."),
-    ("token_invalid_characters", "Ungültiger token-Header. Zugangsdaten dürfen keine ungültigen Zeichen enthalten."),
+    (
+        "invalid_username_password",
+        "Ungültiger Benutzername/Passwort",
+    ),
+    (
+        "basic_no_credentials",
+        "Ungültiger basic-Header. Keine Zugangsdaten angegeben.",
+    ),
+    (
+        "basic_spaces",
+        "Ungültiger basic-Header. Zugangsdaten sollen keine Leerzeichen enthalten.",
+    ),
+    (
+        "basic_bad_base64",
+        "Ungültiger basic-Header. Zugangsdaten sind nicht korrekt mit base64 kodiert.",
+    ),
+    (
+        "token_no_credentials",
+        "Ungültiger token-Header. Keine Zugangsdaten angegeben.",
+    ),
+    (
+        "token_spaces",
+        "Ungültiger token-Header. Zugangsdaten sollen keine Leerzeichen enthalten.",
+    ),
+    (
+        "token_invalid_characters",
+        "Ungültiger token-Header. Zugangsdaten dürfen keine ungültigen Zeichen enthalten.",
+    ),
     ("invalid_token", "Ungültiges Token"),
-    ("bearer_header_shape", "Der Authorization-Header muss 'Bearer <token>' lauten."),
+    (
+        "bearer_header_shape",
+        "Der Authorization-Header muss 'Bearer <token>' lauten.",
+    ),
     ("csrf_failed", "CSRF-Prüfung fehlgeschlagen: {reason}"),
     ("json_parse_error", "JSON-Verarbeitungsfehler - {error}"),
-    ("unsupported_media_type", "Nicht unterstützter Medientyp \"{media_type}\" in der Anfrage."),
-    ("payload_too_large", "Der Anfragekörper ist größer als {limit} Bytes."),
-    ("store_unavailable", "Authentifizierungsdienst vorübergehend nicht verfügbar."),
+    (
+        "unsupported_media_type",
+        "Nicht unterstützter Medientyp \"{media_type}\" in der Anfrage.",
+    ),
+    (
+        "payload_too_large",
+        "Der Anfragekörper ist größer als {limit} Bytes.",
+    ),
+    (
+        "store_unavailable",
+        "Authentifizierungsdienst vorübergehend nicht verfügbar.",
+    ),
     ("internal_error", "Ein Serverfehler ist aufgetreten."),
 ];
 
@@ -79,7 +163,9 @@ const GERMAN: &[(&str, &str)] = &[
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// The code names no rejection.
-    #[error("unknown message code `{0}`; valid codes are listed in `Rejection::ALL` (e.g. `not_authenticated`)")]
+    #[error(
+        "unknown message code `{0}`; valid codes are listed in `Rejection::ALL` (e.g. `not_authenticated`)"
+    )]
     UnknownCode(String),
     /// The language tag is empty or not `[a-z]{{2,8}}`.
     #[error("invalid language tag `{0}`: use a primary subtag such as `en`, `fr` or `pt`")]
@@ -105,7 +191,10 @@ impl Default for Catalog {
                 texts.insert((lang.to_owned(), r.code()), Cow::Borrowed(*text));
             }
         }
-        Catalog { default_language: "en".into(), texts }
+        Catalog {
+            default_language: "en".into(),
+            texts,
+        }
     }
 }
 
@@ -173,10 +262,10 @@ impl Catalog {
                 continue;
             }
             let primary = tag.split('-').next().unwrap_or("").to_ascii_lowercase();
-            if let Some(lang) = self.known_language(&primary) {
-                if best.is_none_or(|(bq, _)| q > bq) {
-                    best = Some((q, lang));
-                }
+            if let Some(lang) = self.known_language(&primary)
+                && best.is_none_or(|(bq, _)| q > bq)
+            {
+                best = Some((q, lang));
             }
         }
         best.map(|(_, l)| l).unwrap_or(&self.default_language)
@@ -186,7 +275,10 @@ impl Catalog {
         if primary == "en" {
             return Some("en");
         }
-        self.texts.keys().find(|(l, _)| l == primary).map(|(l, _)| l.as_str())
+        self.texts
+            .keys()
+            .find(|(l, _)| l == primary)
+            .map(|(l, _)| l.as_str())
     }
 
     /// The `detail` text of `error` in `language`.
@@ -230,7 +322,11 @@ mod tests {
     fn every_builtin_language_covers_every_code() {
         for table in [FRENCH, GERMAN] {
             for r in Rejection::ALL {
-                assert!(table.iter().any(|(c, _)| *c == r.code()), "missing {}", r.code());
+                assert!(
+                    table.iter().any(|(c, _)| *c == r.code()),
+                    "missing {}",
+                    r.code()
+                );
             }
         }
     }
@@ -251,15 +347,24 @@ mod tests {
         let c = Catalog::default();
         let e = AuthError::csrf("CSRF token missing.");
         assert_eq!(c.render(&e, "en"), "CSRF Failed: CSRF token missing.");
-        assert_eq!(c.render(&e, "de"), "CSRF-Prüfung fehlgeschlagen: CSRF token missing.");
+        assert_eq!(
+            c.render(&e, "de"),
+            "CSRF-Prüfung fehlgeschlagen: CSRF token missing."
+        );
     }
 
     #[test]
     fn bad_overrides_are_refused() {
         assert_eq!(
-            Catalog::default().with_message("en", "nope", "x").unwrap_err(),
+            Catalog::default()
+                .with_message("en", "nope", "x")
+                .unwrap_err(),
             Error::UnknownCode("nope".into())
         );
-        assert!(Catalog::default().with_message("E N", "not_authenticated", "x").is_err());
+        assert!(
+            Catalog::default()
+                .with_message("E N", "not_authenticated", "x")
+                .is_err()
+        );
     }
 }

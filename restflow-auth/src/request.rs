@@ -34,7 +34,10 @@ impl<'a> Request<'a> {
 
     /// The same view with the buffered body.
     pub fn with_body(self, body: &'a [u8]) -> Self {
-        Request { body: Some(body), ..self }
+        Request {
+            body: Some(body),
+            ..self
+        }
     }
 
     /// The method.
@@ -71,7 +74,11 @@ impl<'a> Request<'a> {
 
     /// Every value of a header, in order.
     pub fn header_values(&self, name: &str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.parts.headers.get_all(name).into_iter().map(|v| v.as_bytes())
+        self.parts
+            .headers
+            .get_all(name)
+            .into_iter()
+            .map(|v| v.as_bytes())
     }
 
     /// The `Authorization` header as DRF's `get_authorization_header` reads

@@ -200,7 +200,9 @@ pub struct TokenSettings {
 
 impl Default for TokenSettings {
     fn default() -> Self {
-        TokenSettings { keyword: "Token".into() }
+        TokenSettings {
+            keyword: "Token".into(),
+        }
     }
 }
 
@@ -214,7 +216,9 @@ pub struct BasicSettings {
 
 impl Default for BasicSettings {
     fn default() -> Self {
-        BasicSettings { realm: "api".into() }
+        BasicSettings {
+            realm: "api".into(),
+        }
     }
 }
 
@@ -230,7 +234,10 @@ pub struct RemoteUserSettings {
 
 impl Default for RemoteUserSettings {
     fn default() -> Self {
-        RemoteUserSettings { header: "X-Remote-User".into(), create_unknown_user: true }
+        RemoteUserSettings {
+            header: "X-Remote-User".into(),
+            create_unknown_user: true,
+        }
     }
 }
 
@@ -268,7 +275,12 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Environment variables with the `RESTFLOW_` prefix that are not settings.
-const NOT_SETTINGS: &[&str] = &["RESTFLOW_CONFIG", "RESTFLOW_TEST_", "RESTFLOW_REQUIRE_", "RESTFLOW_AUTH_MACROS_"];
+const NOT_SETTINGS: &[&str] = &[
+    "RESTFLOW_CONFIG",
+    "RESTFLOW_TEST_",
+    "RESTFLOW_REQUIRE_",
+    "RESTFLOW_AUTH_MACROS_",
+];
 
 impl Settings {
     /// Reads `restflow.toml` (or `$RESTFLOW_CONFIG`) if present, applies
@@ -288,8 +300,10 @@ impl Settings {
     /// Reads a TOML file (which must exist), applies `RESTFLOW_*` variables, validates.
     pub fn load_from(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| Error::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         Self::from_sources_at(Some(&text), Some(path), std::env::vars())
     }
 
@@ -308,22 +322,30 @@ impl Settings {
     ) -> Result<Self> {
         let origin = path.map(|p| p.display().to_string());
         let mut table: toml::Table = match toml_text {
-            Some(t) => toml::from_str(t)
-                .map_err(|e| Error::Parse { origin: origin.clone(), message: e.to_string() })?,
+            Some(t) => toml::from_str(t).map_err(|e| Error::Parse {
+                origin: origin.clone(),
+                message: e.to_string(),
+            })?,
             None => toml::Table::new(),
         };
         let shape = toml::Table::try_from(Settings::default()).expect("defaults serialise");
         let mut vars: Vec<(String, String)> = env
             .into_iter()
-            .filter(|(k, _)| k.starts_with("RESTFLOW_") && !NOT_SETTINGS.iter().any(|p| k.starts_with(p)))
+            .filter(|(k, _)| {
+                k.starts_with("RESTFLOW_") && !NOT_SETTINGS.iter().any(|p| k.starts_with(p))
+            })
             .collect();
         vars.sort();
         for (name, value) in vars {
             apply_env(&mut table, &shape, &name, &value)?;
         }
-        let settings: Settings = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| Error::Parse { origin, message: e.to_string() })?;
+        let settings: Settings =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| Error::Parse {
+                    origin,
+                    message: e.to_string(),
+                })?;
         settings.validate()?;
         Ok(settings)
     }
@@ -337,11 +359,17 @@ impl Settings {
             ("session.csrf_cookie_name", &s.csrf_cookie_name),
         ] {
             if v.is_empty() || !v.bytes().all(is_token_char) {
-                return invalid(key, format!("`{v}` is not a valid cookie name: use letters, digits and `-_.`"));
+                return invalid(
+                    key,
+                    format!("`{v}` is not a valid cookie name: use letters, digits and `-_.`"),
+                );
             }
         }
         if s.cookie_name == s.csrf_cookie_name {
-            return invalid("session.csrf_cookie_name", "must differ from `session.cookie_name`".into());
+            return invalid(
+                "session.csrf_cookie_name",
+                "must differ from `session.cookie_name`".into(),
+            );
         }
         for (key, v) in [
             ("session.csrf_header_name", &s.csrf_header_name),
@@ -360,15 +388,27 @@ impl Settings {
             }
         }
         if self.token.keyword.is_empty() || !self.token.keyword.bytes().all(is_token_char) {
-            return invalid("token.keyword", format!("`{}` must be one word, e.g. `Token`", self.token.keyword));
+            return invalid(
+                "token.keyword",
+                format!("`{}` must be one word, e.g. `Token`", self.token.keyword),
+            );
         }
         if self.basic.realm.contains('"') {
             return invalid("basic.realm", "must not contain `\"`".into());
         }
         if !(2..=8).contains(&self.default_language.len())
-            || !self.default_language.bytes().all(|b| b.is_ascii_lowercase())
+            || !self
+                .default_language
+                .bytes()
+                .all(|b| b.is_ascii_lowercase())
         {
-            return invalid("default_language", format!("`{}` is not a language tag such as `en`", self.default_language));
+            return invalid(
+                "default_language",
+                format!(
+                    "`{}` is not a language tag such as `en`",
+                    self.default_language
+                ),
+            );
         }
         if self.body_limit == 0 {
             return invalid("body_limit", "must be at least 1 byte".into());
@@ -390,7 +430,10 @@ impl JwtSettings {
         if !JWT_ALGORITHMS.contains(&alg) {
             return invalid(
                 "jwt.algorithm",
-                format!("'{alg}' is not supported; choose one of {}", JWT_ALGORITHMS.join(", ")),
+                format!(
+                    "'{alg}' is not supported; choose one of {}",
+                    JWT_ALGORITHMS.join(", ")
+                ),
             );
         }
         let hmac_len = match alg {
@@ -406,49 +449,81 @@ impl JwtSettings {
                 Some(_) if pem => {
                     return invalid(
                         "jwt.signing_key",
-                        format!("{alg} expects an HMAC secret, but the key looks like a PEM-encoded asymmetric key; use an RS/PS/ES/EdDSA algorithm with it, or a random secret"),
+                        format!(
+                            "{alg} expects an HMAC secret, but the key looks like a PEM-encoded asymmetric key; use an RS/PS/ES/EdDSA algorithm with it, or a random secret"
+                        ),
                     );
                 }
                 Some(min) if key.len() < min => {
                     return invalid(
                         "jwt.signing_key",
-                        format!("an {alg} secret must be at least {min} bytes (it has {}); generate one with `openssl rand -base64 48`", key.len()),
+                        format!(
+                            "an {alg} secret must be at least {min} bytes (it has {}); generate one with `openssl rand -base64 48`",
+                            key.len()
+                        ),
                     );
                 }
                 None if !pem => {
                     return invalid(
                         "jwt.signing_key",
-                        format!("{alg} needs a PEM-encoded private key, but the key looks like an HMAC secret; use HS256/HS384/HS512 with a secret"),
+                        format!(
+                            "{alg} needs a PEM-encoded private key, but the key looks like an HMAC secret; use HS256/HS384/HS512 with a secret"
+                        ),
                     );
                 }
-                None if self.verifying_key.as_deref().is_none_or(|k| !k.contains("-----BEGIN ")) => {
+                None if self
+                    .verifying_key
+                    .as_deref()
+                    .is_none_or(|k| !k.contains("-----BEGIN ")) =>
+                {
                     return invalid(
                         "jwt.verifying_key",
-                        format!("{alg} needs the PEM-encoded public key in `jwt.verifying_key`; it is not derived from the signing key"),
+                        format!(
+                            "{alg} needs the PEM-encoded public key in `jwt.verifying_key`; it is not derived from the signing key"
+                        ),
                     );
                 }
                 _ => {}
             }
         }
         if self.access_token_lifetime_s == 0 || self.refresh_token_lifetime_s == 0 {
-            return invalid("jwt.access_token_lifetime_s", "token lifetimes must be at least 1 second".into());
+            return invalid(
+                "jwt.access_token_lifetime_s",
+                "token lifetimes must be at least 1 second".into(),
+            );
         }
         if !USER_ID_FIELDS.contains(&self.user_id_field.as_str()) {
             return invalid(
                 "jwt.user_id_field",
-                format!("'{}' is not allowed; choose one of {}", self.user_id_field, USER_ID_FIELDS.join(", ")),
+                format!(
+                    "'{}' is not allowed; choose one of {}",
+                    self.user_id_field,
+                    USER_ID_FIELDS.join(", ")
+                ),
             );
         }
         if self.user_id_claim.is_empty() {
-            return invalid("jwt.user_id_claim", "must not be empty (default `user_id`)".into());
+            return invalid(
+                "jwt.user_id_claim",
+                "must not be empty (default `user_id`)".into(),
+            );
         }
         if self.auth_header_types.is_empty()
-            || self.auth_header_types.iter().any(|t| t.is_empty() || !t.bytes().all(is_token_char))
+            || self
+                .auth_header_types
+                .iter()
+                .any(|t| t.is_empty() || !t.bytes().all(is_token_char))
         {
-            return invalid("jwt.auth_header_types", "give at least one scheme word, e.g. [\"Bearer\"]".into());
+            return invalid(
+                "jwt.auth_header_types",
+                "give at least one scheme word, e.g. [\"Bearer\"]".into(),
+            );
         }
         if self.check_revoke_token && self.revoke_token_claim.is_empty() {
-            return invalid("jwt.revoke_token_claim", "must not be empty when `check_revoke_token` is on".into());
+            return invalid(
+                "jwt.revoke_token_claim",
+                "must not be empty when `check_revoke_token` is on".into(),
+            );
         }
         Ok(())
     }
@@ -465,18 +540,28 @@ fn is_token_char(b: u8) -> bool {
 fn apply_env(table: &mut toml::Table, shape: &toml::Table, name: &str, value: &str) -> Result<()> {
     let rest = &name["RESTFLOW_".len()..];
     let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
-    let parse_err = |message: String| Error::Parse { origin: Some(format!("${name}")), message };
+    let parse_err = |message: String| Error::Parse {
+        origin: Some(format!("${name}")),
+        message,
+    };
     let (section, key) = match path.as_slice() {
         [key] => (None, key.as_str()),
         [section, key] => (Some(section.as_str()), key.as_str()),
-        _ => return Err(parse_err("use RESTFLOW_<SECTION>__<KEY> or RESTFLOW_<KEY>".into())),
+        _ => {
+            return Err(parse_err(
+                "use RESTFLOW_<SECTION>__<KEY> or RESTFLOW_<KEY>".into(),
+            ));
+        }
     };
     let shape_table = match section {
         None => Some(shape),
         Some(s) => shape.get(s).and_then(toml::Value::as_table),
     };
     let Some(shape_table) = shape_table else {
-        return Err(parse_err(format!("unknown settings section `{}`", section.unwrap_or(""))));
+        return Err(parse_err(format!(
+            "unknown settings section `{}`",
+            section.unwrap_or("")
+        )));
     };
     let parsed = match shape_table.get(key) {
         Some(toml::Value::Integer(_)) => value
@@ -498,7 +583,9 @@ fn apply_env(table: &mut toml::Table, shape: &toml::Table, name: &str, value: &s
                 .collect(),
         ),
         Some(toml::Value::Table(_)) => {
-            return Err(parse_err(format!("`{key}` is a section; set one of its keys")));
+            return Err(parse_err(format!(
+                "`{key}` is a section; set one of its keys"
+            )));
         }
         // Strings, and optional strings that are unset by default.
         _ => toml::Value::String(value.to_owned()),
@@ -520,7 +607,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -530,7 +620,9 @@ mod tests {
         assert_eq!(s.jwt.access_token_lifetime_s, 300);
         assert_eq!(s.jwt.refresh_token_lifetime_s, 86_400);
         assert_eq!(s.jwt.auth_header_types, ["Bearer"]);
-        assert!(s.jwt.blacklist_enabled && s.jwt.rotate_refresh_tokens && s.jwt.check_user_is_active);
+        assert!(
+            s.jwt.blacklist_enabled && s.jwt.rotate_refresh_tokens && s.jwt.check_user_is_active
+        );
         assert!(!s.jwt.check_revoke_token);
         assert_eq!(s.session.csrf_header_name, "X-CSRFToken");
         assert_eq!(s.token.keyword, "Token");
@@ -558,24 +650,46 @@ mod tests {
     }
 
     fn err(toml_text: &str) -> String {
-        Settings::from_sources(Some(toml_text), []).unwrap_err().to_string()
+        Settings::from_sources(Some(toml_text), [])
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
     fn misconfiguration_is_refused_with_a_fix() {
-        assert!(err("[jwt]\nalgorithm = \"none\"").contains("'none' disables signature verification"));
+        assert!(
+            err("[jwt]\nalgorithm = \"none\"").contains("'none' disables signature verification")
+        );
         assert!(err("[jwt]\nalgorithm = \"HS999\"").contains("choose one of HS256"));
         assert!(err("[jwt]\nsigning_key = \"short\"").contains("at least 32 bytes (it has 5)"));
-        assert!(err("[jwt]\nsigning_key = \"-----BEGIN PRIVATE KEY-----\\nabc\"").contains("looks like a PEM"));
+        assert!(
+            err("[jwt]\nsigning_key = \"-----BEGIN PRIVATE KEY-----\\nabc\"")
+                .contains("looks like a PEM")
+        );
         assert!(err("[jwt]\nalgorithm = \"RS256\"\nsigning_key = \"a-long-enough-hmac-secret-for-sure-yes\"").contains("looks like an HMAC secret"));
-        assert!(err("[jwt]\nalgorithm = \"ES256\"\nsigning_key = \"-----BEGIN PRIVATE KEY-----\\nabc\"").contains("jwt.verifying_key"));
+        assert!(
+            err(
+                "[jwt]\nalgorithm = \"ES256\"\nsigning_key = \"-----BEGIN PRIVATE KEY-----\\nabc\""
+            )
+            .contains("jwt.verifying_key")
+        );
         assert!(err("[jwt]\nuser_id_field = \"password\"").contains("choose one of id, pk"));
         assert!(err("[jwt]\nsigning_ky = \"x\"").contains("unknown field `signing_ky`"));
-        assert!(err("[session]\ncsrf_header_name = \"X CSRF\"").contains("not a valid HTTP header name"));
-        assert!(err("[session]\ncsrf_trusted_origins = [\"example.com\"]").contains("https://example.com"));
-        let e = Settings::from_sources(None, env(&[("RESTFLOW_JWT__LEEWAY_S", "soon")])).unwrap_err();
+        assert!(
+            err("[session]\ncsrf_header_name = \"X CSRF\"")
+                .contains("not a valid HTTP header name")
+        );
+        assert!(
+            err("[session]\ncsrf_trusted_origins = [\"example.com\"]")
+                .contains("https://example.com")
+        );
+        let e =
+            Settings::from_sources(None, env(&[("RESTFLOW_JWT__LEEWAY_S", "soon")])).unwrap_err();
         assert!(e.to_string().contains("$RESTFLOW_JWT__LEEWAY_S"), "{e}");
         let e = Settings::from_sources(None, env(&[("RESTFLOW_JWTT__X", "1")])).unwrap_err();
-        assert!(e.to_string().contains("unknown settings section `jwtt`"), "{e}");
+        assert!(
+            e.to_string().contains("unknown settings section `jwtt`"),
+            "{e}"
+        );
     }
 }

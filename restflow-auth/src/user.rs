@@ -168,8 +168,10 @@ pub trait UserStore<U: AuthUser>: Send + Sync + 'static {
     /// The user with this primary key.
     fn find_by_id(&self, id: &U::Id) -> impl Future<Output = StoreResult<Option<U>>> + Send;
     /// The user with this username (exact, case-sensitive).
-    fn find_by_username(&self, username: &str)
-    -> impl Future<Output = StoreResult<Option<U>>> + Send;
+    fn find_by_username(
+        &self,
+        username: &str,
+    ) -> impl Future<Output = StoreResult<Option<U>>> + Send;
     /// Blocking twin of [`find_by_id`](UserStore::find_by_id).
     fn find_by_id_blocking(&self, id: &U::Id) -> StoreResult<Option<U>>;
     /// Blocking twin of [`find_by_username`](UserStore::find_by_username).
@@ -210,20 +212,26 @@ mod memory {
 
     impl<U: AuthUser> Clone for MemoryUserStore<U> {
         fn clone(&self) -> Self {
-            MemoryUserStore { users: Arc::clone(&self.users) }
+            MemoryUserStore {
+                users: Arc::clone(&self.users),
+            }
         }
     }
 
     impl<U: AuthUser> Default for MemoryUserStore<U> {
         fn default() -> Self {
-            MemoryUserStore { users: Arc::default() }
+            MemoryUserStore {
+                users: Arc::default(),
+            }
         }
     }
 
     impl<U: AuthUser> std::fmt::Debug for MemoryUserStore<U> {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             // Users carry password hashes: print only the count.
-            f.debug_struct("MemoryUserStore").field("users", &self.len()).finish()
+            f.debug_struct("MemoryUserStore")
+                .field("users", &self.len())
+                .finish()
         }
     }
 
@@ -249,10 +257,14 @@ mod memory {
             self.len() == 0
         }
         fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<U::Id, U>> {
-            self.users.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+            self.users
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
         }
         fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<U::Id, U>> {
-            self.users.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+            self.users
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
         }
     }
 
@@ -267,7 +279,11 @@ mod memory {
             Ok(self.read().get(id).cloned())
         }
         fn find_by_username_blocking(&self, username: &str) -> StoreResult<Option<U>> {
-            Ok(self.read().values().find(|u| u.username() == username).cloned())
+            Ok(self
+                .read()
+                .values()
+                .find(|u| u.username() == username)
+                .cloned())
         }
     }
 }

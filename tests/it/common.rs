@@ -19,7 +19,13 @@ pub struct User {
 }
 
 pub fn user(id: i64, name: &str, active: bool, staff: bool) -> User {
-    User { id, username: name.into(), password: String::new(), is_active: active, is_staff: staff }
+    User {
+        id,
+        username: name.into(),
+        password: String::new(),
+        is_active: active,
+        is_staff: staff,
+    }
 }
 
 /// alice (1, active), bob (2, inactive), root (3, staff).
@@ -32,7 +38,10 @@ pub fn users() -> MemoryUserStore<User> {
 }
 
 pub fn auth() -> Auth<User> {
-    Auth::builder(Settings::default()).users(users()).build().expect("valid")
+    Auth::builder(Settings::default())
+        .users(users())
+        .build()
+        .expect("valid")
 }
 
 /// `X-User: <name>`: not mine without the header; an unknown name fails.

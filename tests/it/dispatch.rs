@@ -4,10 +4,14 @@
 
 use restflow_auth::authentication::Chain;
 use restflow_auth::dispatch::{authenticate, authenticate_blocking};
-use restflow_auth::permissions::{AllowAny, IsAdminUser, IsAuthenticated, IsAuthenticatedOrReadOnly, PermissionSet};
+use restflow_auth::permissions::{
+    AllowAny, IsAdminUser, IsAuthenticated, IsAuthenticatedOrReadOnly, PermissionSet,
+};
 use restflow_auth::prelude::*;
 
-use crate::common::{DownStore, HeaderUser, IsAliceOrStaff, Rejecting, SessionLike, User, auth, user, users};
+use crate::common::{
+    DownStore, HeaderUser, IsAliceOrStaff, Rejecting, SessionLike, User, auth, user, users,
+};
 
 #[derive(Debug, PartialEq)]
 struct Answer {
@@ -26,14 +30,18 @@ fn parts(method: &str, headers: &[(&str, &str)]) -> http::request::Parts {
     b.body(()).unwrap().into_parts().0
 }
 
-fn answer(r: Result<restflow_auth::dispatch::Identity<User>, restflow_auth::dispatch::Denial>) -> Answer {
+fn answer(
+    r: Result<restflow_auth::dispatch::Identity<User>, restflow_auth::dispatch::Denial>,
+) -> Answer {
     match r {
         Ok(id) => Answer {
             status: 200,
             challenge: None,
             detail: None,
             user: id.user.user().map(|u| u.username.clone()),
-            credential: id.credential.and_then(|c| c.downcast_ref::<String>().cloned()),
+            credential: id
+                .credential
+                .and_then(|c| c.downcast_ref::<String>().cloned()),
         },
         Err(d) => Answer {
             status: d.status().as_u16(),
@@ -52,12 +60,20 @@ fn both_with<C: Chain<User>, P: PermissionSet<User>>(
 ) -> Answer {
     let parts = parts(method, headers);
     let ctx = auth.context();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let a = answer(rt.block_on(authenticate::<User, C, P>(&Request::new(&parts), ctx)));
     let b = std::thread::scope(|s| {
         s.spawn(|| {
-            assert!(tokio::runtime::Handle::try_current().is_err(), "no runtime on this thread");
-            answer(authenticate_blocking::<User, C, P>(&Request::new(&parts), ctx))
+            assert!(
+                tokio::runtime::Handle::try_current().is_err(),
+                "no runtime on this thread"
+            );
+            answer(authenticate_blocking::<User, C, P>(
+                &Request::new(&parts),
+                ctx,
+            ))
         })
         .join()
         .unwrap()
@@ -98,19 +114,31 @@ type Auth1 = (IsAuthenticated,);
 
 #[test]
 fn no_credentials_is_401_when_the_first_authenticator_has_a_challenge() {
-    assert_eq!(both::<(HeaderUser, SessionLike), Auth1>("GET", &[]), denied(401, HDR, NOT_PROVIDED));
+    assert_eq!(
+        both::<(HeaderUser, SessionLike), Auth1>("GET", &[]),
+        denied(401, HDR, NOT_PROVIDED)
+    );
 }
 
 #[test]
 fn no_credentials_is_403_when_the_first_authenticator_has_none() {
-    assert_eq!(both::<(SessionLike, HeaderUser), Auth1>("GET", &[]), denied(403, None, NOT_PROVIDED));
+    assert_eq!(
+        both::<(SessionLike, HeaderUser), Auth1>("GET", &[]),
+        denied(403, None, NOT_PROVIDED)
+    );
 }
 
 #[test]
 fn a_failure_takes_the_status_of_the_first_authenticator_not_of_the_one_that_failed() {
     let h = [("x-user", "nobody")];
-    assert_eq!(both::<(HeaderUser, SessionLike), Auth1>("GET", &h), denied(401, HDR, "User not found."));
-    assert_eq!(both::<(SessionLike, HeaderUser), Auth1>("GET", &h), denied(403, None, "User not found."));
+    assert_eq!(
+        both::<(HeaderUser, SessionLike), Auth1>("GET", &h),
+        denied(401, HDR, "User not found.")
+    );
+    assert_eq!(
+        both::<(SessionLike, HeaderUser), Auth1>("GET", &h),
+        denied(403, None, "User not found.")
+    );
 }
 
 #[test]
@@ -128,8 +156,18 @@ fn later_authenticators_recognise_when_earlier_ones_skip() {
 #[test]
 fn the_first_success_wins() {
     let h = [("x-user", "alice"), ("x-session", "3")];
-    assert_eq!(both::<(HeaderUser, SessionLike), Auth1>("GET", &h).user.as_deref(), Some("alice"));
-    assert_eq!(both::<(SessionLike, HeaderUser), Auth1>("GET", &h).user.as_deref(), Some("root"));
+    assert_eq!(
+        both::<(HeaderUser, SessionLike), Auth1>("GET", &h)
+            .user
+            .as_deref(),
+        Some("alice")
+    );
+    assert_eq!(
+        both::<(SessionLike, HeaderUser), Auth1>("GET", &h)
+            .user
+            .as_deref(),
+        Some("root")
+    );
 }
 
 #[test]
@@ -137,11 +175,17 @@ fn a_failure_ends_the_chain_at_once() {
     use std::sync::atomic::Ordering;
     // Rejecting runs second: HeaderUser's failure must stop before it.
     let before = crate::common::REJECTING_RUNS.load(Ordering::SeqCst);
-    let a = both::<(HeaderUser, Rejecting), Auth1>("GET", &[("x-user", "nobody"), ("x-reject", "1")]);
+    let a =
+        both::<(HeaderUser, Rejecting), Auth1>("GET", &[("x-user", "nobody"), ("x-reject", "1")]);
     assert_eq!(a, denied(401, HDR, "User not found."));
-    assert_eq!(crate::common::REJECTING_RUNS.load(Ordering::SeqCst), before, "Rejecting ran after a failure");
+    assert_eq!(
+        crate::common::REJECTING_RUNS.load(Ordering::SeqCst),
+        before,
+        "Rejecting ran after a failure"
+    );
     // Rejecting first: its failure wins over a valid later credential.
-    let a = both::<(Rejecting, HeaderUser), Auth1>("GET", &[("x-user", "alice"), ("x-reject", "1")]);
+    let a =
+        both::<(Rejecting, HeaderUser), Auth1>("GET", &[("x-user", "alice"), ("x-reject", "1")]);
     assert_eq!(a, denied(401, Some("Reject"), "Rejected."));
 }
 
@@ -160,13 +204,19 @@ fn inactive_and_missing_users_are_always_rejected() {
 
 #[test]
 fn no_authenticators_means_permission_denied() {
-    assert_eq!(both::<(), Auth1>("GET", &[("x-user", "alice")]), denied(403, None, NO_PERMISSION));
+    assert_eq!(
+        both::<(), Auth1>("GET", &[("x-user", "alice")]),
+        denied(403, None, NO_PERMISSION)
+    );
     assert_eq!(both::<(), (AllowAny,)>("GET", &[]), ok(None, None));
 }
 
 #[test]
 fn authentication_is_eager_even_under_allow_any() {
-    assert_eq!(both::<(HeaderUser,), (AllowAny,)>("GET", &[]), ok(None, None));
+    assert_eq!(
+        both::<(HeaderUser,), (AllowAny,)>("GET", &[]),
+        ok(None, None)
+    );
     assert_eq!(
         both::<(HeaderUser,), (AllowAny,)>("GET", &[("x-user", "nobody")]),
         denied(401, HDR, "User not found.")
@@ -179,9 +229,14 @@ fn is_admin_user() {
         both::<(HeaderUser,), (IsAdminUser,)>("GET", &[("x-user", "alice")]),
         denied(403, None, NO_PERMISSION)
     );
-    assert_eq!(both::<(HeaderUser,), (IsAdminUser,)>("GET", &[]), denied(401, HDR, NOT_PROVIDED));
     assert_eq!(
-        both::<(HeaderUser,), (IsAdminUser,)>("GET", &[("x-user", "root")]).user.as_deref(),
+        both::<(HeaderUser,), (IsAdminUser,)>("GET", &[]),
+        denied(401, HDR, NOT_PROVIDED)
+    );
+    assert_eq!(
+        both::<(HeaderUser,), (IsAdminUser,)>("GET", &[("x-user", "root")])
+            .user
+            .as_deref(),
         Some("root")
     );
 }
@@ -193,7 +248,11 @@ fn read_only_lets_anonymous_reads_through() {
         assert_eq!(both::<(HeaderUser,), P>(m, &[]), ok(None, None), "{m}");
     }
     for m in ["POST", "PUT", "PATCH", "DELETE"] {
-        assert_eq!(both::<(HeaderUser,), P>(m, &[]), denied(401, HDR, NOT_PROVIDED), "{m}");
+        assert_eq!(
+            both::<(HeaderUser,), P>(m, &[]),
+            denied(401, HDR, NOT_PROVIDED),
+            "{m}"
+        );
     }
 }
 
@@ -201,22 +260,40 @@ fn read_only_lets_anonymous_reads_through() {
 fn a_permission_message_is_used_for_authenticated_users_only() {
     let store = users();
     store.insert(user(4, "carol", true, false));
-    let auth = Auth::builder(Settings::default()).users(store).build().unwrap();
+    let auth = Auth::builder(Settings::default())
+        .users(store)
+        .build()
+        .unwrap();
     type P = (IsAuthenticated, IsAliceOrStaff);
     assert_eq!(
         both_with::<(HeaderUser,), P>(&auth, "GET", &[("x-user", "carol")]),
         denied(403, None, "Only Alice may do this.")
     );
-    assert_eq!(both_with::<(HeaderUser,), P>(&auth, "GET", &[]), denied(401, HDR, NOT_PROVIDED));
+    assert_eq!(
+        both_with::<(HeaderUser,), P>(&auth, "GET", &[]),
+        denied(401, HDR, NOT_PROVIDED)
+    );
     // Without authenticators, the message stands.
-    assert_eq!(both_with::<(), (IsAliceOrStaff,)>(&auth, "GET", &[]), denied(403, None, "Only Alice may do this."));
+    assert_eq!(
+        both_with::<(), (IsAliceOrStaff,)>(&auth, "GET", &[]),
+        denied(403, None, "Only Alice may do this.")
+    );
 }
 
 #[test]
 fn an_unreachable_store_fails_closed_with_503() {
-    let auth = Auth::builder(Settings::default()).users(DownStore).build().unwrap();
+    let auth = Auth::builder(Settings::default())
+        .users(DownStore)
+        .build()
+        .unwrap();
     let a = both_with::<(HeaderUser,), (AllowAny,)>(&auth, "GET", &[("x-user", "alice")]);
-    assert_eq!(a, denied(503, None, "Authentication service temporarily unavailable."));
+    assert_eq!(
+        a,
+        denied(503, None, "Authentication service temporarily unavailable.")
+    );
     // Without credentials the store is not asked.
-    assert_eq!(both_with::<(HeaderUser,), (AllowAny,)>(&auth, "GET", &[]), ok(None, None));
+    assert_eq!(
+        both_with::<(HeaderUser,), (AllowAny,)>(&auth, "GET", &[]),
+        ok(None, None)
+    );
 }

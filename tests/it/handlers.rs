@@ -1,10 +1,10 @@
 //! The DSL on real axum handlers: `#[authenticate]`, `#[permissions]`, the
 //! project defaults from `config!`, the extractors, and router-wide policies.
 
+use axum::body::Body;
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use axum::body::Body;
 use http::{HeaderMap, StatusCode};
 use restflow_auth::permissions::IsAdminUser;
 use restflow_auth::prelude::*;
@@ -17,7 +17,9 @@ pub async fn send(app: Router, req: http::Request<Body>) -> (StatusCode, HeaderM
     let res = app.oneshot(req).await.unwrap();
     let status = res.status();
     let headers = res.headers().clone();
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
     let body = if bytes.is_empty() {
         Value::Null
     } else {
@@ -70,7 +72,11 @@ async fn staff_excluded(user: CurrentUser<User>) -> String {
 
 #[authenticate(HeaderUser)]
 #[permissions(IsAuthenticated)]
-async fn with_state_and_body(State(n): State<u32>, user: CurrentUser<User>, Json(v): Json<Value>) -> Json<Value> {
+async fn with_state_and_body(
+    State(n): State<u32>,
+    user: CurrentUser<User>,
+    Json(v): Json<Value>,
+) -> Json<Value> {
     Json(json!({ "n": n, "user": user.username, "echo": v }))
 }
 
@@ -126,7 +132,10 @@ async fn a_declared_chain_answers_drf_401_with_challenge_and_json() {
 async fn the_raw_json_is_drf_compact() {
     let res = app().oneshot(get_req("/profile/", &[])).await.unwrap();
     let bytes = axum::body::to_bytes(res.into_body(), 1024).await.unwrap();
-    assert_eq!(&bytes[..], br#"{"detail":"Authentication credentials were not provided."}"#);
+    assert_eq!(
+        &bytes[..],
+        br#"{"detail":"Authentication credentials were not provided."}"#
+    );
 }
 
 #[tokio::test]
@@ -147,7 +156,10 @@ async fn permissions_alone_use_the_default_chain() {
     assert_eq!(status, 200);
     assert_eq!(body, json!({ "id": null, "username": "" }));
     let (status, _, body) = send(app(), get_req("/open/", &[("x-user", "nobody")])).await;
-    assert_eq!((status.as_u16(), body["detail"].as_str()), (401, Some("User not found.")));
+    assert_eq!(
+        (status.as_u16(), body["detail"].as_str()),
+        (401, Some("User not found."))
+    );
 }
 
 #[tokio::test]
@@ -158,7 +170,10 @@ async fn session_first_chains_answer_403_and_admin_is_checked() {
     assert_eq!(body["detail"], NOT_PROVIDED);
     let (status, _, body) = send(app(), get_req("/admin/", &[("x-user", "alice")])).await;
     assert_eq!(status, 403);
-    assert_eq!(body["detail"], "You do not have permission to perform this action.");
+    assert_eq!(
+        body["detail"],
+        "You do not have permission to perform this action."
+    );
     let (status, _, _) = send(app(), get_req("/admin/", &[("x-user", "root")])).await;
     assert_eq!(status, 200);
 }
@@ -176,7 +191,10 @@ async fn composed_permissions_apply() {
     assert_eq!(status, 200);
     let (status, _, body) = send(app(), get_req("/staff-excluded/", &[("x-user", "root")])).await;
     assert_eq!(status, 403);
-    assert_eq!(body["detail"], "You do not have permission to perform this action.");
+    assert_eq!(
+        body["detail"],
+        "You do not have permission to perform this action."
+    );
 }
 
 #[tokio::test]
@@ -199,8 +217,14 @@ async fn a_policy_layer_guards_a_whole_group() {
     assert_eq!(body["detail"], NOT_PROVIDED);
     let (status, _, body) = send(app(), get_req("/group/a/", &[("x-session", "1")])).await;
     assert_eq!(status, 403);
-    assert_eq!(body["detail"], "You do not have permission to perform this action.");
-    let req = http::Request::post("/group/b/").header("x-session", "3").body(Body::empty()).unwrap();
+    assert_eq!(
+        body["detail"],
+        "You do not have permission to perform this action."
+    );
+    let req = http::Request::post("/group/b/")
+        .header("x-session", "3")
+        .body(Body::empty())
+        .unwrap();
     let (status, _, _) = send(app(), req).await;
     assert_eq!(status, 200);
 }

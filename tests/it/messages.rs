@@ -37,19 +37,28 @@ fn get_with(lang: Option<&str>) -> http::Request<Body> {
 async fn english_is_drf_text_by_default() {
     let (status, headers, body) = send(app(None), get_with(None)).await;
     assert_eq!(status, 401);
-    assert_eq!(body, serde_json::json!({"detail": "Authentication credentials were not provided."}));
+    assert_eq!(
+        body,
+        serde_json::json!({"detail": "Authentication credentials were not provided."})
+    );
     assert_eq!(headers["content-language"], "en");
 }
 
 #[tokio::test]
 async fn accept_language_picks_french_or_german() {
     let (_, headers, body) = send(app(None), get_with(Some("fr-FR,fr;q=0.9,en;q=0.5"))).await;
-    assert_eq!(body["detail"], "Informations d'authentification non fournies.");
+    assert_eq!(
+        body["detail"],
+        "Informations d'authentification non fournies."
+    );
     assert_eq!(headers["content-language"], "fr");
     let (_, _, body) = send(app(None), get_with(Some("en;q=0.2, de;q=0.8"))).await;
     assert_eq!(body["detail"], "Anmeldedaten fehlen.");
     let (_, _, body) = send(app(None), get_with(Some("ja"))).await;
-    assert_eq!(body["detail"], "Authentication credentials were not provided.");
+    assert_eq!(
+        body["detail"],
+        "Authentication credentials were not provided."
+    );
 }
 
 #[tokio::test]
@@ -57,7 +66,11 @@ async fn applications_override_any_message_and_add_languages() {
     let catalog = Catalog::default()
         .with_message("en", "not_authenticated", "Log in first.")
         .unwrap()
-        .with_message("es", "not_authenticated", "No se proporcionaron credenciales.")
+        .with_message(
+            "es",
+            "not_authenticated",
+            "No se proporcionaron credenciales.",
+        )
         .unwrap();
     let (_, _, body) = send(app(Some(catalog.clone())), get_with(None)).await;
     assert_eq!(body["detail"], "Log in first.");
@@ -70,8 +83,14 @@ async fn applications_override_any_message_and_add_languages() {
 async fn messages_with_placeholders_are_translated_with_their_values() {
     let catalog = Catalog::default();
     let e = AuthError::new(Rejection::UnsupportedMediaType).arg("media_type", "text/plain");
-    assert_eq!(catalog.render(&e, "en"), "Unsupported media type \"text/plain\" in request.");
-    assert_eq!(catalog.render(&e, "fr"), "Type de média « text/plain » non supporté.");
+    assert_eq!(
+        catalog.render(&e, "en"),
+        "Unsupported media type \"text/plain\" in request."
+    );
+    assert_eq!(
+        catalog.render(&e, "fr"),
+        "Type de média « text/plain » non supporté."
+    );
 }
 
 #[test]

@@ -11,7 +11,12 @@ use restflow_auth::prelude::*;
 use crate::common::{User, user};
 
 fn req(method: &str) -> http::request::Parts {
-    http::Request::builder().method(method).body(()).unwrap().into_parts().0
+    http::Request::builder()
+        .method(method)
+        .body(())
+        .unwrap()
+        .into_parts()
+        .0
 }
 
 fn allows<P: Permission<User>>(method: &str, who: &RequestUser<User>) -> bool {
@@ -80,7 +85,8 @@ fn or_at_object_level_needs_both_checks_of_one_operand() {
 
 #[test]
 fn operators_build_the_same_types() {
-    let p: Or<And<IsAuthenticated, Not<IsAdminUser>>, AllowAny> = (IsAuthenticated & !IsAdminUser) | AllowAny;
+    let p: Or<And<IsAuthenticated, Not<IsAdminUser>>, AllowAny> =
+        (IsAuthenticated & !IsAdminUser) | AllowAny;
     let parts = req("GET");
     assert!(p.has_permission(&Request::new(&parts), &anon()));
 }

@@ -22,8 +22,14 @@ fn a_file_and_variables_make_the_settings() {
     assert_eq!(s.jwt.issuer.as_deref(), Some("svc"));
     assert_eq!(s.jwt.audience.as_deref(), Some("clients"));
     assert_eq!(s.token.keyword, "Bearer");
-    assert_eq!(s.jwt.signing_key.as_ref().unwrap().expose(), "0123456789abcdef0123456789abcdef-key");
-    assert!(!format!("{s:?}").contains("0123456789abcdef"), "secret in Debug");
+    assert_eq!(
+        s.jwt.signing_key.as_ref().unwrap().expose(),
+        "0123456789abcdef0123456789abcdef-key"
+    );
+    assert!(
+        !format!("{s:?}").contains("0123456789abcdef"),
+        "secret in Debug"
+    );
     let loaded = Settings::load_from(&path).unwrap();
     assert_eq!(loaded.jwt.issuer.as_deref(), Some("svc"));
     std::fs::remove_dir_all(&dir).unwrap();
@@ -32,7 +38,11 @@ fn a_file_and_variables_make_the_settings() {
 #[test]
 fn a_missing_file_named_explicitly_is_an_error() {
     let e = Settings::load_from("/nonexistent/restflow.toml").unwrap_err();
-    assert!(e.to_string().contains("cannot read settings file /nonexistent/restflow.toml"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("cannot read settings file /nonexistent/restflow.toml"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -43,7 +53,13 @@ fn the_builder_refuses_invalid_settings_at_startup() {
         .users(crate::common::users())
         .build()
         .unwrap_err();
-    assert!(e.to_string().contains("invalid setting `jwt.algorithm`: 'none' disables signature verification"), "{e}");
-    let e = restflow_auth::Auth::<crate::common::User>::builder(Settings::default()).build().unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("invalid setting `jwt.algorithm`: 'none' disables signature verification"),
+        "{e}"
+    );
+    let e = restflow_auth::Auth::<crate::common::User>::builder(Settings::default())
+        .build()
+        .unwrap_err();
     assert!(e.to_string().contains("no user store"), "{e}");
 }

@@ -72,7 +72,10 @@ impl<'a> Model<'a> {
                 return model;
             }
             syn::Data::Union(u) => {
-                cx.error_spanned_by(u.union_token, "`#[derive(AuthUser)]` works on structs only, not unions");
+                cx.error_spanned_by(
+                    u.union_token,
+                    "`#[derive(AuthUser)]` works on structs only, not unions",
+                );
                 return model;
             }
         };

@@ -8,7 +8,11 @@ use syn::spanned::Spanned;
 use super::attr::Model;
 use crate::paths::krate;
 
-pub(crate) fn impl_auth_user(input: &syn::DeriveInput, model: &Model<'_>, stub: bool) -> TokenStream {
+pub(crate) fn impl_auth_user(
+    input: &syn::DeriveInput,
+    model: &Model<'_>,
+    stub: bool,
+) -> TokenStream {
     let krate = krate(model.krate.as_ref());
     let private = quote!(#krate::__private);
     let ident = &input.ident;
@@ -22,18 +26,28 @@ pub(crate) fn impl_auth_user(input: &syn::DeriveInput, model: &Model<'_>, stub: 
         None => quote!(#private::core::primitive::i64),
     };
 
-    let body = |role: &str, tokens: &dyn Fn(&syn::Member, &syn::Type) -> TokenStream| match model.get(role) {
+    let body = |role: &str, tokens: &dyn Fn(&syn::Member, &syn::Type) -> TokenStream| match model
+        .get(role)
+    {
         Some(f) if !stub => tokens(&f.member, f.ty),
         _ => quote!(#private::core::unreachable!()),
     };
 
     let id = body("id", &|m, ty| quote_spanned!(ty.span()=> &self.#m));
-    let username =
-        body("username", &|m, ty| quote_spanned!(ty.span()=> #private::UsernameField::as_str(&self.#m)));
-    let password = body("password_hash", &|m, ty| {
-        quote_spanned!(ty.span()=> #private::PasswordHashField::as_str(&self.#m))
-    });
-    let flag = |role: &str| body(role, &|m, ty| quote_spanned!(ty.span()=> #private::FlagField::get(&self.#m)));
+    let username = body(
+        "username",
+        &|m, ty| quote_spanned!(ty.span()=> #private::UsernameField::as_str(&self.#m)),
+    );
+    let password = body(
+        "password_hash",
+        &|m, ty| quote_spanned!(ty.span()=> #private::PasswordHashField::as_str(&self.#m)),
+    );
+    let flag = |role: &str| {
+        body(
+            role,
+            &|m, ty| quote_spanned!(ty.span()=> #private::FlagField::get(&self.#m)),
+        )
+    };
     let is_active = flag("is_active");
     let is_staff = flag("is_staff");
     let is_superuser = match model.get("is_superuser") {

@@ -76,7 +76,12 @@ fn path_key(p: &syn::Path) -> String {
 }
 
 /// Reports a literal or other non-path where a type was expected, and skips it.
-fn expect_path(cx: &Ctxt, input: ParseStream<'_>, what: &str, example: &str) -> syn::Result<Option<syn::Path>> {
+fn expect_path(
+    cx: &Ctxt,
+    input: ParseStream<'_>,
+    what: &str,
+    example: &str,
+) -> syn::Result<Option<syn::Path>> {
     if input.peek(syn::Lit) {
         let lit: syn::Lit = input.parse()?;
         cx.error_spanned_by(
@@ -109,7 +114,12 @@ fn separator(cx: &Ctxt, input: ParseStream<'_>, what: &str) -> bool {
     false
 }
 
-fn crate_key(cx: &Ctxt, input: ParseStream<'_>, key: &syn::Path, slot: &mut Option<syn::Path>) -> syn::Result<()> {
+fn crate_key(
+    cx: &Ctxt,
+    input: ParseStream<'_>,
+    key: &syn::Path,
+    slot: &mut Option<syn::Path>,
+) -> syn::Result<()> {
     let value: syn::Path = input.parse()?;
     if slot.is_some() {
         cx.error_spanned_by(key, "duplicate `crate = ...`");
@@ -199,7 +209,10 @@ pub(crate) fn parse_perms(cx: &Ctxt, args: TokenStream, attr: TokenStream) -> Pe
                 let key: syn::Path = input.parse()?;
                 input.parse::<syn::Token![=]>()?;
                 crate_key(cx, input, &key, &mut out.krate)?;
-            } else if input.peek(syn::Ident) && input.peek2(syn::Token![=]) && !input.peek2(syn::Token![==]) {
+            } else if input.peek(syn::Ident)
+                && input.peek2(syn::Token![=])
+                && !input.peek2(syn::Token![==])
+            {
                 let key: syn::Ident = input.parse()?;
                 cx.error_spanned_by(
                     &key,
@@ -209,7 +222,10 @@ pub(crate) fn parse_perms(cx: &Ctxt, args: TokenStream, attr: TokenStream) -> Pe
                 let _: syn::Expr = input.parse()?;
             } else if let Some(expr) = parse_or(cx, input)? {
                 if let PermExpr::Leaf(p) = &expr {
-                    let dup = out.list.iter().any(|e| matches!(e, PermExpr::Leaf(q) if path_key(q) == path_key(p)));
+                    let dup = out
+                        .list
+                        .iter()
+                        .any(|e| matches!(e, PermExpr::Leaf(q) if path_key(q) == path_key(p)));
                     if dup {
                         cx.error_spanned_by(p, format!("`{}` is listed twice", path_key(p)));
                     }
@@ -229,15 +245,22 @@ pub(crate) fn parse_perms(cx: &Ctxt, args: TokenStream, attr: TokenStream) -> Pe
 }
 
 fn parse_or(cx: &Ctxt, input: ParseStream<'_>) -> syn::Result<Option<PermExpr>> {
-    let Some(mut left) = parse_and(cx, input)? else { return Ok(None) };
+    let Some(mut left) = parse_and(cx, input)? else {
+        return Ok(None);
+    };
     while input.peek(syn::Token![|]) && !input.peek(syn::Token![||]) {
         input.parse::<syn::Token![|]>()?;
-        let Some(right) = parse_and(cx, input)? else { return Ok(None) };
+        let Some(right) = parse_and(cx, input)? else {
+            return Ok(None);
+        };
         left = PermExpr::Or(Box::new(left), Box::new(right));
     }
     if input.peek(syn::Token![||]) || input.peek(syn::Token![&&]) {
         let tt: proc_macro2::TokenTree = input.parse()?;
-        cx.error_spanned_by(&tt, "use `|` and `&` to combine permissions (as DRF), not `||` and `&&`");
+        cx.error_spanned_by(
+            &tt,
+            "use `|` and `&` to combine permissions (as DRF), not `||` and `&&`",
+        );
         // The rest cannot be read reliably: skip it.
         let _: TokenStream = input.parse()?;
         return Ok(None);
@@ -246,10 +269,14 @@ fn parse_or(cx: &Ctxt, input: ParseStream<'_>) -> syn::Result<Option<PermExpr>> 
 }
 
 fn parse_and(cx: &Ctxt, input: ParseStream<'_>) -> syn::Result<Option<PermExpr>> {
-    let Some(mut left) = parse_unary(cx, input)? else { return Ok(None) };
+    let Some(mut left) = parse_unary(cx, input)? else {
+        return Ok(None);
+    };
     while input.peek(syn::Token![&]) && !input.peek(syn::Token![&&]) {
         input.parse::<syn::Token![&]>()?;
-        let Some(right) = parse_unary(cx, input)? else { return Ok(None) };
+        let Some(right) = parse_unary(cx, input)? else {
+            return Ok(None);
+        };
         left = PermExpr::And(Box::new(left), Box::new(right));
     }
     Ok(Some(left))
@@ -262,7 +289,10 @@ fn parse_unary(cx: &Ctxt, input: ParseStream<'_>) -> syn::Result<Option<PermExpr
     }
     if input.peek(syn::Token![~]) {
         let tilde: syn::Token![~] = input.parse()?;
-        cx.error_spanned_by(tilde, "`~` is Python's negation; write `!` (e.g. `!IsAdminUser`)");
+        cx.error_spanned_by(
+            tilde,
+            "`~` is Python's negation; write `!` (e.g. `!IsAdminUser`)",
+        );
         return Ok(parse_unary(cx, input)?.map(|e| PermExpr::Not(Box::new(e))));
     }
     if input.peek(syn::token::Paren) {

@@ -58,7 +58,9 @@ fn item_keyword(item: &syn::Item) -> (Span, &'static str) {
 fn user_from_param(ty: &syn::Type) -> Option<&syn::Type> {
     let syn::Type::Path(tp) = ty else { return None };
     let last = tp.path.segments.last()?;
-    let syn::PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
     let inner = args.args.iter().find_map(|a| match a {
         syn::GenericArgument::Type(t) => Some(t),
         _ => None,
@@ -95,13 +97,21 @@ pub(crate) fn expand(origin: Origin, args: TokenStream, item: TokenStream) -> To
     // The sibling attributes: read, check for repeats, and remove.
     let mut kept = Vec::with_capacity(func.attrs.len());
     for attr in std::mem::take(&mut func.attrs) {
-        let last = attr.path().segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+        let last = attr
+            .path()
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
         let tokens = match &attr.meta {
             syn::Meta::Path(_) => TokenStream::new(),
             syn::Meta::List(l) => l.tokens.clone(),
             syn::Meta::NameValue(nv) => {
                 if last == AUTHENTICATE || last == PERMISSIONS {
-                    cx.error_spanned_by(nv, format!("write `#[{last}(...)]`, not `#[{last} = ...]`"));
+                    cx.error_spanned_by(
+                        nv,
+                        format!("write `#[{last}(...)]`, not `#[{last} = ...]`"),
+                    );
                     continue;
                 }
                 kept.push(attr);
@@ -136,14 +146,24 @@ pub(crate) fn expand(origin: Origin, args: TokenStream, item: TokenStream) -> To
     if sig.asyncness.is_none() {
         cx.error_at(
             sig.fn_token.span,
-            format!("`#[{}]` needs an `async fn`: axum handlers are async; write `async fn {}`", origin.name(), sig.ident),
+            format!(
+                "`#[{}]` needs an `async fn`: axum handlers are async; write `async fn {}`",
+                origin.name(),
+                sig.ident
+            ),
         );
     }
     if let Some(recv) = sig.receiver() {
-        cx.error_spanned_by(recv, "handlers cannot take `self`; use a free async function");
+        cx.error_spanned_by(
+            recv,
+            "handlers cannot take `self`; use a free async function",
+        );
     }
 
-    let explicit_krate = auth.as_ref().and_then(|a| a.krate.clone()).or_else(|| perms.as_ref().and_then(|p| p.krate.clone()));
+    let explicit_krate = auth
+        .as_ref()
+        .and_then(|a| a.krate.clone())
+        .or_else(|| perms.as_ref().and_then(|p| p.krate.clone()));
     let krate = krate(explicit_krate.as_ref());
     let private = quote!(#krate::__private);
     let defaults = quote_spanned!(Span::call_site()=> crate::__RestflowAuthProject);
@@ -154,17 +174,17 @@ pub(crate) fn expand(origin: Origin, args: TokenStream, item: TokenStream) -> To
         syn::FnArg::Receiver(_) => None,
     });
     let explicit_user = auth.as_ref().and_then(|a| a.user.as_ref());
-    if let (Some(explicit), Some(param)) = (explicit_user, from_params) {
-        if explicit.to_token_stream().to_string() != param.to_token_stream().to_string() {
-            cx.error_spanned_by(
-                param,
-                format!(
-                    "conflicting user models: `user = {}` in `#[authenticate]`, but this argument reads `{}`",
-                    explicit.to_token_stream(),
-                    param.to_token_stream()
-                ),
-            );
-        }
+    if let (Some(explicit), Some(param)) = (explicit_user, from_params)
+        && explicit.to_token_stream().to_string() != param.to_token_stream().to_string()
+    {
+        cx.error_spanned_by(
+            param,
+            format!(
+                "conflicting user models: `user = {}` in `#[authenticate]`, but this argument reads `{}`",
+                explicit.to_token_stream(),
+                param.to_token_stream()
+            ),
+        );
     }
     let user = match explicit_user.or(from_params) {
         Some(t) => t.to_token_stream(),
@@ -195,7 +215,9 @@ pub(crate) fn expand(origin: Origin, args: TokenStream, item: TokenStream) -> To
     if func.sig.generics.params.is_empty() {
         if let Some(a) = &auth {
             for s in &a.schemes {
-                asserts.push(quote_spanned!(s.span()=> #private::assert_authenticator::<#user, #s>();));
+                asserts.push(
+                    quote_spanned!(s.span()=> #private::assert_authenticator::<#user, #s>();),
+                );
             }
         }
         if let Some(p) = &perms {
@@ -204,7 +226,8 @@ pub(crate) fn expand(origin: Origin, args: TokenStream, item: TokenStream) -> To
                 e.leaves(&mut leaves);
             }
             for l in leaves {
-                asserts.push(quote_spanned!(l.span()=> #private::assert_permission::<#user, #l>();));
+                asserts
+                    .push(quote_spanned!(l.span()=> #private::assert_permission::<#user, #l>();));
             }
         }
     }

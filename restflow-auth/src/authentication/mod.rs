@@ -45,12 +45,18 @@ pub struct Authenticated<U> {
 impl<U> Authenticated<U> {
     /// A user with a credential.
     pub fn new<T: Any + Send + Sync>(user: U, credential: T) -> Self {
-        Authenticated { user, credential: Some(Credential::new(credential)) }
+        Authenticated {
+            user,
+            credential: Some(Credential::new(credential)),
+        }
     }
 
     /// A user without a credential (DRF returns `(user, None)`).
     pub fn user_only(user: U) -> Self {
-        Authenticated { user, credential: None }
+        Authenticated {
+            user,
+            credential: None,
+        }
     }
 }
 
@@ -92,6 +98,7 @@ impl fmt::Debug for Credential {
 /// zero-sized and read configuration and stores from the [`Context`].
 ///
 /// ```
+/// # #![allow(dead_code)]
 /// use restflow_auth::prelude::*;
 /// # #[derive(Clone, Debug, AuthUser)]
 /// # struct User { #[auth_user(id)] id: i64, #[auth_user(username)] name: String,
