@@ -287,3 +287,39 @@ mod memory {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::UserId;
+    use serde_json::json;
+
+    #[test]
+    fn integer_ids_accept_numbers_and_digit_strings_only() {
+        assert_eq!(i64::from_json(&json!(7)), Some(7));
+        assert_eq!(i64::from_json(&json!("7")), Some(7));
+        assert_eq!(i64::from_json(&json!("-7")), Some(-7));
+        assert_eq!(u64::from_json(&json!(-7)), None);
+        for bad in [
+            json!(true),
+            json!(1.0),
+            json!("7.0"),
+            json!(" 7"),
+            json!("+7"),
+            json!([1]),
+            json!(null),
+        ] {
+            assert_eq!(i64::from_json(&bad), None, "{bad}");
+        }
+        assert_eq!(String::from_json(&json!("alice")), Some("alice".into()));
+        assert_eq!(String::from_json(&json!(1)), None);
+        assert_eq!(7i64.to_json(), json!(7));
+    }
+
+    #[cfg(feature = "uuid")]
+    #[test]
+    fn uuid_ids() {
+        let u = uuid::Uuid::from_u128(0x1234);
+        assert_eq!(uuid::Uuid::from_json(&u.to_json()), Some(u));
+        assert_eq!(uuid::Uuid::from_json(&json!("not-a-uuid")), None);
+    }
+}

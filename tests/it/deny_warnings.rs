@@ -74,3 +74,87 @@ fn handlers_are_axum_handlers() {
     is_handler::<_, (), _>(crate_override);
     let _ = (Option, Result, Guard);
 }
+
+/// Every id type the derive supports.
+mod id_types {
+    use restflow_auth::AuthUser;
+
+    #[derive(Clone, AuthUser)]
+    pub(crate) struct ByUuid {
+        #[auth_user(id)]
+        id: uuid::Uuid,
+        #[auth_user(username)]
+        username: String,
+        #[auth_user(password_hash)]
+        password: String,
+        #[auth_user(is_active)]
+        is_active: bool,
+        #[auth_user(is_staff)]
+        is_staff: bool,
+        #[auth_user(is_superuser)]
+        is_superuser: bool,
+    }
+
+    #[derive(Clone, AuthUser)]
+    #[auth_user(crate = ::restflow_auth)]
+    pub(crate) struct ByName<T: Clone + Send + Sync + 'static> {
+        #[auth_user(id)]
+        name: String,
+        #[auth_user(username)]
+        username: String,
+        #[auth_user(password_hash)]
+        password: String,
+        #[auth_user(is_active)]
+        is_active: bool,
+        #[auth_user(is_staff)]
+        is_staff: bool,
+        extra: T,
+    }
+
+    #[derive(Clone, AuthUser)]
+    pub(crate) struct ByU64 {
+        #[auth_user(id)]
+        id: u64,
+        #[auth_user(username)]
+        username: String,
+        #[auth_user(password_hash)]
+        password: String,
+        #[auth_user(is_active)]
+        is_active: bool,
+        #[auth_user(is_staff)]
+        is_staff: bool,
+    }
+
+    #[test]
+    fn derived_accessors() {
+        let u = ByUuid {
+            id: uuid::Uuid::nil(),
+            username: "u".into(),
+            password: "h".into(),
+            is_active: true,
+            is_staff: false,
+            is_superuser: true,
+        };
+        assert!(u.is_superuser() && u.is_active() && !u.is_staff());
+        assert_eq!((u.username(), u.password_hash()), ("u", "h"));
+        let n = ByName {
+            name: "n".into(),
+            username: "x".into(),
+            password: String::new(),
+            is_active: false,
+            is_staff: true,
+            extra: 1u8,
+        };
+        assert_eq!(n.id(), "n");
+        assert!(!n.is_superuser() && n.is_staff());
+        assert_eq!(n.extra, 1);
+        let w = ByU64 {
+            id: 9,
+            username: String::new(),
+            password: String::new(),
+            is_active: true,
+            is_staff: true,
+        };
+        assert_eq!(*w.id(), 9u64);
+    }
+}
