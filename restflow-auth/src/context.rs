@@ -139,6 +139,10 @@ pub enum BuildError {
     /// The message catalog is invalid.
     #[error(transparent)]
     Messages(#[from] crate::messages::Error),
+    /// The JWT configuration is invalid.
+    #[cfg(feature = "jwt")]
+    #[error(transparent)]
+    Jwt(#[from] crate::jwt::ConfigError),
 }
 
 /// The configured authentication of an application: a cheap handle
@@ -182,6 +186,8 @@ impl<U: AuthUser> Auth<U> {
             users: None,
             catalog: None,
             stores: HashMap::new(),
+            #[cfg(feature = "jwt")]
+            blacklist: None,
         }
     }
 
@@ -202,6 +208,8 @@ pub struct AuthBuilder<U: AuthUser> {
     users: Option<Users<U>>,
     catalog: Option<Catalog>,
     stores: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
+    #[cfg(feature = "jwt")]
+    blacklist: Option<crate::jwt::Blacklists>,
 }
 
 impl<U: AuthUser> fmt::Debug for AuthBuilder<U> {
@@ -232,9 +240,28 @@ impl<U: AuthUser> AuthBuilder<U> {
         self
     }
 
+    /// The JWT blacklist backend (required while `jwt.blacklist_enabled`).
+    #[cfg(feature = "jwt")]
+    pub fn blacklist(mut self, backend: impl crate::jwt::Blacklist) -> Self {
+        self.blacklist = Some(crate::jwt::Blacklists::new(backend));
+        self
+    }
+
+    /// The rule the obtain view applies to a user whose password matched
+    /// (drf-restflow's `USER_AUTHENTICATION_RULE`; default: active users).
+    #[cfg(feature = "jwt")]
+    pub fn jwt_user_rule(self, rule: impl Fn(&U) -> bool + Send + Sync + 'static) -> Self {
+        self.with_store(crate::views::UserRule::<U>::new(rule))
+    }
+
     /// Validates everything and builds.
-    pub fn build(self) -> Result<Auth<U>, BuildError> {
+    pub fn build(mut self) -> Result<Auth<U>, BuildError> {
         self.settings.validate()?;
+        #[cfg(feature = "jwt")]
+        if self.settings.jwt.signing_key.is_some() {
+            let state = crate::jwt::JwtState::new(&self.settings.jwt, self.blacklist.take())?;
+            self.stores.insert(TypeId::of::<crate::jwt::JwtState>(), Box::new(state));
+        }
         let users = self.users.ok_or(BuildError::MissingUsers)?;
         let catalog = match self.catalog {
             Some(c) => c,

@@ -145,6 +145,25 @@ rejections! {
     /// Bearer: not exactly two parts.
     BearerHeaderShape = "bearer_header_shape", AuthenticationFailed,
         "Authorization header must be 'Bearer <token>'.";
+    /// Bearer: the token is not valid text.
+    JwtInvalidCharacters = "jwt_invalid_characters", AuthenticationFailed,
+        "Token contains invalid characters.";
+    /// JWT: `exp` has passed.
+    TokenExpired = "token_expired", AuthenticationFailed, "Token has expired.";
+    /// JWT: the jti is on the blacklist.
+    TokenBlacklisted = "token_blacklisted", AuthenticationFailed, "Token has been blacklisted.";
+    /// JWT: an access token where a refresh token belongs, or the reverse.
+    WrongTokenType = "wrong_token_type", AuthenticationFailed,
+        "Wrong token type, expected '{expected}'.";
+    /// JWT: no user id claim.
+    NoUserId = "no_user_id", AuthenticationFailed,
+        "Token contained no recognizable user identification.";
+    /// JWT: the password changed since the token was issued.
+    PasswordChanged = "password_changed", AuthenticationFailed,
+        "The user's password has been changed.";
+    /// Obtain: wrong credentials, or a user the rule refuses.
+    NoActiveAccount = "no_active_account", AuthenticationFailed,
+        "No active account found with the given credentials.";
     /// A CSRF check failed; `{reason}` is Django's reason.
     CsrfFailed = "csrf_failed", PermissionDenied, "CSRF Failed: {reason}";
     /// The request body is not valid JSON; `{error}` says where.

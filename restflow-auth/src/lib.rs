@@ -53,16 +53,25 @@ pub mod context;
 pub mod dispatch;
 pub mod error;
 pub mod extract;
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub mod jwt;
 pub mod layer;
 pub mod messages;
+pub mod password;
 pub mod permissions;
 pub mod request;
 pub mod settings;
 pub mod user;
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub mod views;
 
 #[doc(hidden)]
 pub mod __private;
 
+#[cfg(feature = "jwt")]
+pub use authentication::jwt::Jwt;
 pub use authentication::{Authenticated, Authenticator, Chain, Credential, Outcome};
 pub use context::{Auth, AuthBuilder, Context};
 pub use error::{AuthError, Rejection};
@@ -92,6 +101,8 @@ pub use restflow_auth_macros::permissions;
 
 /// One import for handlers and authenticators.
 pub mod prelude {
+    #[cfg(feature = "jwt")]
+    pub use crate::authentication::jwt::Jwt;
     pub use crate::authentication::{Authenticated, Authenticator, Outcome};
     pub use crate::context::{Auth, Context};
     pub use crate::error::{AuthError, Rejection};

@@ -18,6 +18,10 @@
 //! the async body once under `#[restflow_auth::authenticator]` and the
 //! blocking twin is generated.
 
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub mod jwt;
+
 use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;

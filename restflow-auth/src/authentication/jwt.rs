@@ -1,0 +1,137 @@
+//! The built-in JWT authenticator (drf-restflow's `JWTAuthentication`).
+//!
+//! | request | answer |
+//! | --- | --- |
+//! | no `Authorization`, or another scheme | not mine |
+//! | `Bearer` alone, or more than one value | 401 `Authorization header must be 'Bearer <token>'.` |
+//! | a token that is not valid text | 401 `Token contains invalid characters.` |
+//! | malformed, badly signed, expired, wrong type | 401 with PyJWT's (or drf-restflow's) message |
+//! | blacklisted jti | 401 `Token has been blacklisted.` |
+//! | no user id claim / no such user / inactive | 401 `Token contained no recognizable user identification.` / `User not found.` / `User is inactive.` |
+//! | password changed (revoke check on) | 401 `The user's password has been changed.` |
+//!
+//! The challenge is `<first accepted scheme> realm="api"`.
+
+use std::borrow::Cow;
+
+use subtle::ConstantTimeEq;
+
+use crate::authentication::{Authenticated, Authenticator, Outcome};
+use crate::context::Context;
+use crate::error::{AuthError, Rejection};
+use crate::jwt::{AccessToken, JwtState};
+use crate::request::{Request, split_ascii_whitespace};
+use crate::user::{AuthUser, StoreResult, UserId};
+
+/// JSON Web Token authentication: `Authorization: Bearer <token>`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Jwt;
+
+pub(crate) fn state<U: AuthUser>(ctx: &Context<U>) -> Result<&JwtState, AuthError> {
+    ctx.store::<JwtState>().ok_or_else(|| {
+        AuthError::internal("JWT is not configured: set `jwt.signing_key` in the settings")
+    })
+}
+
+/// The token of a `Bearer` header, `Ok(None)` when the header is not ours.
+pub(crate) fn bearer<'a>(req: &Request<'a>, jwt: &JwtState) -> Result<Option<Cow<'a, str>>, AuthError> {
+    let header = req.authorization();
+    let mut parts = split_ascii_whitespace(&header);
+    let Some(scheme) = parts.next() else { return Ok(None) };
+    let ours = jwt
+        .settings()
+        .auth_header_types
+        .iter()
+        .any(|t| t.as_bytes().eq_ignore_ascii_case(scheme));
+    if !ours {
+        return Ok(None);
+    }
+    let (Some(token), None) = (parts.next(), parts.next()) else {
+        return Err(Rejection::BearerHeaderShape.into());
+    };
+    let token = std::str::from_utf8(token).map_err(|_| AuthError::new(Rejection::JwtInvalidCharacters))?;
+    Ok(Some(Cow::Owned(token.to_owned())))
+}
+
+/// How the user claim names a user.
+pub(crate) enum Lookup<I> {
+    Id(I),
+    Username(String),
+}
+
+pub(crate) fn lookup<U: AuthUser>(jwt: &JwtState, claim: Option<&serde_json::Value>) -> Result<Lookup<U::Id>, AuthError> {
+    let Some(value) = claim else {
+        return Err(Rejection::NoUserId.into());
+    };
+    let not_found = || AuthError::new(Rejection::UserNotFound);
+    if jwt.settings().user_id_field == "username" {
+        value.as_str().map(|s| Lookup::Username(s.to_owned())).ok_or_else(not_found)
+    } else {
+        U::Id::from_json(value).map(Lookup::Id).ok_or_else(not_found)
+    }
+}
+
+/// The user checks after the lookup: missing, inactive, revoked.
+pub(crate) fn check_user<U: AuthUser>(jwt: &JwtState, user: StoreResult<Option<U>>, revoke: Option<&str>) -> Result<U, AuthError> {
+    let user = user?.ok_or(Rejection::UserNotFound)?;
+    if jwt.settings().check_user_is_active && !user.is_active() {
+        return Err(Rejection::UserInactive.into());
+    }
+    if jwt.settings().check_revoke_token {
+        let expected = crate::jwt::tokens::revoke_value(user.password_hash());
+        let ok = revoke.is_some_and(|r| bool::from(r.as_bytes().ct_eq(expected.as_bytes())));
+        if !ok {
+            return Err(Rejection::PasswordChanged.into());
+        }
+    }
+    Ok(user)
+}
+
+impl<U: AuthUser> Authenticator<U> for Jwt {
+    async fn authenticate(&self, req: &Request<'_>, ctx: &Context<U>) -> Outcome<U> {
+        let jwt = state(ctx)?;
+        let Some(raw) = bearer(req, jwt)? else { return Ok(None) };
+        let token = AccessToken::verify(&raw, jwt)?;
+        if let Some(bl) = jwt.checked_blacklist() {
+            if !token.jti().is_empty() && bl.is_blacklisted(token.jti()).await? {
+                return Err(Rejection::TokenBlacklisted.into());
+            }
+        }
+        let v = token.verified();
+        let user = match lookup::<U>(jwt, v.user_id.as_ref())? {
+            Lookup::Id(id) => ctx.users().find_by_id(&id).await,
+            Lookup::Username(name) => ctx.users().find_by_username(&name).await,
+        };
+        let user = check_user(jwt, user, v.revoke.as_deref())?;
+        Ok(Some(Authenticated::new(user, token)))
+    }
+
+    fn authenticate_blocking(&self, req: &Request<'_>, ctx: &Context<U>) -> Outcome<U> {
+        let jwt = state(ctx)?;
+        let Some(raw) = bearer(req, jwt)? else { return Ok(None) };
+        let token = AccessToken::verify(&raw, jwt)?;
+        if let Some(bl) = jwt.checked_blacklist() {
+            if !token.jti().is_empty() && bl.is_blacklisted_blocking(token.jti())? {
+                return Err(Rejection::TokenBlacklisted.into());
+            }
+        }
+        let v = token.verified();
+        let user = match lookup::<U>(jwt, v.user_id.as_ref())? {
+            Lookup::Id(id) => ctx.users().find_by_id_blocking(&id),
+            Lookup::Username(name) => ctx.users().find_by_username_blocking(&name),
+        };
+        let user = check_user(jwt, user, v.revoke.as_deref())?;
+        Ok(Some(Authenticated::new(user, token)))
+    }
+
+    fn authenticate_header(&self, ctx: &Context<U>) -> Option<Cow<'static, str>> {
+        Some(Cow::Owned(
+            ctx.store::<JwtState>()
+                .map_or_else(|| "Bearer realm=\"api\"".to_owned(), JwtState::challenge),
+        ))
+    }
+
+    fn name(&self) -> &'static str {
+        "Jwt"
+    }
+}

@@ -1,0 +1,215 @@
+//! The JWT blacklist: a backend trait with async and blocking pairs, and
+//! the in-memory backend.
+//!
+//! [`Blacklist::check_and_blacklist`] is the atomic step of refresh
+//! rotation: of any number of concurrent calls for one jti, exactly one
+//! answers `true`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use crate::user::StoreResult;
+
+/// Seconds since the epoch.
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Where blacklisted token ids live. `expires_at` is the token's `exp`: an
+/// entry may be dropped after it. `Err` means the backend could not answer;
+/// callers fail closed.
+pub trait Blacklist: Send + Sync + 'static {
+    /// Adds `jti` until `expires_at` (idempotent).
+    fn blacklist(&self, jti: &str, expires_at: i64) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Whether `jti` is blacklisted.
+    fn is_blacklisted(&self, jti: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Adds `jti` if absent, atomically; `true` when this call added it.
+    fn check_and_blacklist(&self, jti: &str, expires_at: i64) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Blocking twin of [`blacklist`](Blacklist::blacklist).
+    fn blacklist_blocking(&self, jti: &str, expires_at: i64) -> StoreResult<()>;
+    /// Blocking twin of [`is_blacklisted`](Blacklist::is_blacklisted).
+    fn is_blacklisted_blocking(&self, jti: &str) -> StoreResult<bool>;
+    /// Blocking twin of [`check_and_blacklist`](Blacklist::check_and_blacklist).
+    fn check_and_blacklist_blocking(&self, jti: &str, expires_at: i64) -> StoreResult<bool>;
+    /// Whether revocations stay in this process (refused at startup unless
+    /// `jwt.allow_local_blacklist` is set).
+    fn is_process_local(&self) -> bool {
+        false
+    }
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+trait Erased: Send + Sync {
+    fn blacklist<'a>(&'a self, jti: &'a str, exp: i64) -> BoxFuture<'a, StoreResult<()>>;
+    fn is_blacklisted<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, StoreResult<bool>>;
+    fn check_and_blacklist<'a>(&'a self, jti: &'a str, exp: i64) -> BoxFuture<'a, StoreResult<bool>>;
+    fn blacklist_blocking(&self, jti: &str, exp: i64) -> StoreResult<()>;
+    fn is_blacklisted_blocking(&self, jti: &str) -> StoreResult<bool>;
+    fn check_and_blacklist_blocking(&self, jti: &str, exp: i64) -> StoreResult<bool>;
+    fn is_process_local(&self) -> bool;
+}
+
+impl<B: Blacklist> Erased for B {
+    fn blacklist<'a>(&'a self, jti: &'a str, exp: i64) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(Blacklist::blacklist(self, jti, exp))
+    }
+    fn is_blacklisted<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(Blacklist::is_blacklisted(self, jti))
+    }
+    fn check_and_blacklist<'a>(&'a self, jti: &'a str, exp: i64) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(Blacklist::check_and_blacklist(self, jti, exp))
+    }
+    fn blacklist_blocking(&self, jti: &str, exp: i64) -> StoreResult<()> {
+        Blacklist::blacklist_blocking(self, jti, exp)
+    }
+    fn is_blacklisted_blocking(&self, jti: &str) -> StoreResult<bool> {
+        Blacklist::is_blacklisted_blocking(self, jti)
+    }
+    fn check_and_blacklist_blocking(&self, jti: &str, exp: i64) -> StoreResult<bool> {
+        Blacklist::check_and_blacklist_blocking(self, jti, exp)
+    }
+    fn is_process_local(&self) -> bool {
+        Blacklist::is_process_local(self)
+    }
+}
+
+/// The configured blacklist, whatever its backend.
+#[derive(Clone)]
+pub struct Blacklists {
+    inner: Arc<dyn Erased>,
+}
+
+impl fmt::Debug for Blacklists {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Blacklists").field("process_local", &self.inner.is_process_local()).finish()
+    }
+}
+
+impl Blacklists {
+    /// Wraps a backend.
+    pub fn new(backend: impl Blacklist) -> Self {
+        Blacklists { inner: Arc::new(backend) }
+    }
+    /// [`Blacklist::blacklist`].
+    pub fn blacklist<'a>(&'a self, jti: &'a str, exp: i64) -> impl Future<Output = StoreResult<()>> + Send + 'a {
+        self.inner.blacklist(jti, exp)
+    }
+    /// [`Blacklist::is_blacklisted`].
+    pub fn is_blacklisted<'a>(&'a self, jti: &'a str) -> impl Future<Output = StoreResult<bool>> + Send + 'a {
+        self.inner.is_blacklisted(jti)
+    }
+    /// [`Blacklist::check_and_blacklist`].
+    pub fn check_and_blacklist<'a>(&'a self, jti: &'a str, exp: i64) -> impl Future<Output = StoreResult<bool>> + Send + 'a {
+        self.inner.check_and_blacklist(jti, exp)
+    }
+    /// [`Blacklist::blacklist_blocking`].
+    pub fn blacklist_blocking(&self, jti: &str, exp: i64) -> StoreResult<()> {
+        self.inner.blacklist_blocking(jti, exp)
+    }
+    /// [`Blacklist::is_blacklisted_blocking`].
+    pub fn is_blacklisted_blocking(&self, jti: &str) -> StoreResult<bool> {
+        self.inner.is_blacklisted_blocking(jti)
+    }
+    /// [`Blacklist::check_and_blacklist_blocking`].
+    pub fn check_and_blacklist_blocking(&self, jti: &str, exp: i64) -> StoreResult<bool> {
+        self.inner.check_and_blacklist_blocking(jti, exp)
+    }
+    /// [`Blacklist::is_process_local`].
+    pub fn is_process_local(&self) -> bool {
+        self.inner.is_process_local()
+    }
+}
+
+/// A process-local blacklist. Expired entries are dropped as new ones come
+/// in, so memory stays flat. Revocations do not reach other instances, so
+/// the builder refuses it unless `jwt.allow_local_blacklist` is set.
+#[derive(Clone, Default)]
+pub struct MemoryBlacklist {
+    entries: Arc<Mutex<Entries>>,
+}
+
+#[derive(Default)]
+struct Entries {
+    map: HashMap<String, i64>,
+    next_sweep: i64,
+}
+
+impl fmt::Debug for MemoryBlacklist {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryBlacklist").field("entries", &self.len()).finish()
+    }
+}
+
+impl MemoryBlacklist {
+    /// An empty blacklist.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many entries are held (expired ones included until the next sweep).
+    pub fn len(&self) -> usize {
+        self.lock().map.len()
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn insert(e: &mut Entries, jti: &str, exp: i64) -> bool {
+        let now = unix_now();
+        if now >= e.next_sweep {
+            e.map.retain(|_, until| *until > now);
+            e.next_sweep = now + 60;
+        }
+        match e.map.get(jti) {
+            Some(until) if *until > now => false,
+            _ => {
+                e.map.insert(jti.to_owned(), exp);
+                true
+            }
+        }
+    }
+}
+
+impl Blacklist for MemoryBlacklist {
+    async fn blacklist(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
+        Blacklist::blacklist_blocking(self, jti, expires_at)
+    }
+    async fn is_blacklisted(&self, jti: &str) -> StoreResult<bool> {
+        Blacklist::is_blacklisted_blocking(self, jti)
+    }
+    async fn check_and_blacklist(&self, jti: &str, expires_at: i64) -> StoreResult<bool> {
+        Blacklist::check_and_blacklist_blocking(self, jti, expires_at)
+    }
+    fn blacklist_blocking(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
+        let mut e = self.lock();
+        if !Self::insert(&mut e, jti, expires_at) {
+            // Already there: keep the later expiry.
+            let until = e.map.entry(jti.to_owned()).or_insert(expires_at);
+            *until = (*until).max(expires_at);
+        }
+        Ok(())
+    }
+    fn is_blacklisted_blocking(&self, jti: &str) -> StoreResult<bool> {
+        let now = unix_now();
+        Ok(self.lock().map.get(jti).is_some_and(|until| *until > now))
+    }
+    fn check_and_blacklist_blocking(&self, jti: &str, expires_at: i64) -> StoreResult<bool> {
+        Ok(Self::insert(&mut self.lock(), jti, expires_at))
+    }
+    fn is_process_local(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,365 @@
+//! Reading a token in PyJWT's order, so every malformed token gets the same
+//! message as drf-restflow sends: segments, header, payload and signature
+//! encoding, header parameters, `alg`, signature, payload JSON, then the
+//! registered claims (`exp`, `iat` required; `iat`, `nbf`, `exp`, `iss`,
+//! `aud`, `sub`, `jti`).
+//!
+//! The payload is parsed once into borrowed `(name, raw JSON)` pairs; only
+//! the claims that are checked are interpreted.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::b64;
+use super::keys::JwtKeys;
+use crate::settings::JwtSettings;
+
+/// A verification failure: the text PyJWT (or drf-restflow) would send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenError {
+    /// Malformed, badly signed or with an invalid claim: the message is sent as is.
+    Invalid(Cow<'static, str>),
+    /// `exp` has passed ("Token has expired.").
+    Expired,
+    /// The token is not of the expected type.
+    WrongType(&'static str),
+    /// The jti is blacklisted.
+    Blacklisted,
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenError::Invalid(m) => f.write_str(m),
+            TokenError::Expired => f.write_str("Token has expired."),
+            TokenError::WrongType(t) => write!(f, "Wrong token type, expected '{t}'."),
+            TokenError::Blacklisted => f.write_str("Token has been blacklisted."),
+        }
+    }
+}
+
+impl std::error::Error for TokenError {}
+
+impl From<TokenError> for crate::error::AuthError {
+    fn from(e: TokenError) -> Self {
+        use crate::error::{AuthError, Rejection};
+        match e {
+            TokenError::Invalid(m) => AuthError::failed(m),
+            TokenError::Expired => Rejection::TokenExpired.into(),
+            TokenError::WrongType(t) => AuthError::new(Rejection::WrongTokenType).arg("expected", t),
+            TokenError::Blacklisted => Rejection::TokenBlacklisted.into(),
+        }
+    }
+}
+
+fn invalid(m: &'static str) -> TokenError {
+    TokenError::Invalid(Cow::Borrowed(m))
+}
+
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A JSON object as `(name, raw value)` pairs; a repeated name keeps the
+/// last value, as Python's `json.loads`.
+pub(crate) struct Object<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Object<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Object<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object<'de>, A::Error> {
+                let mut pairs: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::with_capacity(8);
+                while let Some(Key(k)) = map.next_key()? {
+                    let v: &'de RawValue = map.next_value()?;
+                    match pairs.iter_mut().find(|(n, _)| *n == k) {
+                        Some(slot) => slot.1 = v,
+                        None => pairs.push((k, v)),
+                    }
+                }
+                Ok(Object(pairs))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'a> Object<'a> {
+    pub(crate) fn get(&self, name: &str) -> Option<&'a RawValue> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+    }
+}
+
+/// Parses `bytes` as a JSON object, or says why not in Python's terms.
+fn object<'a>(bytes: &'a [u8], what: &'static str) -> Result<Object<'a>, TokenError> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let at = e.valid_up_to();
+            return Err(TokenError::Invalid(Cow::Owned(format!(
+                "Invalid {what} string: 'utf-8' codec can't decode byte 0x{:02x} in position {at}",
+                bytes[at]
+            ))));
+        }
+    };
+    let first = text.trim_start_matches([' ', '\t', '\n', '\r']).as_bytes().first().copied();
+    if first != Some(b'{') {
+        return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            Ok(_) => TokenError::Invalid(Cow::Owned(format!("Invalid {what} string: must be a json object"))),
+            Err(e) => TokenError::Invalid(Cow::Owned(format!("Invalid {what} string: {e}"))),
+        });
+    }
+    serde_json::from_str::<Object<'_>>(text)
+        .map_err(|e| TokenError::Invalid(Cow::Owned(format!("Invalid {what} string: {e}"))))
+}
+
+/// Python's `int(value)` on a JSON value: integers, floats (truncated),
+/// booleans, and decimal strings; `None` for anything else.
+pub(crate) fn int_like(raw: &RawValue) -> Option<i64> {
+    let s = raw.get();
+    match s.as_bytes().first()? {
+        b'"' => {
+            let v: Cow<'_, str> = serde_json::from_str(s).ok()?;
+            let t = v.trim();
+            let (neg, digits) = match t.as_bytes().first()? {
+                b'-' => (true, &t[1..]),
+                b'+' => (false, &t[1..]),
+                _ => (false, t),
+            };
+            let bytes = digits.as_bytes();
+            if bytes.is_empty()
+                || !bytes[0].is_ascii_digit()
+                || !bytes[bytes.len() - 1].is_ascii_digit()
+                || !bytes.iter().all(|b| b.is_ascii_digit() || *b == b'_')
+                || digits.contains("__")
+            {
+                return None;
+            }
+            let n: i64 = digits.replace('_', "").parse().ok()?;
+            Some(if neg { -n } else { n })
+        }
+        b't' if s == "true" => Some(1),
+        b'f' if s == "false" => Some(0),
+        b'-' | b'0'..=b'9' => {
+            if let Ok(i) = s.parse::<i64>() {
+                Some(i)
+            } else {
+                let f: f64 = s.parse().ok()?;
+                f.is_finite().then(|| f.trunc() as i64)
+            }
+        }
+        _ => None,
+    }
+}
+
+fn is_string(raw: &RawValue) -> bool {
+    raw.get().starts_with('"')
+}
+
+fn string(raw: &RawValue) -> Option<String> {
+    serde_json::from_str(raw.get()).ok()
+}
+
+/// What a verified token says, with the payload kept for custom claims.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verified {
+    pub(crate) payload: Box<str>,
+    pub(crate) token_type: Option<String>,
+    pub(crate) jti: Option<String>,
+    pub(crate) exp: i64,
+    pub(crate) user_id: Option<serde_json::Value>,
+    pub(crate) revoke: Option<String>,
+}
+
+/// The current time as Python's `datetime.now().timestamp()` (a float).
+pub(crate) fn now_f64() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Verifies `token` (the text after `Bearer `) in PyJWT's order, then
+/// checks `token_type == expected`.
+pub fn decode(
+    token: &str,
+    keys: &JwtKeys,
+    s: &JwtSettings,
+    expected: &'static str,
+    now: f64,
+) -> Result<Verified, TokenError> {
+    let bytes = token.as_bytes();
+    // 5. segments: rsplit('.', 1), then split('.', 1).
+    let Some(last_dot) = bytes.iter().rposition(|b| *b == b'.') else {
+        return Err(invalid("Not enough segments"));
+    };
+    let (signing_input, crypto) = (&bytes[..last_dot], &bytes[last_dot + 1..]);
+    let Some(first_dot) = signing_input.iter().position(|b| *b == b'.') else {
+        return Err(invalid("Not enough segments"));
+    };
+    let (header_seg, payload_seg) = (&signing_input[..first_dot], &signing_input[first_dot + 1..]);
+
+    // 6-8. encodings and the header JSON.
+    let mut header_buf = Vec::new();
+    if !b64::decode_into(header_seg, &mut header_buf) {
+        return Err(invalid("Invalid header padding"));
+    }
+    let header = object(&header_buf, "header")?;
+    let mut payload_buf = Vec::new();
+    if !b64::decode_into(payload_seg, &mut payload_buf) {
+        return Err(invalid("Invalid payload padding"));
+    }
+    let mut signature = Vec::new();
+    if !b64::decode_into(crypto, &mut signature) {
+        return Err(invalid("Invalid crypto padding"));
+    }
+
+    // 9. header parameters.
+    if let Some(kid) = header.get("kid") {
+        if !is_string(kid) {
+            return Err(invalid("Key ID header parameter must be a string"));
+        }
+    }
+    if let Some(crit) = header.get("crit") {
+        let list: Option<Vec<String>> = serde_json::from_str(crit.get()).ok();
+        match list {
+            Some(l) if !l.is_empty() => {
+                return Err(TokenError::Invalid(Cow::Owned(format!("Unsupported critical extension: {}", l[0]))));
+            }
+            _ => return Err(invalid("Invalid 'crit' header parameter")),
+        }
+    }
+
+    // 10. alg.
+    let Some(alg) = header.get("alg") else {
+        return Err(invalid("Algorithm not specified"));
+    };
+    if string(alg).as_deref() != Some(keys.algorithm()) {
+        return Err(invalid("The specified alg value is not allowed"));
+    }
+
+    // 11. signature.
+    if !keys.verify(signing_input, &signature) {
+        return Err(invalid("Signature verification failed"));
+    }
+
+    // 12. payload JSON.
+    let claims = object(&payload_buf, "payload")?;
+
+    // 13. required claims, missing or null.
+    for name in ["exp", "iat"] {
+        match claims.get(name) {
+            Some(v) if v.get() != "null" => {}
+            _ => {
+                return Err(TokenError::Invalid(Cow::Owned(format!("Token is missing the \"{name}\" claim"))));
+            }
+        }
+    }
+    let leeway = s.leeway_s as f64;
+    // 14. iat.
+    let iat = int_like(claims.get("iat").expect("required")).ok_or(invalid("Issued At claim (iat) must be an integer."))?;
+    if iat as f64 > now + leeway {
+        return Err(invalid("The token is not yet valid (iat)"));
+    }
+    // 15. nbf.
+    if let Some(nbf) = claims.get("nbf") {
+        let nbf = int_like(nbf).ok_or(invalid("Not Before claim (nbf) must be an integer."))?;
+        if nbf as f64 > now + leeway {
+            return Err(invalid("The token is not yet valid (nbf)"));
+        }
+    }
+    // 16. exp.
+    let exp = int_like(claims.get("exp").expect("required")).ok_or(invalid("Expiration Time claim (exp) must be an integer."))?;
+    if exp as f64 <= now - leeway {
+        return Err(TokenError::Expired);
+    }
+    // 17. iss.
+    if let Some(issuer) = &s.issuer {
+        let Some(iss) = claims.get("iss") else {
+            return Err(invalid("Token is missing the \"iss\" claim"));
+        };
+        if !is_string(iss) {
+            return Err(invalid("Payload Issuer (iss) must be a string"));
+        }
+        if string(iss).as_deref() != Some(issuer.as_str()) {
+            return Err(invalid("Invalid issuer"));
+        }
+    }
+    // 18. aud.
+    let aud = claims.get("aud").filter(|a| !matches!(a.get(), "null" | "\"\"" | "[]" | "{}" | "false" | "0"));
+    match (&s.audience, aud) {
+        (None, None) => {}
+        (None, Some(_)) => return Err(invalid("Invalid audience")),
+        (Some(_), None) => return Err(invalid("Token is missing the \"aud\" claim")),
+        (Some(expected_aud), Some(raw)) => {
+            let list: Vec<String> = if is_string(raw) {
+                vec![string(raw).unwrap_or_default()]
+            } else {
+                serde_json::from_str(raw.get()).map_err(|_| invalid("Invalid claim format in token"))?
+            };
+            if !list.iter().any(|a| a == expected_aud) {
+                return Err(invalid("Audience doesn't match"));
+            }
+        }
+    }
+    // 19. sub, jti.
+    if claims.get("sub").is_some_and(|v| !is_string(v)) {
+        return Err(invalid("Subject must be a string"));
+    }
+    let jti = match claims.get("jti") {
+        Some(v) if is_string(v) => string(v),
+        Some(_) => return Err(invalid("JWT ID must be a string")),
+        None => None,
+    };
+    // 20. token type.
+    let token_type = claims.get("token_type").and_then(string);
+    if token_type.as_deref() != Some(expected) {
+        return Err(TokenError::WrongType(expected));
+    }
+    let user_id = claims
+        .get(&s.user_id_claim)
+        .and_then(|v| serde_json::from_str::<serde_json::Value>(v.get()).ok());
+    let revoke = if s.check_revoke_token {
+        claims.get(&s.revoke_token_claim).and_then(string)
+    } else {
+        None
+    };
+    let payload = String::from_utf8(payload_buf).expect("checked UTF-8").into_boxed_str();
+    Ok(Verified { payload, token_type, jti, exp, user_id, revoke })
+}
+
+/// Writes a compact token: `{"alg":..,"typ":"JWT"}`, the claims JSON, the signature.
+pub fn encode(keys: &JwtKeys, claims_json: &str) -> Result<String, String> {
+    let header = format!("{{\"alg\":\"{}\",\"typ\":\"JWT\"}}", keys.algorithm());
+    let mut out = b64::encode(header.as_bytes());
+    out.push('.');
+    out.push_str(&b64::encode(claims_json.as_bytes()));
+    let sig = keys.sign(out.as_bytes())?;
+    out.push('.');
+    out.push_str(&b64::encode(&sig));
+    Ok(out)
+}

@@ -1,0 +1,188 @@
+//! Signing and verifying keys, built once at startup from [`JwtSettings`].
+//! HMAC keeps its keyed state, so a verification costs one clone and one
+//! pass over the message; the other families go through jsonwebtoken's
+//! crypto provider.
+
+use std::fmt;
+
+use hmac::{Hmac, KeyInit, Mac};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+
+use super::b64;
+use crate::settings::JwtSettings;
+
+/// Why the JWT configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting `{key}`: {message}")]
+pub struct ConfigError {
+    /// The dotted setting name.
+    pub key: &'static str,
+    /// What to fix.
+    pub message: String,
+}
+
+#[derive(Clone)]
+enum HmacKey {
+    S256(Hmac<sha2::Sha256>),
+    S384(Hmac<sha2::Sha384>),
+    S512(Hmac<sha2::Sha512>),
+}
+
+enum Signer {
+    Hmac(HmacKey),
+    Asymmetric { encoding: Option<EncodingKey>, decoding: DecodingKey },
+}
+
+/// The keys and algorithm of the built-in JWT.
+pub struct JwtKeys {
+    name: &'static str,
+    algorithm: Algorithm,
+    signer: Signer,
+}
+
+impl fmt::Debug for JwtKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtKeys").field("algorithm", &self.name).finish_non_exhaustive()
+    }
+}
+
+fn algorithm(name: &str) -> Option<(&'static str, Algorithm)> {
+    Some(match name {
+        "HS256" => ("HS256", Algorithm::HS256),
+        "HS384" => ("HS384", Algorithm::HS384),
+        "HS512" => ("HS512", Algorithm::HS512),
+        "RS256" => ("RS256", Algorithm::RS256),
+        "RS384" => ("RS384", Algorithm::RS384),
+        "RS512" => ("RS512", Algorithm::RS512),
+        "PS256" => ("PS256", Algorithm::PS256),
+        "PS384" => ("PS384", Algorithm::PS384),
+        "PS512" => ("PS512", Algorithm::PS512),
+        "ES256" => ("ES256", Algorithm::ES256),
+        "ES384" => ("ES384", Algorithm::ES384),
+        "EdDSA" => ("EdDSA", Algorithm::EdDSA),
+        _ => return None,
+    })
+}
+
+/// Installs the compiled-in crypto provider unless one is installed, so a
+/// build where feature unification enabled two providers does not panic on
+/// the first token.
+fn ensure_provider() {
+    if jsonwebtoken::crypto::CryptoProvider::try_get_default().is_none() {
+        let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
+    }
+}
+
+fn cfg_err(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError { key, message: message.into() }
+}
+
+impl JwtKeys {
+    /// Builds the keys; every problem is reported here, not at request time.
+    pub fn from_settings(s: &JwtSettings) -> Result<Self, ConfigError> {
+        s.validate().map_err(|e| match e {
+            crate::settings::Error::Invalid { key, message } => cfg_err(key, message),
+            other => cfg_err("jwt", other.to_string()),
+        })?;
+        let (name, alg) = algorithm(&s.algorithm).ok_or_else(|| cfg_err("jwt.algorithm", "unsupported"))?;
+        let key = s.signing_key.as_ref().ok_or_else(|| {
+            cfg_err("jwt.signing_key", "is not set: set `[jwt] signing_key` or RESTFLOW_JWT__SIGNING_KEY")
+        })?;
+        let key = key.expose().as_bytes();
+        ensure_provider();
+        let signer = match alg {
+            Algorithm::HS256 => Signer::Hmac(HmacKey::S256(Hmac::new_from_slice(key).expect("any length"))),
+            Algorithm::HS384 => Signer::Hmac(HmacKey::S384(Hmac::new_from_slice(key).expect("any length"))),
+            Algorithm::HS512 => Signer::Hmac(HmacKey::S512(Hmac::new_from_slice(key).expect("any length"))),
+            _ => {
+                let public = s.verifying_key.as_deref().unwrap_or_default().as_bytes();
+                let bad = |what: &str, e: jsonwebtoken::errors::Error| {
+                    cfg_err(
+                        if what == "private" { "jwt.signing_key" } else { "jwt.verifying_key" },
+                        format!("cannot read the {what} key for {name}: {e}; give a PEM key of the algorithm's family"),
+                    )
+                };
+                let (encoding, decoding) = match alg {
+                    Algorithm::ES256 | Algorithm::ES384 => (
+                        EncodingKey::from_ec_pem(key).map_err(|e| bad("private", e))?,
+                        DecodingKey::from_ec_pem(public).map_err(|e| bad("public", e))?,
+                    ),
+                    Algorithm::EdDSA => (
+                        EncodingKey::from_ed_pem(key).map_err(|e| bad("private", e))?,
+                        DecodingKey::from_ed_pem(public).map_err(|e| bad("public", e))?,
+                    ),
+                    _ => (
+                        EncodingKey::from_rsa_pem(key).map_err(|e| bad("private", e))?,
+                        DecodingKey::from_rsa_pem(public).map_err(|e| bad("public", e))?,
+                    ),
+                };
+                Signer::Asymmetric { encoding: Some(encoding), decoding }
+            }
+        };
+        let keys = JwtKeys { name, algorithm: alg, signer };
+        // Prove the pair at startup: a private key that does not match the
+        // public one would otherwise fail every request.
+        let probe = b"restflow-auth key check";
+        let sig = keys.sign(probe).map_err(|e| cfg_err("jwt.signing_key", e))?;
+        if !keys.verify(probe, &sig) {
+            return Err(cfg_err("jwt.verifying_key", format!("does not verify what `jwt.signing_key` signs with {name}: the keys are not a pair")));
+        }
+        Ok(keys)
+    }
+
+    /// The algorithm name (`HS256`, ...).
+    pub fn algorithm(&self) -> &'static str {
+        self.name
+    }
+
+    /// Signs `message`; returns the raw signature bytes.
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        match &self.signer {
+            Signer::Hmac(k) => Ok(match k.clone() {
+                HmacKey::S256(mut m) => {
+                    m.update(message);
+                    m.finalize().into_bytes().to_vec()
+                }
+                HmacKey::S384(mut m) => {
+                    m.update(message);
+                    m.finalize().into_bytes().to_vec()
+                }
+                HmacKey::S512(mut m) => {
+                    m.update(message);
+                    m.finalize().into_bytes().to_vec()
+                }
+            }),
+            Signer::Asymmetric { encoding: Some(key), .. } => {
+                let sig = jsonwebtoken::crypto::sign(message, key, self.algorithm).map_err(|e| e.to_string())?;
+                let mut out = Vec::new();
+                b64::decode_into(sig.as_bytes(), &mut out);
+                Ok(out)
+            }
+            Signer::Asymmetric { encoding: None, .. } => Err("no signing key".into()),
+        }
+    }
+
+    /// Verifies `signature` over `message` (constant-time for HMAC).
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        match &self.signer {
+            Signer::Hmac(k) => match k.clone() {
+                HmacKey::S256(mut m) => {
+                    m.update(message);
+                    m.verify_slice(signature).is_ok()
+                }
+                HmacKey::S384(mut m) => {
+                    m.update(message);
+                    m.verify_slice(signature).is_ok()
+                }
+                HmacKey::S512(mut m) => {
+                    m.update(message);
+                    m.verify_slice(signature).is_ok()
+                }
+            },
+            Signer::Asymmetric { decoding, .. } => {
+                let sig = b64::encode(signature);
+                jsonwebtoken::crypto::verify(&sig, message, decoding, self.algorithm).unwrap_or(false)
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The built-in JWT, as drf-restflow's: settings in [`JwtSettings`],
+//! [`AccessToken`] and [`RefreshToken`], the [`Jwt`](crate::authentication::jwt::Jwt)
+//! authenticator, the blacklist, and the obtain/refresh/blacklist views
+//! (`Auth::jwt_routes`).
+//!
+//! Verification follows PyJWT's order and messages (see [`jws`]); the
+//! deliberate differences from the reference are listed in the README.
+
+mod b64;
+pub mod blacklist;
+pub mod jws;
+pub mod keys;
+pub mod tokens;
+
+use std::fmt::Write as _;
+
+pub use self::blacklist::{Blacklist, Blacklists, MemoryBlacklist};
+pub use self::jws::TokenError;
+pub use self::keys::{ConfigError, JwtKeys};
+pub use self::tokens::{AccessToken, RefreshToken};
+use crate::settings::JwtSettings;
+use crate::user::AuthUser;
+
+/// The JWT configuration of an [`Auth`](crate::Auth): keys built once,
+/// settings, and the blacklist. Read it with `ctx.store::<JwtState>()`.
+#[derive(Debug)]
+pub struct JwtState {
+    pub(crate) keys: JwtKeys,
+    pub(crate) settings: JwtSettings,
+    blacklist: Option<Blacklists>,
+}
+
+impl JwtState {
+    /// Checks the settings and the blacklist choice, and builds the keys.
+    pub fn new(settings: &JwtSettings, blacklist: Option<Blacklists>) -> Result<Self, ConfigError> {
+        let keys = JwtKeys::from_settings(settings)?;
+        if settings.user_id_field == "email" {
+            return Err(ConfigError {
+                key: "jwt.user_id_field",
+                message: "`email` is not part of `AuthUser`; use `id` (or `pk`, `uuid`) or `username`".into(),
+            });
+        }
+        match &blacklist {
+            None if settings.blacklist_enabled => {
+                return Err(ConfigError {
+                    key: "jwt.blacklist_enabled",
+                    message: "the blacklist is on but no backend was given: call `.blacklist(..)` on the builder (Redis or SQL for several instances), or set `jwt.blacklist_enabled = false`".into(),
+                });
+            }
+            Some(b) if b.is_process_local() && !settings.allow_local_blacklist => {
+                return Err(ConfigError {
+                    key: "jwt.allow_local_blacklist",
+                    message: "an in-memory blacklist keeps revocations inside this process, so other instances would still accept revoked tokens; use a shared backend (Redis, Postgres), or set `jwt.allow_local_blacklist = true` for a single instance".into(),
+                });
+            }
+            _ => {}
+        }
+        Ok(JwtState { keys, settings: settings.clone(), blacklist })
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &JwtSettings {
+        &self.settings
+    }
+
+    /// The blacklist backend, if any.
+    pub fn blacklist_backend(&self) -> Option<&Blacklists> {
+        self.blacklist.as_ref()
+    }
+
+    /// The blacklist, when the settings enable its checks.
+    pub(crate) fn checked_blacklist(&self) -> Option<&Blacklists> {
+        self.blacklist.as_ref().filter(|_| self.settings.blacklist_enabled)
+    }
+
+    /// How long a blacklist entry must live: the token's `exp` plus the leeway.
+    pub(crate) fn keep_until(&self, exp: i64) -> i64 {
+        exp.saturating_add(self.settings.leeway_s as i64)
+    }
+
+    /// `WWW-Authenticate`: the first accepted scheme, `realm="api"`.
+    pub fn challenge(&self) -> String {
+        format!("{} realm=\"api\"", self.settings.auth_header_types.first().map_or("Bearer", String::as_str))
+    }
+
+    pub(crate) fn user_id_value<U: AuthUser>(&self, user: &U) -> serde_json::Value {
+        match self.settings.user_id_field.as_str() {
+            "username" => serde_json::Value::String(user.username().to_owned()),
+            _ => crate::user::UserId::to_json(user.id()),
+        }
+    }
+
+    pub(crate) fn mint(
+        &self,
+        kind: &'static str,
+        user_id: serde_json::Value,
+        revoke: Option<String>,
+        extra: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(String, jws::Verified), TokenError> {
+        let s = &self.settings;
+        let now = blacklist::unix_now();
+        let lifetime = if kind == "access" { s.access_token_lifetime_s } else { s.refresh_token_lifetime_s };
+        let exp = now + lifetime as i64;
+        let jti = tokens::new_jti();
+        let q = |v: &str| serde_json::Value::from(v).to_string();
+        let mut json = format!(
+            "{{\"token_type\":\"{kind}\",\"iat\":{now},\"exp\":{exp},\"jti\":\"{jti}\",{}:{user_id}",
+            q(&s.user_id_claim)
+        );
+        if let Some(iss) = &s.issuer {
+            let _ = write!(json, ",\"iss\":{}", q(iss));
+        }
+        if let Some(aud) = &s.audience {
+            let _ = write!(json, ",\"aud\":{}", q(aud));
+        }
+        if let Some(r) = &revoke {
+            let _ = write!(json, ",{}:{}", q(&s.revoke_token_claim), q(r));
+        }
+        const RESERVED: &[&str] = &["token_type", "iat", "exp", "jti", "iss", "aud", "nbf"];
+        for (k, v) in extra {
+            if RESERVED.contains(&k.as_str()) || *k == s.user_id_claim || *k == s.revoke_token_claim {
+                continue;
+            }
+            let _ = write!(json, ",{}:{v}", q(k));
+        }
+        json.push('}');
+        let raw = jws::encode(&self.keys, &json).map_err(|e| TokenError::Invalid(e.into()))?;
+        let verified = jws::Verified {
+            payload: json.into_boxed_str(),
+            token_type: Some(kind.to_owned()),
+            jti: Some(jti),
+            exp,
+            user_id: Some(user_id),
+            revoke,
+        };
+        Ok((raw, verified))
+    }
+}

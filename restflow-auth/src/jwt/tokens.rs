@@ -1,0 +1,162 @@
+//! Access and refresh tokens: minting, verifying, refreshing, rotating and
+//! blacklisting, with drf-restflow's claims and order.
+
+use std::fmt;
+use std::fmt::Write as _;
+
+use super::JwtState;
+use super::jws::{self, TokenError, Verified};
+use crate::user::{AuthUser, StoreResult};
+
+/// 128 random bits, url-safe base64 (22 characters), as `secrets.token_urlsafe(16)`.
+pub(crate) fn new_jti() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system's random source");
+    super::b64::encode(&bytes)
+}
+
+/// Lowercase hex MD5 of the stored password hash (drf-restflow's revoke claim).
+pub(crate) fn revoke_value(password_hash: &str) -> String {
+    use md5::Digest;
+    let digest = md5::Md5::digest(password_hash.as_bytes());
+    let mut s = String::with_capacity(32);
+    for b in digest {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+macro_rules! token_type {
+    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq)]
+        pub struct $name {
+            raw: String,
+            claims: Verified,
+        }
+
+        impl fmt::Debug for $name {
+            // The raw token is a bearer credential: never printed.
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("jti", &self.claims.jti)
+                    .field("exp", &self.claims.exp)
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl $name {
+            /// The `token_type` claim of this kind.
+            pub const TOKEN_TYPE: &'static str = $kind;
+
+            /// Verifies `raw`: signature, registered claims, and `token_type`.
+            pub fn verify(raw: &str, jwt: &JwtState) -> Result<Self, TokenError> {
+                let claims = jws::decode(raw, &jwt.keys, &jwt.settings, $kind, jws::now_f64())?;
+                Ok($name { raw: raw.to_owned(), claims })
+            }
+
+            /// Mints a token for `user`.
+            pub fn for_user<U: AuthUser>(user: &U, jwt: &JwtState) -> Result<Self, TokenError> {
+                Self::for_user_with(user, jwt, &serde_json::Map::new())
+            }
+
+            /// Mints a token for `user` with extra (custom) claims; registered
+            /// claims cannot be overridden.
+            pub fn for_user_with<U: AuthUser>(
+                user: &U,
+                jwt: &JwtState,
+                extra: &serde_json::Map<String, serde_json::Value>,
+            ) -> Result<Self, TokenError> {
+                let user_id = jwt.user_id_value(user);
+                let revoke = jwt.settings.check_revoke_token.then(|| revoke_value(user.password_hash()));
+                jwt.mint($kind, user_id, revoke, extra).map(|(raw, claims)| $name { raw, claims })
+            }
+
+            /// The encoded token.
+            pub fn as_str(&self) -> &str {
+                &self.raw
+            }
+
+            /// The `jti` claim (`""` when absent).
+            pub fn jti(&self) -> &str {
+                self.claims.jti.as_deref().unwrap_or("")
+            }
+
+            /// The `exp` claim.
+            pub fn exp(&self) -> i64 {
+                self.claims.exp
+            }
+
+            /// The user id claim, as sent.
+            pub fn user_id(&self) -> Option<&serde_json::Value> {
+                self.claims.user_id.as_ref()
+            }
+
+            /// Every claim (custom ones included).
+            pub fn claims(&self) -> serde_json::Map<String, serde_json::Value> {
+                serde_json::from_str(&self.claims.payload).unwrap_or_default()
+            }
+
+            pub(crate) fn verified(&self) -> &Verified {
+                &self.claims
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.raw)
+            }
+        }
+    };
+}
+
+token_type!(
+    /// A short-lived token that authenticates requests.
+    AccessToken, "access"
+);
+token_type!(
+    /// A long-lived token that mints access tokens at the refresh endpoint.
+    RefreshToken, "refresh"
+);
+
+impl RefreshToken {
+    /// A new access token for the same user: new jti, `iat` now, `exp` now
+    /// plus the access lifetime. Copies the user id and revoke claims (and
+    /// `iss`/`aud` from the current settings); custom claims are not copied.
+    pub fn access_token(&self, jwt: &JwtState) -> Result<AccessToken, TokenError> {
+        let (raw, claims) = jwt.mint(
+            "access",
+            self.claims.user_id.clone().unwrap_or(serde_json::Value::Null),
+            self.claims.revoke.clone(),
+            &serde_json::Map::new(),
+        )?;
+        Ok(AccessToken { raw, claims })
+    }
+
+    /// A new refresh token for the same user, with a full lifetime.
+    pub fn rotate(&self, jwt: &JwtState) -> Result<RefreshToken, TokenError> {
+        let (raw, claims) = jwt.mint(
+            "refresh",
+            self.claims.user_id.clone().unwrap_or(serde_json::Value::Null),
+            self.claims.revoke.clone(),
+            &serde_json::Map::new(),
+        )?;
+        Ok(RefreshToken { raw, claims })
+    }
+
+    /// Adds this token's jti to the blacklist (whatever `blacklist_enabled` says).
+    pub async fn blacklist(&self, jwt: &JwtState) -> StoreResult<()> {
+        match jwt.blacklist_backend() {
+            Some(b) => b.blacklist(self.jti(), jwt.keep_until(self.exp())).await,
+            None => Err(crate::error::AuthError::internal("no JWT blacklist configured")),
+        }
+    }
+
+    /// Blocking twin of [`blacklist`](RefreshToken::blacklist).
+    pub fn blacklist_blocking(&self, jwt: &JwtState) -> StoreResult<()> {
+        match jwt.blacklist_backend() {
+            Some(b) => b.blacklist_blocking(self.jti(), jwt.keep_until(self.exp())),
+            None => Err(crate::error::AuthError::internal("no JWT blacklist configured")),
+        }
+    }
+}
