@@ -260,7 +260,8 @@ impl<U: AuthUser> AuthBuilder<U> {
         #[cfg(feature = "jwt")]
         if self.settings.jwt.signing_key.is_some() {
             let state = crate::jwt::JwtState::new(&self.settings.jwt, self.blacklist.take())?;
-            self.stores.insert(TypeId::of::<crate::jwt::JwtState>(), Box::new(state));
+            self.stores
+                .insert(TypeId::of::<crate::jwt::JwtState>(), Box::new(state));
         }
         let users = self.users.ok_or(BuildError::MissingUsers)?;
         let catalog = match self.catalog {

@@ -79,13 +79,28 @@ const FRENCH: &[(&str, &str)] = &[
         "bearer_header_shape",
         "L'en-tête Authorization doit être de la forme « Bearer <token> ».",
     ),
-    ("jwt_invalid_characters", "Le token contient des caractères non valides."),
+    (
+        "jwt_invalid_characters",
+        "Le token contient des caractères non valides.",
+    ),
     ("token_expired", "Le token a expiré."),
     ("token_blacklisted", "Le token a été mis sur liste noire."),
-    ("wrong_token_type", "Type de token incorrect, « {expected} » attendu."),
-    ("no_user_id", "Le token ne contient aucune identification d'utilisateur reconnaissable."),
-    ("password_changed", "Le mot de passe de l'utilisateur a été modifié."),
-    ("no_active_account", "Aucun compte actif n'a été trouvé avec les identifiants fournis."),
+    (
+        "wrong_token_type",
+        "Type de token incorrect, « {expected} » attendu.",
+    ),
+    (
+        "no_user_id",
+        "Le token ne contient aucune identification d'utilisateur reconnaissable.",
+    ),
+    (
+        "password_changed",
+        "Le mot de passe de l'utilisateur a été modifié.",
+    ),
+    (
+        "no_active_account",
+        "Aucun compte actif n'a été trouvé avec les identifiants fournis.",
+    ),
     ("csrf_failed", "Échec de la vérification CSRF : {reason}"),
     ("json_parse_error", "Erreur d'analyse JSON - {error}"),
     (
@@ -149,13 +164,28 @@ const GERMAN: &[(&str, &str)] = &[
         "bearer_header_shape",
         "Der Authorization-Header muss 'Bearer <token>' lauten.",
     ),
-    ("jwt_invalid_characters", "Das Token enthält ungültige Zeichen."),
+    (
+        "jwt_invalid_characters",
+        "Das Token enthält ungültige Zeichen.",
+    ),
     ("token_expired", "Das Token ist abgelaufen."),
     ("token_blacklisted", "Das Token wurde gesperrt."),
-    ("wrong_token_type", "Falscher Token-Typ, '{expected}' erwartet."),
-    ("no_user_id", "Das Token enthält keine erkennbare Benutzerkennung."),
-    ("password_changed", "Das Passwort des Benutzers wurde geändert."),
-    ("no_active_account", "Kein aktives Konto mit diesen Zugangsdaten gefunden."),
+    (
+        "wrong_token_type",
+        "Falscher Token-Typ, '{expected}' erwartet.",
+    ),
+    (
+        "no_user_id",
+        "Das Token enthält keine erkennbare Benutzerkennung.",
+    ),
+    (
+        "password_changed",
+        "Das Passwort des Benutzers wurde geändert.",
+    ),
+    (
+        "no_active_account",
+        "Kein aktives Konto mit diesen Zugangsdaten gefunden.",
+    ),
     ("csrf_failed", "CSRF-Prüfung fehlgeschlagen: {reason}"),
     ("json_parse_error", "JSON-Verarbeitungsfehler - {error}"),
     (

@@ -51,21 +51,33 @@ pub fn django_pbkdf2_sha256(password: &str, salt: &str, iterations: u32) -> Stri
 pub fn verify_password(password: &str, stored: &str) -> bool {
     if let Some(rest) = stored.strip_prefix("pbkdf2_sha256$") {
         let mut parts = rest.splitn(3, '$');
-        let (Some(iter), Some(salt), Some(hash)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(iter), Some(salt), Some(hash)) = (parts.next(), parts.next(), parts.next())
+        else {
             return false;
         };
-        let Ok(iterations) = iter.parse::<u32>() else { return false };
+        let Ok(iterations) = iter.parse::<u32>() else {
+            return false;
+        };
         if iterations == 0 {
             return false;
         }
-        let Ok(expected) = STANDARD.decode(hash) else { return false };
+        let Ok(expected) = STANDARD.decode(hash) else {
+            return false;
+        };
         let mut out = [0u8; 32];
-        pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), salt.as_bytes(), iterations, &mut out);
+        pbkdf2::pbkdf2_hmac::<sha2::Sha256>(
+            password.as_bytes(),
+            salt.as_bytes(),
+            iterations,
+            &mut out,
+        );
         return expected.len() == 32 && bool::from(out.ct_eq(&expected[..]));
     }
     if stored.starts_with("$argon2") {
         return match argon2::PasswordHash::new(stored) {
-            Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+            Ok(parsed) => Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok(),
             Err(_) => false,
         };
     }
@@ -80,7 +92,8 @@ pub fn verify_or_dummy(password: &str, stored: Option<&str>) -> bool {
     match stored {
         Some(s) => verify_password(password, s),
         None => {
-            let dummy = DUMMY.get_or_init(|| hash_password("restflow-auth dummy password").unwrap_or_default());
+            let dummy = DUMMY
+                .get_or_init(|| hash_password("restflow-auth dummy password").unwrap_or_default());
             let _ = verify_password(password, dummy);
             false
         }
@@ -95,13 +108,23 @@ mod tests {
     fn django_vector() {
         // Django's own test vector for PBKDF2PasswordHasher.encode("lètmein", "seasalt2", 260000).
         let h = django_pbkdf2_sha256("lètmein", "seasalt2", 260_000);
-        assert_eq!(h, "pbkdf2_sha256$260000$seasalt2$UCGMhrOoaq1ghQPArIBK5RkI6IZLRxlIwHWA1dMy7y8=");
+        assert_eq!(
+            h,
+            "pbkdf2_sha256$260000$seasalt2$UCGMhrOoaq1ghQPArIBK5RkI6IZLRxlIwHWA1dMy7y8="
+        );
         assert!(verify_password("lètmein", &h));
     }
 
     #[test]
     fn malformed_hashes_never_match() {
-        for bad in ["", "plain", "pbkdf2_sha256$x$salt$abc", "pbkdf2_sha256$0$s$", "$argon2id$bad", "md5$$x"] {
+        for bad in [
+            "",
+            "plain",
+            "pbkdf2_sha256$x$salt$abc",
+            "pbkdf2_sha256$0$s$",
+            "$argon2id$bad",
+            "md5$$x",
+        ] {
             assert!(!verify_password("", bad), "{bad}");
         }
         assert!(!verify_or_dummy("anything", None));

@@ -54,7 +54,9 @@ pub struct UserRule<U> {
 impl<U> UserRule<U> {
     /// Wraps a rule.
     pub fn new(rule: impl Fn(&U) -> bool + Send + Sync + 'static) -> Self {
-        UserRule { rule: Arc::new(rule) }
+        UserRule {
+            rule: Arc::new(rule),
+        }
     }
 }
 
@@ -94,8 +96,12 @@ fn view<U: AuthUser, S: Clone + Send + Sync + 'static>(
     })
     .fallback(|req: http::Request<Body>| async move {
         let detail = format!("Method \"{}\" not allowed.", req.method());
-        let mut res = json(StatusCode::METHOD_NOT_ALLOWED, serde_json::json!({ "detail": detail }).to_string());
-        res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST, OPTIONS"));
+        let mut res = json(
+            StatusCode::METHOD_NOT_ALLOWED,
+            serde_json::json!({ "detail": detail }).to_string(),
+        );
+        res.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST, OPTIONS"));
         res
     })
 }
@@ -103,16 +109,26 @@ fn view<U: AuthUser, S: Clone + Send + Sync + 'static>(
 fn json(status: StatusCode, body: String) -> Response {
     let mut res = Response::new(Body::from(body));
     *res.status_mut() = status;
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     res
 }
 
 fn lang(parts: &http::request::Parts) -> Option<&str> {
-    parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())
+    parts
+        .headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
 }
 
 /// A rejection with the JWT challenge (the views' `Bearer realm="api"`).
-fn reject<U: AuthUser>(ctx: &Context<U>, parts: &http::request::Parts, error: AuthError) -> Response {
+fn reject<U: AuthUser>(
+    ctx: &Context<U>,
+    parts: &http::request::Parts,
+    error: AuthError,
+) -> Response {
     let challenge = ctx.store::<JwtState>().map(|j| Cow::Owned(j.challenge()));
     Rejected::new(&Denial { error, challenge }, ctx.messages(), lang(parts)).into_response()
 }
@@ -138,7 +154,10 @@ fn percent_decode(s: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                match (bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+                match (
+                    bytes.get(i + 1).copied().and_then(hex),
+                    bytes.get(i + 2).copied().and_then(hex),
+                ) {
                     (Some(h), Some(l)) => {
                         out.push(h << 4 | l);
                         i += 2;
@@ -167,12 +186,20 @@ async fn read_body<U: AuthUser>(
             return Err(Rejected::new(&Denial::new(e), ctx.messages(), lang(parts)).into_response());
         }
     };
-    let content_type = parts.headers.get(header::CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     if bytes.is_empty() {
         return Ok(Map::new());
     }
     let raw_type = content_type.unwrap_or_default();
-    let media = raw_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let media = raw_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match media.as_str() {
         "application/json" => match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(m)) => Ok(m),
@@ -217,7 +244,10 @@ fn char_field(data: &Map<String, Value>, name: &str) -> Result<String, &'static 
 }
 
 /// Reads fields in order; on any error, the 400 with every field's error.
-fn fields<const N: usize>(data: &Map<String, Value>, names: [&str; N]) -> Result<[String; N], Response> {
+fn fields<const N: usize>(
+    data: &Map<String, Value>,
+    names: [&str; N],
+) -> Result<[String; N], Response> {
     let mut errors = String::new();
     let mut values: [String; N] = std::array::from_fn(|_| String::new());
     for (i, name) in names.iter().enumerate() {
@@ -239,7 +269,11 @@ fn fields<const N: usize>(data: &Map<String, Value>, names: [&str; N]) -> Result
 
 fn pair(access: &str, refresh: Option<&str>) -> Response {
     let body = match refresh {
-        Some(r) => format!("{{\"access\":{},\"refresh\":{}}}", Value::from(access), Value::from(r)),
+        Some(r) => format!(
+            "{{\"access\":{},\"refresh\":{}}}",
+            Value::from(access),
+            Value::from(r)
+        ),
         None => format!("{{\"access\":{}}}", Value::from(access)),
     };
     json(StatusCode::OK, body)
@@ -249,7 +283,11 @@ fn jwt_state<U: AuthUser>(ctx: &Context<U>) -> Result<&JwtState, AuthError> {
     crate::authentication::jwt::state(ctx)
 }
 
-fn obtain<U: AuthUser>(ctx: Arc<Context<U>>, parts: http::request::Parts, data: Map<String, Value>) -> ViewFuture {
+fn obtain<U: AuthUser>(
+    ctx: Arc<Context<U>>,
+    parts: http::request::Parts,
+    data: Map<String, Value>,
+) -> ViewFuture {
     Box::pin(async move {
         let [username, password] = match fields(&data, ["username", "password"]) {
             Ok(v) => v,
@@ -283,7 +321,11 @@ fn obtain<U: AuthUser>(ctx: Arc<Context<U>>, parts: http::request::Parts, data: 
     })
 }
 
-fn refresh<U: AuthUser>(ctx: Arc<Context<U>>, parts: http::request::Parts, data: Map<String, Value>) -> ViewFuture {
+fn refresh<U: AuthUser>(
+    ctx: Arc<Context<U>>,
+    parts: http::request::Parts,
+    data: Map<String, Value>,
+) -> ViewFuture {
     Box::pin(async move {
         let [raw] = match fields(&data, ["refresh"]) {
             Ok(v) => v,
@@ -314,7 +356,10 @@ fn refresh<U: AuthUser>(ctx: Arc<Context<U>>, parts: http::request::Parts, data:
             // Rotation: the old token is blacklisted atomically before any
             // new token exists, so of concurrent refreshes exactly one wins.
             if let Some(bl) = blacklist {
-                if !bl.check_and_blacklist(token.jti(), jwt.keep_until(token.exp())).await? {
+                if !bl
+                    .check_and_blacklist(token.jti(), jwt.keep_until(token.exp()))
+                    .await?
+                {
                     return Err(Rejection::TokenBlacklisted.into());
                 }
             }
@@ -327,7 +372,11 @@ fn refresh<U: AuthUser>(ctx: Arc<Context<U>>, parts: http::request::Parts, data:
     })
 }
 
-fn blacklist<U: AuthUser>(ctx: Arc<Context<U>>, parts: http::request::Parts, data: Map<String, Value>) -> ViewFuture {
+fn blacklist<U: AuthUser>(
+    ctx: Arc<Context<U>>,
+    parts: http::request::Parts,
+    data: Map<String, Value>,
+) -> ViewFuture {
     Box::pin(async move {
         let [raw] = match fields(&data, ["refresh"]) {
             Ok(v) => v,

@@ -5,6 +5,8 @@ mod common;
 mod deny_warnings;
 mod dispatch;
 mod handlers;
+mod jwt;
+mod jwt_views;
 mod messages;
 mod permissions;
 mod settings;

@@ -34,10 +34,15 @@ pub(crate) fn state<U: AuthUser>(ctx: &Context<U>) -> Result<&JwtState, AuthErro
 }
 
 /// The token of a `Bearer` header, `Ok(None)` when the header is not ours.
-pub(crate) fn bearer<'a>(req: &Request<'a>, jwt: &JwtState) -> Result<Option<Cow<'a, str>>, AuthError> {
+pub(crate) fn bearer<'a>(
+    req: &Request<'a>,
+    jwt: &JwtState,
+) -> Result<Option<Cow<'a, str>>, AuthError> {
     let header = req.authorization();
     let mut parts = split_ascii_whitespace(&header);
-    let Some(scheme) = parts.next() else { return Ok(None) };
+    let Some(scheme) = parts.next() else {
+        return Ok(None);
+    };
     let ours = jwt
         .settings()
         .auth_header_types
@@ -49,7 +54,8 @@ pub(crate) fn bearer<'a>(req: &Request<'a>, jwt: &JwtState) -> Result<Option<Cow
     let (Some(token), None) = (parts.next(), parts.next()) else {
         return Err(Rejection::BearerHeaderShape.into());
     };
-    let token = std::str::from_utf8(token).map_err(|_| AuthError::new(Rejection::JwtInvalidCharacters))?;
+    let token =
+        std::str::from_utf8(token).map_err(|_| AuthError::new(Rejection::JwtInvalidCharacters))?;
     Ok(Some(Cow::Owned(token.to_owned())))
 }
 
@@ -59,20 +65,32 @@ pub(crate) enum Lookup<I> {
     Username(String),
 }
 
-pub(crate) fn lookup<U: AuthUser>(jwt: &JwtState, claim: Option<&serde_json::Value>) -> Result<Lookup<U::Id>, AuthError> {
+pub(crate) fn lookup<U: AuthUser>(
+    jwt: &JwtState,
+    claim: Option<&serde_json::Value>,
+) -> Result<Lookup<U::Id>, AuthError> {
     let Some(value) = claim else {
         return Err(Rejection::NoUserId.into());
     };
     let not_found = || AuthError::new(Rejection::UserNotFound);
     if jwt.settings().user_id_field == "username" {
-        value.as_str().map(|s| Lookup::Username(s.to_owned())).ok_or_else(not_found)
+        value
+            .as_str()
+            .map(|s| Lookup::Username(s.to_owned()))
+            .ok_or_else(not_found)
     } else {
-        U::Id::from_json(value).map(Lookup::Id).ok_or_else(not_found)
+        U::Id::from_json(value)
+            .map(Lookup::Id)
+            .ok_or_else(not_found)
     }
 }
 
 /// The user checks after the lookup: missing, inactive, revoked.
-pub(crate) fn check_user<U: AuthUser>(jwt: &JwtState, user: StoreResult<Option<U>>, revoke: Option<&str>) -> Result<U, AuthError> {
+pub(crate) fn check_user<U: AuthUser>(
+    jwt: &JwtState,
+    user: StoreResult<Option<U>>,
+    revoke: Option<&str>,
+) -> Result<U, AuthError> {
     let user = user?.ok_or(Rejection::UserNotFound)?;
     if jwt.settings().check_user_is_active && !user.is_active() {
         return Err(Rejection::UserInactive.into());
@@ -90,7 +108,9 @@ pub(crate) fn check_user<U: AuthUser>(jwt: &JwtState, user: StoreResult<Option<U
 impl<U: AuthUser> Authenticator<U> for Jwt {
     async fn authenticate(&self, req: &Request<'_>, ctx: &Context<U>) -> Outcome<U> {
         let jwt = state(ctx)?;
-        let Some(raw) = bearer(req, jwt)? else { return Ok(None) };
+        let Some(raw) = bearer(req, jwt)? else {
+            return Ok(None);
+        };
         let token = AccessToken::verify(&raw, jwt)?;
         if let Some(bl) = jwt.checked_blacklist() {
             if !token.jti().is_empty() && bl.is_blacklisted(token.jti()).await? {
@@ -108,7 +128,9 @@ impl<U: AuthUser> Authenticator<U> for Jwt {
 
     fn authenticate_blocking(&self, req: &Request<'_>, ctx: &Context<U>) -> Outcome<U> {
         let jwt = state(ctx)?;
-        let Some(raw) = bearer(req, jwt)? else { return Ok(None) };
+        let Some(raw) = bearer(req, jwt)? else {
+            return Ok(None);
+        };
         let token = AccessToken::verify(&raw, jwt)?;
         if let Some(bl) = jwt.checked_blacklist() {
             if !token.jti().is_empty() && bl.is_blacklisted_blocking(token.jti())? {
@@ -125,10 +147,10 @@ impl<U: AuthUser> Authenticator<U> for Jwt {
     }
 
     fn authenticate_header(&self, ctx: &Context<U>) -> Option<Cow<'static, str>> {
-        Some(Cow::Owned(
-            ctx.store::<JwtState>()
-                .map_or_else(|| "Bearer realm=\"api\"".to_owned(), JwtState::challenge),
-        ))
+        Some(Cow::Owned(ctx.store::<JwtState>().map_or_else(
+            || "Bearer realm=\"api\"".to_owned(),
+            JwtState::challenge,
+        )))
     }
 
     fn name(&self) -> &'static str {

@@ -26,11 +26,16 @@ pub(crate) fn unix_now() -> i64 {
 /// callers fail closed.
 pub trait Blacklist: Send + Sync + 'static {
     /// Adds `jti` until `expires_at` (idempotent).
-    fn blacklist(&self, jti: &str, expires_at: i64) -> impl Future<Output = StoreResult<()>> + Send;
+    fn blacklist(&self, jti: &str, expires_at: i64)
+    -> impl Future<Output = StoreResult<()>> + Send;
     /// Whether `jti` is blacklisted.
     fn is_blacklisted(&self, jti: &str) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Adds `jti` if absent, atomically; `true` when this call added it.
-    fn check_and_blacklist(&self, jti: &str, expires_at: i64) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn check_and_blacklist(
+        &self,
+        jti: &str,
+        expires_at: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Blocking twin of [`blacklist`](Blacklist::blacklist).
     fn blacklist_blocking(&self, jti: &str, expires_at: i64) -> StoreResult<()>;
     /// Blocking twin of [`is_blacklisted`](Blacklist::is_blacklisted).
@@ -49,7 +54,11 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 trait Erased: Send + Sync {
     fn blacklist<'a>(&'a self, jti: &'a str, exp: i64) -> BoxFuture<'a, StoreResult<()>>;
     fn is_blacklisted<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, StoreResult<bool>>;
-    fn check_and_blacklist<'a>(&'a self, jti: &'a str, exp: i64) -> BoxFuture<'a, StoreResult<bool>>;
+    fn check_and_blacklist<'a>(
+        &'a self,
+        jti: &'a str,
+        exp: i64,
+    ) -> BoxFuture<'a, StoreResult<bool>>;
     fn blacklist_blocking(&self, jti: &str, exp: i64) -> StoreResult<()>;
     fn is_blacklisted_blocking(&self, jti: &str) -> StoreResult<bool>;
     fn check_and_blacklist_blocking(&self, jti: &str, exp: i64) -> StoreResult<bool>;
@@ -63,7 +72,11 @@ impl<B: Blacklist> Erased for B {
     fn is_blacklisted<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
         Box::pin(Blacklist::is_blacklisted(self, jti))
     }
-    fn check_and_blacklist<'a>(&'a self, jti: &'a str, exp: i64) -> BoxFuture<'a, StoreResult<bool>> {
+    fn check_and_blacklist<'a>(
+        &'a self,
+        jti: &'a str,
+        exp: i64,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
         Box::pin(Blacklist::check_and_blacklist(self, jti, exp))
     }
     fn blacklist_blocking(&self, jti: &str, exp: i64) -> StoreResult<()> {
@@ -88,25 +101,40 @@ pub struct Blacklists {
 
 impl fmt::Debug for Blacklists {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Blacklists").field("process_local", &self.inner.is_process_local()).finish()
+        f.debug_struct("Blacklists")
+            .field("process_local", &self.inner.is_process_local())
+            .finish()
     }
 }
 
 impl Blacklists {
     /// Wraps a backend.
     pub fn new(backend: impl Blacklist) -> Self {
-        Blacklists { inner: Arc::new(backend) }
+        Blacklists {
+            inner: Arc::new(backend),
+        }
     }
     /// [`Blacklist::blacklist`].
-    pub fn blacklist<'a>(&'a self, jti: &'a str, exp: i64) -> impl Future<Output = StoreResult<()>> + Send + 'a {
+    pub fn blacklist<'a>(
+        &'a self,
+        jti: &'a str,
+        exp: i64,
+    ) -> impl Future<Output = StoreResult<()>> + Send + 'a {
         self.inner.blacklist(jti, exp)
     }
     /// [`Blacklist::is_blacklisted`].
-    pub fn is_blacklisted<'a>(&'a self, jti: &'a str) -> impl Future<Output = StoreResult<bool>> + Send + 'a {
+    pub fn is_blacklisted<'a>(
+        &'a self,
+        jti: &'a str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send + 'a {
         self.inner.is_blacklisted(jti)
     }
     /// [`Blacklist::check_and_blacklist`].
-    pub fn check_and_blacklist<'a>(&'a self, jti: &'a str, exp: i64) -> impl Future<Output = StoreResult<bool>> + Send + 'a {
+    pub fn check_and_blacklist<'a>(
+        &'a self,
+        jti: &'a str,
+        exp: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send + 'a {
         self.inner.check_and_blacklist(jti, exp)
     }
     /// [`Blacklist::blacklist_blocking`].
@@ -143,7 +171,9 @@ struct Entries {
 
 impl fmt::Debug for MemoryBlacklist {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemoryBlacklist").field("entries", &self.len()).finish()
+        f.debug_struct("MemoryBlacklist")
+            .field("entries", &self.len())
+            .finish()
     }
 }
 
@@ -164,7 +194,9 @@ impl MemoryBlacklist {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
-        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn insert(e: &mut Entries, jti: &str, exp: i64) -> bool {

@@ -49,7 +49,9 @@ impl From<TokenError> for crate::error::AuthError {
         match e {
             TokenError::Invalid(m) => AuthError::failed(m),
             TokenError::Expired => Rejection::TokenExpired.into(),
-            TokenError::WrongType(t) => AuthError::new(Rejection::WrongTokenType).arg("expected", t),
+            TokenError::WrongType(t) => {
+                AuthError::new(Rejection::WrongTokenType).arg("expected", t)
+            }
             TokenError::Blacklisted => Rejection::TokenBlacklisted.into(),
         }
     }
@@ -126,10 +128,16 @@ fn object<'a>(bytes: &'a [u8], what: &'static str) -> Result<Object<'a>, TokenEr
             ))));
         }
     };
-    let first = text.trim_start_matches([' ', '\t', '\n', '\r']).as_bytes().first().copied();
+    let first = text
+        .trim_start_matches([' ', '\t', '\n', '\r'])
+        .as_bytes()
+        .first()
+        .copied();
     if first != Some(b'{') {
         return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
-            Ok(_) => TokenError::Invalid(Cow::Owned(format!("Invalid {what} string: must be a json object"))),
+            Ok(_) => TokenError::Invalid(Cow::Owned(format!(
+                "Invalid {what} string: must be a json object"
+            ))),
             Err(e) => TokenError::Invalid(Cow::Owned(format!("Invalid {what} string: {e}"))),
         });
     }
@@ -248,7 +256,10 @@ pub fn decode(
         let list: Option<Vec<String>> = serde_json::from_str(crit.get()).ok();
         match list {
             Some(l) if !l.is_empty() => {
-                return Err(TokenError::Invalid(Cow::Owned(format!("Unsupported critical extension: {}", l[0]))));
+                return Err(TokenError::Invalid(Cow::Owned(format!(
+                    "Unsupported critical extension: {}",
+                    l[0]
+                ))));
             }
             _ => return Err(invalid("Invalid 'crit' header parameter")),
         }
@@ -275,13 +286,16 @@ pub fn decode(
         match claims.get(name) {
             Some(v) if v.get() != "null" => {}
             _ => {
-                return Err(TokenError::Invalid(Cow::Owned(format!("Token is missing the \"{name}\" claim"))));
+                return Err(TokenError::Invalid(Cow::Owned(format!(
+                    "Token is missing the \"{name}\" claim"
+                ))));
             }
         }
     }
     let leeway = s.leeway_s as f64;
     // 14. iat.
-    let iat = int_like(claims.get("iat").expect("required")).ok_or(invalid("Issued At claim (iat) must be an integer."))?;
+    let iat = int_like(claims.get("iat").expect("required"))
+        .ok_or(invalid("Issued At claim (iat) must be an integer."))?;
     if iat as f64 > now + leeway {
         return Err(invalid("The token is not yet valid (iat)"));
     }
@@ -293,7 +307,8 @@ pub fn decode(
         }
     }
     // 16. exp.
-    let exp = int_like(claims.get("exp").expect("required")).ok_or(invalid("Expiration Time claim (exp) must be an integer."))?;
+    let exp = int_like(claims.get("exp").expect("required"))
+        .ok_or(invalid("Expiration Time claim (exp) must be an integer."))?;
     if exp as f64 <= now - leeway {
         return Err(TokenError::Expired);
     }
@@ -310,7 +325,9 @@ pub fn decode(
         }
     }
     // 18. aud.
-    let aud = claims.get("aud").filter(|a| !matches!(a.get(), "null" | "\"\"" | "[]" | "{}" | "false" | "0"));
+    let aud = claims
+        .get("aud")
+        .filter(|a| !matches!(a.get(), "null" | "\"\"" | "[]" | "{}" | "false" | "0"));
     match (&s.audience, aud) {
         (None, None) => {}
         (None, Some(_)) => return Err(invalid("Invalid audience")),
@@ -319,7 +336,8 @@ pub fn decode(
             let list: Vec<String> = if is_string(raw) {
                 vec![string(raw).unwrap_or_default()]
             } else {
-                serde_json::from_str(raw.get()).map_err(|_| invalid("Invalid claim format in token"))?
+                serde_json::from_str(raw.get())
+                    .map_err(|_| invalid("Invalid claim format in token"))?
             };
             if !list.iter().any(|a| a == expected_aud) {
                 return Err(invalid("Audience doesn't match"));
@@ -348,8 +366,17 @@ pub fn decode(
     } else {
         None
     };
-    let payload = String::from_utf8(payload_buf).expect("checked UTF-8").into_boxed_str();
-    Ok(Verified { payload, token_type, jti, exp, user_id, revoke })
+    let payload = String::from_utf8(payload_buf)
+        .expect("checked UTF-8")
+        .into_boxed_str();
+    Ok(Verified {
+        payload,
+        token_type,
+        jti,
+        exp,
+        user_id,
+        revoke,
+    })
 }
 
 /// Writes a compact token: `{"alg":..,"typ":"JWT"}`, the claims JSON, the signature.

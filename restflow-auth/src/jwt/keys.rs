@@ -30,7 +30,10 @@ enum HmacKey {
 
 enum Signer {
     Hmac(HmacKey),
-    Asymmetric { encoding: Option<EncodingKey>, decoding: DecodingKey },
+    Asymmetric {
+        encoding: Option<EncodingKey>,
+        decoding: DecodingKey,
+    },
 }
 
 /// The keys and algorithm of the built-in JWT.
@@ -42,7 +45,9 @@ pub struct JwtKeys {
 
 impl fmt::Debug for JwtKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JwtKeys").field("algorithm", &self.name).finish_non_exhaustive()
+        f.debug_struct("JwtKeys")
+            .field("algorithm", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -74,7 +79,10 @@ fn ensure_provider() {
 }
 
 fn cfg_err(key: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError { key, message: message.into() }
+    ConfigError {
+        key,
+        message: message.into(),
+    }
 }
 
 impl JwtKeys {
@@ -84,22 +92,38 @@ impl JwtKeys {
             crate::settings::Error::Invalid { key, message } => cfg_err(key, message),
             other => cfg_err("jwt", other.to_string()),
         })?;
-        let (name, alg) = algorithm(&s.algorithm).ok_or_else(|| cfg_err("jwt.algorithm", "unsupported"))?;
+        let (name, alg) =
+            algorithm(&s.algorithm).ok_or_else(|| cfg_err("jwt.algorithm", "unsupported"))?;
         let key = s.signing_key.as_ref().ok_or_else(|| {
-            cfg_err("jwt.signing_key", "is not set: set `[jwt] signing_key` or RESTFLOW_JWT__SIGNING_KEY")
+            cfg_err(
+                "jwt.signing_key",
+                "is not set: set `[jwt] signing_key` or RESTFLOW_JWT__SIGNING_KEY",
+            )
         })?;
         let key = key.expose().as_bytes();
         ensure_provider();
         let signer = match alg {
-            Algorithm::HS256 => Signer::Hmac(HmacKey::S256(Hmac::new_from_slice(key).expect("any length"))),
-            Algorithm::HS384 => Signer::Hmac(HmacKey::S384(Hmac::new_from_slice(key).expect("any length"))),
-            Algorithm::HS512 => Signer::Hmac(HmacKey::S512(Hmac::new_from_slice(key).expect("any length"))),
+            Algorithm::HS256 => Signer::Hmac(HmacKey::S256(
+                Hmac::new_from_slice(key).expect("any length"),
+            )),
+            Algorithm::HS384 => Signer::Hmac(HmacKey::S384(
+                Hmac::new_from_slice(key).expect("any length"),
+            )),
+            Algorithm::HS512 => Signer::Hmac(HmacKey::S512(
+                Hmac::new_from_slice(key).expect("any length"),
+            )),
             _ => {
                 let public = s.verifying_key.as_deref().unwrap_or_default().as_bytes();
                 let bad = |what: &str, e: jsonwebtoken::errors::Error| {
                     cfg_err(
-                        if what == "private" { "jwt.signing_key" } else { "jwt.verifying_key" },
-                        format!("cannot read the {what} key for {name}: {e}; give a PEM key of the algorithm's family"),
+                        if what == "private" {
+                            "jwt.signing_key"
+                        } else {
+                            "jwt.verifying_key"
+                        },
+                        format!(
+                            "cannot read the {what} key for {name}: {e}; give a PEM key of the algorithm's family"
+                        ),
                     )
                 };
                 let (encoding, decoding) = match alg {
@@ -116,18 +140,54 @@ impl JwtKeys {
                         DecodingKey::from_rsa_pem(public).map_err(|e| bad("public", e))?,
                     ),
                 };
-                Signer::Asymmetric { encoding: Some(encoding), decoding }
+                Signer::Asymmetric {
+                    encoding: Some(encoding),
+                    decoding,
+                }
             }
         };
-        let keys = JwtKeys { name, algorithm: alg, signer };
+        let keys = JwtKeys {
+            name,
+            algorithm: alg,
+            signer,
+        };
         // Prove the pair at startup: a private key that does not match the
         // public one would otherwise fail every request.
         let probe = b"restflow-auth key check";
-        let sig = keys.sign(probe).map_err(|e| cfg_err("jwt.signing_key", e))?;
+        let sig = keys
+            .sign(probe)
+            .map_err(|e| cfg_err("jwt.signing_key", e))?;
         if !keys.verify(probe, &sig) {
-            return Err(cfg_err("jwt.verifying_key", format!("does not verify what `jwt.signing_key` signs with {name}: the keys are not a pair")));
+            return Err(cfg_err(
+                "jwt.verifying_key",
+                format!(
+                    "does not verify what `jwt.signing_key` signs with {name}: the keys are not a pair"
+                ),
+            ));
         }
         Ok(keys)
+    }
+
+    /// HMAC keys from raw bytes (a binary secret, e.g. from a JWK), for
+    /// `HS256`, `HS384` or `HS512`. No length rule is applied here.
+    pub fn hmac(algorithm_name: &str, secret: &[u8]) -> Result<Self, ConfigError> {
+        let signer = match algorithm_name {
+            "HS256" => HmacKey::S256(Hmac::new_from_slice(secret).expect("any length")),
+            "HS384" => HmacKey::S384(Hmac::new_from_slice(secret).expect("any length")),
+            "HS512" => HmacKey::S512(Hmac::new_from_slice(secret).expect("any length")),
+            other => {
+                return Err(cfg_err(
+                    "jwt.algorithm",
+                    format!("'{other}' is not an HMAC algorithm"),
+                ));
+            }
+        };
+        let (name, algorithm) = algorithm(algorithm_name).expect("HMAC names are known");
+        Ok(JwtKeys {
+            name,
+            algorithm,
+            signer: Signer::Hmac(signer),
+        })
     }
 
     /// The algorithm name (`HS256`, ...).
@@ -152,8 +212,12 @@ impl JwtKeys {
                     m.finalize().into_bytes().to_vec()
                 }
             }),
-            Signer::Asymmetric { encoding: Some(key), .. } => {
-                let sig = jsonwebtoken::crypto::sign(message, key, self.algorithm).map_err(|e| e.to_string())?;
+            Signer::Asymmetric {
+                encoding: Some(key),
+                ..
+            } => {
+                let sig = jsonwebtoken::crypto::sign(message, key, self.algorithm)
+                    .map_err(|e| e.to_string())?;
                 let mut out = Vec::new();
                 b64::decode_into(sig.as_bytes(), &mut out);
                 Ok(out)
@@ -181,7 +245,8 @@ impl JwtKeys {
             },
             Signer::Asymmetric { decoding, .. } => {
                 let sig = b64::encode(signature);
-                jsonwebtoken::crypto::verify(&sig, message, decoding, self.algorithm).unwrap_or(false)
+                jsonwebtoken::crypto::verify(&sig, message, decoding, self.algorithm)
+                    .unwrap_or(false)
             }
         }
     }

@@ -37,7 +37,9 @@ impl JwtState {
         if settings.user_id_field == "email" {
             return Err(ConfigError {
                 key: "jwt.user_id_field",
-                message: "`email` is not part of `AuthUser`; use `id` (or `pk`, `uuid`) or `username`".into(),
+                message:
+                    "`email` is not part of `AuthUser`; use `id` (or `pk`, `uuid`) or `username`"
+                        .into(),
             });
         }
         match &blacklist {
@@ -55,7 +57,11 @@ impl JwtState {
             }
             _ => {}
         }
-        Ok(JwtState { keys, settings: settings.clone(), blacklist })
+        Ok(JwtState {
+            keys,
+            settings: settings.clone(),
+            blacklist,
+        })
     }
 
     /// The settings in force.
@@ -70,7 +76,9 @@ impl JwtState {
 
     /// The blacklist, when the settings enable its checks.
     pub(crate) fn checked_blacklist(&self) -> Option<&Blacklists> {
-        self.blacklist.as_ref().filter(|_| self.settings.blacklist_enabled)
+        self.blacklist
+            .as_ref()
+            .filter(|_| self.settings.blacklist_enabled)
     }
 
     /// How long a blacklist entry must live: the token's `exp` plus the leeway.
@@ -80,7 +88,13 @@ impl JwtState {
 
     /// `WWW-Authenticate`: the first accepted scheme, `realm="api"`.
     pub fn challenge(&self) -> String {
-        format!("{} realm=\"api\"", self.settings.auth_header_types.first().map_or("Bearer", String::as_str))
+        format!(
+            "{} realm=\"api\"",
+            self.settings
+                .auth_header_types
+                .first()
+                .map_or("Bearer", String::as_str)
+        )
     }
 
     pub(crate) fn user_id_value<U: AuthUser>(&self, user: &U) -> serde_json::Value {
@@ -99,7 +113,11 @@ impl JwtState {
     ) -> Result<(String, jws::Verified), TokenError> {
         let s = &self.settings;
         let now = blacklist::unix_now();
-        let lifetime = if kind == "access" { s.access_token_lifetime_s } else { s.refresh_token_lifetime_s };
+        let lifetime = if kind == "access" {
+            s.access_token_lifetime_s
+        } else {
+            s.refresh_token_lifetime_s
+        };
         let exp = now + lifetime as i64;
         let jti = tokens::new_jti();
         let q = |v: &str| serde_json::Value::from(v).to_string();
@@ -118,7 +136,8 @@ impl JwtState {
         }
         const RESERVED: &[&str] = &["token_type", "iat", "exp", "jti", "iss", "aud", "nbf"];
         for (k, v) in extra {
-            if RESERVED.contains(&k.as_str()) || *k == s.user_id_claim || *k == s.revoke_token_claim {
+            if RESERVED.contains(&k.as_str()) || *k == s.user_id_claim || *k == s.revoke_token_claim
+            {
                 continue;
             }
             let _ = write!(json, ",{}:{v}", q(k));

@@ -126,7 +126,10 @@ impl RefreshToken {
     pub fn access_token(&self, jwt: &JwtState) -> Result<AccessToken, TokenError> {
         let (raw, claims) = jwt.mint(
             "access",
-            self.claims.user_id.clone().unwrap_or(serde_json::Value::Null),
+            self.claims
+                .user_id
+                .clone()
+                .unwrap_or(serde_json::Value::Null),
             self.claims.revoke.clone(),
             &serde_json::Map::new(),
         )?;
@@ -137,7 +140,10 @@ impl RefreshToken {
     pub fn rotate(&self, jwt: &JwtState) -> Result<RefreshToken, TokenError> {
         let (raw, claims) = jwt.mint(
             "refresh",
-            self.claims.user_id.clone().unwrap_or(serde_json::Value::Null),
+            self.claims
+                .user_id
+                .clone()
+                .unwrap_or(serde_json::Value::Null),
             self.claims.revoke.clone(),
             &serde_json::Map::new(),
         )?;
@@ -148,7 +154,9 @@ impl RefreshToken {
     pub async fn blacklist(&self, jwt: &JwtState) -> StoreResult<()> {
         match jwt.blacklist_backend() {
             Some(b) => b.blacklist(self.jti(), jwt.keep_until(self.exp())).await,
-            None => Err(crate::error::AuthError::internal("no JWT blacklist configured")),
+            None => Err(crate::error::AuthError::internal(
+                "no JWT blacklist configured",
+            )),
         }
     }
 
@@ -156,7 +164,9 @@ impl RefreshToken {
     pub fn blacklist_blocking(&self, jwt: &JwtState) -> StoreResult<()> {
         match jwt.blacklist_backend() {
             Some(b) => b.blacklist_blocking(self.jti(), jwt.keep_until(self.exp())),
-            None => Err(crate::error::AuthError::internal("no JWT blacklist configured")),
+            None => Err(crate::error::AuthError::internal(
+                "no JWT blacklist configured",
+            )),
         }
     }
 }
