@@ -255,13 +255,14 @@ impl<U: AuthUser> AuthBuilder<U> {
     }
 
     /// Validates everything and builds.
-    pub fn build(mut self) -> Result<Auth<U>, BuildError> {
+    pub fn build(self) -> Result<Auth<U>, BuildError> {
         self.settings.validate()?;
+        #[cfg_attr(not(feature = "jwt"), allow(unused_mut))]
+        let mut stores = self.stores;
         #[cfg(feature = "jwt")]
         if self.settings.jwt.signing_key.is_some() {
-            let state = crate::jwt::JwtState::new(&self.settings.jwt, self.blacklist.take())?;
-            self.stores
-                .insert(TypeId::of::<crate::jwt::JwtState>(), Box::new(state));
+            let state = crate::jwt::JwtState::new(&self.settings.jwt, self.blacklist)?;
+            stores.insert(TypeId::of::<crate::jwt::JwtState>(), Box::new(state));
         }
         let users = self.users.ok_or(BuildError::MissingUsers)?;
         let catalog = match self.catalog {
@@ -273,7 +274,7 @@ impl<U: AuthUser> AuthBuilder<U> {
                 settings: self.settings,
                 users,
                 catalog,
-                stores: self.stores,
+                stores,
             }),
         })
     }

@@ -78,10 +78,11 @@ impl<U: AuthUser> Auth<U> {
 }
 
 type ViewFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
+type View<U> = fn(Arc<Context<U>>, http::request::Parts, Map<String, Value>) -> ViewFuture;
 
 fn view<U: AuthUser, S: Clone + Send + Sync + 'static>(
     ctx: &Arc<Context<U>>,
-    f: fn(Arc<Context<U>>, http::request::Parts, Map<String, Value>) -> ViewFuture,
+    f: View<U>,
 ) -> MethodRouter<S> {
     let ctx = Arc::clone(ctx);
     post(move |req: http::Request<Body>| {
@@ -247,7 +248,7 @@ fn char_field(data: &Map<String, Value>, name: &str) -> Result<String, &'static 
 fn fields<const N: usize>(
     data: &Map<String, Value>,
     names: [&str; N],
-) -> Result<[String; N], Response> {
+) -> Result<[String; N], Box<Response>> {
     let mut errors = String::new();
     let mut values: [String; N] = std::array::from_fn(|_| String::new());
     for (i, name) in names.iter().enumerate() {
@@ -263,7 +264,7 @@ fn fields<const N: usize>(
         Ok(values)
     } else {
         errors.push('}');
-        Err(json(StatusCode::BAD_REQUEST, errors))
+        Err(Box::new(json(StatusCode::BAD_REQUEST, errors)))
     }
 }
 
@@ -291,7 +292,7 @@ fn obtain<U: AuthUser>(
     Box::pin(async move {
         let [username, password] = match fields(&data, ["username", "password"]) {
             Ok(v) => v,
-            Err(res) => return res,
+            Err(res) => return *res,
         };
         let result: Result<Response, AuthError> = async {
             let jwt = jwt_state(&ctx)?;
@@ -329,16 +330,17 @@ fn refresh<U: AuthUser>(
     Box::pin(async move {
         let [raw] = match fields(&data, ["refresh"]) {
             Ok(v) => v,
-            Err(res) => return res,
+            Err(res) => return *res,
         };
         let result: Result<Response, AuthError> = async {
             let jwt = jwt_state(&ctx)?;
             let token = RefreshToken::verify(&raw, jwt)?;
             let blacklist = jwt.checked_blacklist();
-            if let Some(bl) = blacklist {
-                if !token.jti().is_empty() && bl.is_blacklisted(token.jti()).await? {
-                    return Err(Rejection::TokenBlacklisted.into());
-                }
+            if let Some(bl) = blacklist
+                && !token.jti().is_empty()
+                && bl.is_blacklisted(token.jti()).await?
+            {
+                return Err(Rejection::TokenBlacklisted.into());
             }
             // Unlike the reference, the user is loaded: deleted or inactive users get no tokens.
             let user = match lookup::<U>(jwt, token.user_id())? {
@@ -355,13 +357,12 @@ fn refresh<U: AuthUser>(
             }
             // Rotation: the old token is blacklisted atomically before any
             // new token exists, so of concurrent refreshes exactly one wins.
-            if let Some(bl) = blacklist {
-                if !bl
+            if let Some(bl) = blacklist
+                && !bl
                     .check_and_blacklist(token.jti(), jwt.keep_until(token.exp()))
                     .await?
-                {
-                    return Err(Rejection::TokenBlacklisted.into());
-                }
+            {
+                return Err(Rejection::TokenBlacklisted.into());
             }
             let access = token.access_token(jwt)?;
             let rotated = token.rotate(jwt)?;
@@ -380,7 +381,7 @@ fn blacklist<U: AuthUser>(
     Box::pin(async move {
         let [raw] = match fields(&data, ["refresh"]) {
             Ok(v) => v,
-            Err(res) => return res,
+            Err(res) => return *res,
         };
         let result: Result<Response, AuthError> = async {
             let jwt = jwt_state(&ctx)?;

@@ -112,10 +112,11 @@ impl<U: AuthUser> Authenticator<U> for Jwt {
             return Ok(None);
         };
         let token = AccessToken::verify(&raw, jwt)?;
-        if let Some(bl) = jwt.checked_blacklist() {
-            if !token.jti().is_empty() && bl.is_blacklisted(token.jti()).await? {
-                return Err(Rejection::TokenBlacklisted.into());
-            }
+        if let Some(bl) = jwt.checked_blacklist()
+            && !token.jti().is_empty()
+            && bl.is_blacklisted(token.jti()).await?
+        {
+            return Err(Rejection::TokenBlacklisted.into());
         }
         let v = token.verified();
         let user = match lookup::<U>(jwt, v.user_id.as_ref())? {
@@ -132,10 +133,11 @@ impl<U: AuthUser> Authenticator<U> for Jwt {
             return Ok(None);
         };
         let token = AccessToken::verify(&raw, jwt)?;
-        if let Some(bl) = jwt.checked_blacklist() {
-            if !token.jti().is_empty() && bl.is_blacklisted_blocking(token.jti())? {
-                return Err(Rejection::TokenBlacklisted.into());
-            }
+        if let Some(bl) = jwt.checked_blacklist()
+            && !token.jti().is_empty()
+            && bl.is_blacklisted_blocking(token.jti())?
+        {
+            return Err(Rejection::TokenBlacklisted.into());
         }
         let v = token.verified();
         let user = match lookup::<U>(jwt, v.user_id.as_ref())? {

@@ -247,10 +247,8 @@ pub fn decode(
     }
 
     // 9. header parameters.
-    if let Some(kid) = header.get("kid") {
-        if !is_string(kid) {
-            return Err(invalid("Key ID header parameter must be a string"));
-        }
+    if header.get("kid").is_some_and(|kid| !is_string(kid)) {
+        return Err(invalid("Key ID header parameter must be a string"));
     }
     if let Some(crit) = header.get("crit") {
         let list: Option<Vec<String>> = serde_json::from_str(crit.get()).ok();

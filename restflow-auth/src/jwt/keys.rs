@@ -28,6 +28,9 @@ enum HmacKey {
     S512(Hmac<sha2::Sha512>),
 }
 
+// Built once per process; the HMAC state stays inline because verification
+// clones it on every request.
+#[allow(clippy::large_enum_variant)]
 enum Signer {
     Hmac(HmacKey),
     Asymmetric {
