@@ -9,6 +9,7 @@ mod jwt;
 mod jwt_views;
 mod messages;
 mod permissions;
+mod pyjwt;
 mod settings;
 mod signature;
 
