@@ -42,7 +42,10 @@ fn pyjwt(python: &str, requests: &[Value]) -> Vec<Value> {
     }
     drop(stdin);
     let out = BufReader::new(child.stdout.take().unwrap());
-    let answers: Vec<Value> = out.lines().map(|l| serde_json::from_str(&l.unwrap()).unwrap()).collect();
+    let answers: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
     assert!(child.wait().unwrap().success());
     assert_eq!(answers.len(), requests.len());
     answers
@@ -53,7 +56,10 @@ fn key_file(f: &str) -> String {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 #[test]
@@ -61,10 +67,30 @@ fn tokens_cross_both_ways_for_each_family() {
     let Some(py) = python() else { return };
     let families = [
         ("HS256", KEY.to_owned(), KEY.to_owned(), None),
-        ("RS256", key_file("rsa.pem"), key_file("rsa.pub.pem"), Some(key_file("rsa.pub.pem"))),
-        ("PS256", key_file("rsa.pem"), key_file("rsa.pub.pem"), Some(key_file("rsa.pub.pem"))),
-        ("ES256", key_file("ec256.pem"), key_file("ec256.pub.pem"), Some(key_file("ec256.pub.pem"))),
-        ("EdDSA", key_file("ed25519.pem"), key_file("ed25519.pub.pem"), Some(key_file("ed25519.pub.pem"))),
+        (
+            "RS256",
+            key_file("rsa.pem"),
+            key_file("rsa.pub.pem"),
+            Some(key_file("rsa.pub.pem")),
+        ),
+        (
+            "PS256",
+            key_file("rsa.pem"),
+            key_file("rsa.pub.pem"),
+            Some(key_file("rsa.pub.pem")),
+        ),
+        (
+            "ES256",
+            key_file("ec256.pem"),
+            key_file("ec256.pub.pem"),
+            Some(key_file("ec256.pub.pem")),
+        ),
+        (
+            "EdDSA",
+            key_file("ed25519.pem"),
+            key_file("ed25519.pub.pem"),
+            Some(key_file("ed25519.pub.pem")),
+        ),
     ];
     for (alg, private, public, verifying) in families {
         let mut s = settings_with(|j| {
@@ -86,7 +112,9 @@ fn tokens_cross_both_ways_for_each_family() {
         );
         assert_eq!(answers[0]["claims"]["user_id"], 1, "{alg}: {}", answers[0]);
         assert_eq!(answers[0]["claims"]["token_type"], "access");
-        let theirs = answers[1]["token"].as_str().unwrap_or_else(|| panic!("{alg}: {}", answers[1]));
+        let theirs = answers[1]["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{alg}: {}", answers[1]));
         let verified = AccessToken::verify(theirs, jwt).unwrap_or_else(|e| panic!("{alg}: {e}"));
         assert_eq!(verified.user_id(), Some(&json!(3)));
     }
@@ -104,12 +132,16 @@ fn malformed_tokens_get_pyjwts_own_messages() {
     .build()
     .unwrap();
     let jwt = auth.context().store::<JwtState>().unwrap();
-    let good = AccessToken::for_user(&user(1, "alice", true, false), jwt).unwrap().as_str().to_owned();
+    let good = AccessToken::for_user(&user(1, "alice", true, false), jwt)
+        .unwrap()
+        .as_str()
+        .to_owned();
     let (input, sig) = good.rsplit_once('.').unwrap();
     let (header, _) = input.split_once('.').unwrap();
     use base64::Engine;
     let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
-    let encode = |claims: Value| json!({"op": "encode", "claims": claims, "key": KEY, "alg": "HS256"});
+    let encode =
+        |claims: Value| json!({"op": "encode", "claims": claims, "key": KEY, "alg": "HS256"});
     // Tokens PyJWT itself writes with odd claims.
     let crafted = pyjwt(
         &py,
@@ -118,13 +150,20 @@ fn malformed_tokens_get_pyjwts_own_messages() {
             encode(json!({"token_type": "access", "exp": now() + 60})),
             encode(json!({"token_type": "access", "iat": now(), "exp": now() - 5})),
             encode(json!({"token_type": "access", "iat": now() + 100, "exp": now() + 600})),
-            encode(json!({"token_type": "access", "iat": now(), "exp": now() + 60, "nbf": now() + 100})),
+            encode(
+                json!({"token_type": "access", "iat": now(), "exp": now() + 60, "nbf": now() + 100}),
+            ),
             encode(json!({"token_type": "access", "iat": "x", "exp": now() + 60})),
-            encode(json!({"token_type": "access", "iat": now(), "exp": now() + 60, "aud": "someone"})),
+            encode(
+                json!({"token_type": "access", "iat": now(), "exp": now() + 60, "aud": "someone"}),
+            ),
             encode(json!({"token_type": "access", "iat": now(), "exp": now() + 60, "sub": 5})),
         ],
     );
-    let mut tokens: Vec<String> = crafted.iter().map(|a| a["token"].as_str().unwrap().to_owned()).collect();
+    let mut tokens: Vec<String> = crafted
+        .iter()
+        .map(|a| a["token"].as_str().unwrap().to_owned())
+        .collect();
     tokens.extend([
         "abc".to_owned(),
         "a.b".to_owned(),
@@ -138,12 +177,20 @@ fn malformed_tokens_get_pyjwts_own_messages() {
         format!("{}.{}.{sig}", b64("[]"), b64("{}")),
         format!("{header}.{}.{sig}", b64(r#"{"token_type":"access"}"#)),
     ]);
-    let requests: Vec<Value> =
-        tokens.iter().map(|t| json!({"op": "decode", "token": t, "key": KEY, "alg": "HS256"})).collect();
+    let requests: Vec<Value> = tokens
+        .iter()
+        .map(|t| json!({"op": "decode", "token": t, "key": KEY, "alg": "HS256"}))
+        .collect();
     let answers = pyjwt(&py, &requests);
     let mut compared = 0;
     for (token, answer) in tokens.iter().zip(&answers) {
-        let ours = jws::decode(token, &restflow_auth::jwt::JwtKeys::hmac("HS256", KEY.as_bytes()).unwrap(), jwt.settings(), "access", jws_now());
+        let ours = jws::decode(
+            token,
+            &restflow_auth::jwt::JwtKeys::hmac("HS256", KEY.as_bytes()).unwrap(),
+            jwt.settings(),
+            "access",
+            jws_now(),
+        );
         match (answer.get("error").and_then(Value::as_str), ours) {
             (Some(theirs), Err(e)) => {
                 assert_eq!(e.to_string(), theirs, "token {token}");
@@ -157,5 +204,8 @@ fn malformed_tokens_get_pyjwts_own_messages() {
 }
 
 fn jws_now() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
 }

@@ -38,17 +38,34 @@ pub(crate) fn bearer<'a>(
     req: &Request<'a>,
     jwt: &JwtState,
 ) -> Result<Option<Cow<'a, str>>, AuthError> {
+    let types = &jwt.settings().auth_header_types;
+    // Fast path: one header, `<Type> <token>` with a single space and
+    // nothing else; `to_str` has already checked the bytes are visible ASCII.
+    if let (Some(value), Some(first)) = (req.header("authorization"), types.first())
+        && req
+            .headers()
+            .get_all("authorization")
+            .iter()
+            .nth(1)
+            .is_none()
+        && value.len() > first.len() + 1
+        && value.as_bytes()[first.len()] == b' '
+        && value[..first.len()].eq_ignore_ascii_case(first)
+    {
+        let token = &value[first.len() + 1..];
+        if !token.bytes().any(|b| b == b' ') {
+            return Ok(Some(Cow::Borrowed(token)));
+        }
+    }
     let header = req.authorization();
     let mut parts = split_ascii_whitespace(&header);
     let Some(scheme) = parts.next() else {
         return Ok(None);
     };
-    let ours = jwt
-        .settings()
-        .auth_header_types
+    if !types
         .iter()
-        .any(|t| t.as_bytes().eq_ignore_ascii_case(scheme));
-    if !ours {
+        .any(|t| t.as_bytes().eq_ignore_ascii_case(scheme))
+    {
         return Ok(None);
     }
     let (Some(token), None) = (parts.next(), parts.next()) else {

@@ -116,6 +116,94 @@ impl<'a> Object<'a> {
     }
 }
 
+/// The claims the reader checks, borrowed from the payload; every other
+/// member is skipped without being kept.
+#[derive(Default)]
+struct ClaimsView<'a> {
+    exp: Option<&'a RawValue>,
+    iat: Option<&'a RawValue>,
+    nbf: Option<&'a RawValue>,
+    iss: Option<&'a RawValue>,
+    aud: Option<&'a RawValue>,
+    sub: Option<&'a RawValue>,
+    jti: Option<&'a RawValue>,
+    token_type: Option<&'a RawValue>,
+    user: Option<&'a RawValue>,
+    revoke: Option<&'a RawValue>,
+}
+
+struct ClaimsSeed<'n> {
+    user_claim: &'n str,
+    revoke_claim: Option<&'n str>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for ClaimsSeed<'_> {
+    type Value = ClaimsView<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<ClaimsView<'de>, D::Error> {
+        struct V<'n>(ClaimsSeed<'n>);
+        impl<'de> Visitor<'de> for V<'_> {
+            type Value = ClaimsView<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ClaimsView<'de>, A::Error> {
+                let mut c = ClaimsView::default();
+                while let Some(Key(k)) = map.next_key()? {
+                    let slot = match &*k {
+                        "exp" => &mut c.exp,
+                        "iat" => &mut c.iat,
+                        "nbf" => &mut c.nbf,
+                        "iss" => &mut c.iss,
+                        "aud" => &mut c.aud,
+                        "sub" => &mut c.sub,
+                        "jti" => &mut c.jti,
+                        "token_type" => &mut c.token_type,
+                        name if name == self.0.user_claim => &mut c.user,
+                        name if Some(name) == self.0.revoke_claim => &mut c.revoke,
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    *slot = Some(map.next_value()?);
+                }
+                Ok(c)
+            }
+        }
+        d.deserialize_map(V(self))
+    }
+}
+
+/// Parses the payload into a [`ClaimsView`], or says why not as PyJWT does.
+fn claims_view<'a>(bytes: &'a [u8], seed: ClaimsSeed<'_>) -> Result<ClaimsView<'a>, TokenError> {
+    use serde::de::DeserializeSeed;
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        TokenError::Invalid(Cow::Owned(format!(
+            "Invalid payload string: 'utf-8' codec can't decode byte 0x{:02x} in position {at}",
+            bytes[at]
+        )))
+    })?;
+    let first = text
+        .trim_start_matches([' ', '\t', '\n', '\r'])
+        .as_bytes()
+        .first()
+        .copied();
+    if first != Some(b'{') {
+        return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            Ok(_) => invalid("Invalid payload string: must be a json object"),
+            Err(e) => TokenError::Invalid(Cow::Owned(format!("Invalid payload string: {e}"))),
+        });
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let view = seed
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(|e| TokenError::Invalid(Cow::Owned(format!("Invalid payload string: {e}"))))?;
+    Ok(view)
+}
+
 /// Parses `bytes` as a JSON object, or says why not in Python's terms.
 fn object<'a>(bytes: &'a [u8], what: &'static str) -> Result<Object<'a>, TokenError> {
     let text = match std::str::from_utf8(bytes) {
@@ -231,12 +319,20 @@ pub fn decode(
     };
     let (header_seg, payload_seg) = (&signing_input[..first_dot], &signing_input[first_dot + 1..]);
 
+    // The header this crate writes is valid, has no `kid` or `crit`, and
+    // names the configured algorithm: steps 6, 7, 9 and 10 all pass.
+    let canonical = header_seg == keys.canonical_header().as_bytes();
+
     // 6-8. encodings and the header JSON.
     let mut header_buf = Vec::new();
-    if !b64::decode_into(header_seg, &mut header_buf) {
+    if !canonical && !b64::decode_into(header_seg, &mut header_buf) {
         return Err(invalid("Invalid header padding"));
     }
-    let header = object(&header_buf, "header")?;
+    let header = if canonical {
+        None
+    } else {
+        Some(object(&header_buf, "header")?)
+    };
     let mut payload_buf = Vec::new();
     if !b64::decode_into(payload_seg, &mut payload_buf) {
         return Err(invalid("Invalid payload padding"));
@@ -246,73 +342,75 @@ pub fn decode(
         return Err(invalid("Invalid crypto padding"));
     }
 
-    // 9. header parameters.
-    if header.get("kid").is_some_and(|kid| !is_string(kid)) {
-        return Err(invalid("Key ID header parameter must be a string"));
-    }
-    if let Some(crit) = header.get("crit") {
-        let list: Option<Vec<String>> = serde_json::from_str(crit.get()).ok();
-        match list {
-            Some(l) if !l.is_empty() => {
-                return Err(TokenError::Invalid(Cow::Owned(format!(
+    if let Some(header) = &header {
+        // 9. header parameters.
+        if header.get("kid").is_some_and(|kid| !is_string(kid)) {
+            return Err(invalid("Key ID header parameter must be a string"));
+        }
+        if let Some(crit) = header.get("crit") {
+            let list: Option<Vec<String>> = serde_json::from_str(crit.get()).ok();
+            return Err(match list {
+                Some(l) if !l.is_empty() => TokenError::Invalid(Cow::Owned(format!(
                     "Unsupported critical extension: {}",
                     l[0]
-                ))));
-            }
-            _ => return Err(invalid("Invalid 'crit' header parameter")),
+                ))),
+                _ => invalid("Invalid 'crit' header parameter"),
+            });
+        }
+        // 10. alg.
+        let Some(alg) = header.get("alg") else {
+            return Err(invalid("Algorithm not specified"));
+        };
+        if string(alg).as_deref() != Some(keys.algorithm()) {
+            return Err(invalid("The specified alg value is not allowed"));
         }
     }
 
-    // 10. alg.
-    let Some(alg) = header.get("alg") else {
-        return Err(invalid("Algorithm not specified"));
-    };
-    if string(alg).as_deref() != Some(keys.algorithm()) {
-        return Err(invalid("The specified alg value is not allowed"));
-    }
-
     // 11. signature.
-    if !keys.verify(signing_input, &signature) {
+    if !keys.verify(signing_input, &signature[..]) {
         return Err(invalid("Signature verification failed"));
     }
 
     // 12. payload JSON.
-    let claims = object(&payload_buf, "payload")?;
+    let seed = ClaimsSeed {
+        user_claim: &s.user_id_claim,
+        revoke_claim: s
+            .check_revoke_token
+            .then_some(s.revoke_token_claim.as_str()),
+    };
+    let claims = claims_view(&payload_buf, seed)?;
 
     // 13. required claims, missing or null.
-    for name in ["exp", "iat"] {
-        match claims.get(name) {
-            Some(v) if v.get() != "null" => {}
-            _ => {
-                return Err(TokenError::Invalid(Cow::Owned(format!(
-                    "Token is missing the \"{name}\" claim"
-                ))));
-            }
-        }
+    let present = |v: Option<&RawValue>| v.is_some_and(|v| v.get() != "null");
+    if !present(claims.exp) {
+        return Err(invalid("Token is missing the \"exp\" claim"));
+    }
+    if !present(claims.iat) {
+        return Err(invalid("Token is missing the \"iat\" claim"));
     }
     let leeway = s.leeway_s as f64;
     // 14. iat.
-    let iat = int_like(claims.get("iat").expect("required"))
+    let iat = int_like(claims.iat.expect("required"))
         .ok_or(invalid("Issued At claim (iat) must be an integer."))?;
     if iat as f64 > now + leeway {
         return Err(invalid("The token is not yet valid (iat)"));
     }
     // 15. nbf.
-    if let Some(nbf) = claims.get("nbf") {
+    if let Some(nbf) = claims.nbf {
         let nbf = int_like(nbf).ok_or(invalid("Not Before claim (nbf) must be an integer."))?;
         if nbf as f64 > now + leeway {
             return Err(invalid("The token is not yet valid (nbf)"));
         }
     }
     // 16. exp.
-    let exp = int_like(claims.get("exp").expect("required"))
+    let exp = int_like(claims.exp.expect("required"))
         .ok_or(invalid("Expiration Time claim (exp) must be an integer."))?;
     if exp as f64 <= now - leeway {
         return Err(TokenError::Expired);
     }
     // 17. iss.
     if let Some(issuer) = &s.issuer {
-        let Some(iss) = claims.get("iss") else {
+        let Some(iss) = claims.iss else {
             return Err(invalid("Token is missing the \"iss\" claim"));
         };
         if !is_string(iss) {
@@ -324,7 +422,7 @@ pub fn decode(
     }
     // 18. aud.
     let aud = claims
-        .get("aud")
+        .aud
         .filter(|a| !matches!(a.get(), "null" | "\"\"" | "[]" | "{}" | "false" | "0"));
     match (&s.audience, aud) {
         (None, None) => {}
@@ -343,27 +441,31 @@ pub fn decode(
         }
     }
     // 19. sub, jti.
-    if claims.get("sub").is_some_and(|v| !is_string(v)) {
+    if claims.sub.is_some_and(|v| !is_string(v)) {
         return Err(invalid("Subject must be a string"));
     }
-    let jti = match claims.get("jti") {
+    let jti = match claims.jti {
         Some(v) if is_string(v) => string(v),
         Some(_) => return Err(invalid("JWT ID must be a string")),
         None => None,
     };
     // 20. token type.
-    let token_type = claims.get("token_type").and_then(string);
-    if token_type.as_deref() != Some(expected) {
+    let type_ok = match claims.token_type {
+        Some(raw) => {
+            let r = raw.get();
+            (r.len() == expected.len() + 2 && r.starts_with('"') && &r[1..r.len() - 1] == expected)
+                || string(raw).as_deref() == Some(expected)
+        }
+        None => false,
+    };
+    if !type_ok {
         return Err(TokenError::WrongType(expected));
     }
+    let token_type = Some(expected.to_owned());
     let user_id = claims
-        .get(&s.user_id_claim)
+        .user
         .and_then(|v| serde_json::from_str::<serde_json::Value>(v.get()).ok());
-    let revoke = if s.check_revoke_token {
-        claims.get(&s.revoke_token_claim).and_then(string)
-    } else {
-        None
-    };
+    let revoke = claims.revoke.and_then(string);
     let payload = String::from_utf8(payload_buf)
         .expect("checked UTF-8")
         .into_boxed_str();

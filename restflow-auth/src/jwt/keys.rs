@@ -44,6 +44,8 @@ pub struct JwtKeys {
     name: &'static str,
     algorithm: Algorithm,
     signer: Signer,
+    /// base64url of `{"alg":"<name>","typ":"JWT"}`, the header we write.
+    canonical_header: String,
 }
 
 impl fmt::Debug for JwtKeys {
@@ -79,6 +81,10 @@ fn ensure_provider() {
     if jsonwebtoken::crypto::CryptoProvider::try_get_default().is_none() {
         let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
     }
+}
+
+fn canonical_header(name: &str) -> String {
+    b64::encode(format!("{{\"alg\":\"{name}\",\"typ\":\"JWT\"}}").as_bytes())
 }
 
 fn cfg_err(key: &'static str, message: impl Into<String>) -> ConfigError {
@@ -153,6 +159,7 @@ impl JwtKeys {
             name,
             algorithm: alg,
             signer,
+            canonical_header: canonical_header(name),
         };
         // Prove the pair at startup: a private key that does not match the
         // public one would otherwise fail every request.
@@ -190,12 +197,18 @@ impl JwtKeys {
             name,
             algorithm,
             signer: Signer::Hmac(signer),
+            canonical_header: canonical_header(name),
         })
     }
 
     /// The algorithm name (`HS256`, ...).
     pub fn algorithm(&self) -> &'static str {
         self.name
+    }
+
+    /// The encoded header this crate writes (`{"alg":..,"typ":"JWT"}`).
+    pub(crate) fn canonical_header(&self) -> &str {
+        &self.canonical_header
     }
 
     /// Signs `message`; returns the raw signature bytes.
