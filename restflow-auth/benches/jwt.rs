@@ -7,11 +7,17 @@
 //! ```text
 //! cargo bench -p restflow-auth --bench jwt
 //! ```
+//!
+//! Machines here are shared and noisy, so the same binary also counts
+//! instructions, which do not depend on the load: with
+//! `RESTFLOW_BENCH_LOOP=<baseline|restflow>:<iterations>` it runs only that
+//! loop, to be measured with `valgrind --tool=callgrind` at two iteration
+//! counts (the difference cancels the setup).
 
 use std::collections::HashMap;
 use std::hint::black_box;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use restflow_auth::jwt::{AccessToken, JwtState, MemoryBlacklist};
 use restflow_auth::prelude::*;
 use restflow_auth::settings::Secret;
@@ -185,4 +191,53 @@ fn asymmetric(c: &mut Criterion) {
 }
 
 criterion_group!(benches, hs256, asymmetric);
-criterion_main!(benches);
+
+/// The HS256 request loops alone, for instruction counting.
+fn instruction_loop(spec: &str) {
+    let (which, n) = spec
+        .split_once(':')
+        .expect("<baseline|restflow>:<iterations>");
+    let n: u64 = n.parse().expect("iterations");
+    let key = "bench-signing-key-0123456789abcdef0123456789abcdef";
+    let auth = auth("HS256", key, None, true);
+    let jwt = auth.context().store::<JwtState>().unwrap();
+    let token = AccessToken::for_user(&user(7), jwt).unwrap();
+    let (parts, ()) = http::Request::get("/api/me/")
+        .header("authorization", format!("Bearer {token}"))
+        .body(())
+        .unwrap()
+        .into_parts();
+    let users: HashMap<i64, User> = (1..=1000).map(|id| (id, user(id))).collect();
+    let dk = jsonwebtoken::DecodingKey::from_secret(key.as_bytes()).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.leeway = 0;
+    for _ in 0..n {
+        if which == "baseline" {
+            let header = parts
+                .headers
+                .get("authorization")
+                .unwrap()
+                .to_str()
+                .unwrap();
+            let raw = header.strip_prefix("Bearer ").unwrap();
+            let data = jsonwebtoken::decode::<Claims>(black_box(raw), &dk, &validation).unwrap();
+            black_box(users.get(&data.claims.user_id).cloned());
+        } else {
+            let req = Request::new(black_box(&parts));
+            black_box(
+                Jwt.authenticate_blocking(&req, auth.context())
+                    .unwrap()
+                    .unwrap(),
+            );
+        }
+    }
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var("RESTFLOW_BENCH_LOOP") {
+        instruction_loop(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

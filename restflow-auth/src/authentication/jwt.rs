@@ -41,19 +41,15 @@ pub(crate) fn bearer<'a>(
     let types = &jwt.settings().auth_header_types;
     // Fast path: one header, `<Type> <token>` with a single space and
     // nothing else; `to_str` has already checked the bytes are visible ASCII.
-    if let (Some(value), Some(first)) = (req.header("authorization"), types.first())
-        && req
-            .headers()
-            .get_all("authorization")
-            .iter()
-            .nth(1)
-            .is_none()
+    let mut values = req.headers().get_all(http::header::AUTHORIZATION).iter();
+    if let (Some(value), None, Some(first)) = (values.next(), values.next(), types.first())
+        && let Ok(value) = value.to_str()
         && value.len() > first.len() + 1
         && value.as_bytes()[first.len()] == b' '
         && value[..first.len()].eq_ignore_ascii_case(first)
     {
         let token = &value[first.len() + 1..];
-        if !token.bytes().any(|b| b == b' ') {
+        if !token.contains(' ') {
             return Ok(Some(Cow::Borrowed(token)));
         }
     }

@@ -176,15 +176,8 @@ impl<'de> serde::de::DeserializeSeed<'de> for ClaimsSeed<'_> {
 }
 
 /// Parses the payload into a [`ClaimsView`], or says why not as PyJWT does.
-fn claims_view<'a>(bytes: &'a [u8], seed: ClaimsSeed<'_>) -> Result<ClaimsView<'a>, TokenError> {
+fn claims_view<'a>(text: &'a str, seed: ClaimsSeed<'_>) -> Result<ClaimsView<'a>, TokenError> {
     use serde::de::DeserializeSeed;
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let at = e.valid_up_to();
-        TokenError::Invalid(Cow::Owned(format!(
-            "Invalid payload string: 'utf-8' codec can't decode byte 0x{:02x} in position {at}",
-            bytes[at]
-        )))
-    })?;
     let first = text
         .trim_start_matches([' ', '\t', '\n', '\r'])
         .as_bytes()
@@ -284,7 +277,7 @@ fn string(raw: &RawValue) -> Option<String> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verified {
     pub(crate) payload: Box<str>,
-    pub(crate) token_type: Option<String>,
+    pub(crate) token_type: &'static str,
     pub(crate) jti: Option<String>,
     pub(crate) exp: i64,
     pub(crate) user_id: Option<serde_json::Value>,
@@ -378,7 +371,14 @@ pub fn decode(
             .check_revoke_token
             .then_some(s.revoke_token_claim.as_str()),
     };
-    let claims = claims_view(&payload_buf, seed)?;
+    let payload = String::from_utf8(payload_buf).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        TokenError::Invalid(Cow::Owned(format!(
+            "Invalid payload string: 'utf-8' codec can't decode byte 0x{:02x} in position {at}",
+            e.as_bytes()[at]
+        )))
+    })?;
+    let claims = claims_view(&payload, seed)?;
 
     // 13. required claims, missing or null.
     let present = |v: Option<&RawValue>| v.is_some_and(|v| v.get() != "null");
@@ -461,14 +461,12 @@ pub fn decode(
     if !type_ok {
         return Err(TokenError::WrongType(expected));
     }
-    let token_type = Some(expected.to_owned());
+    let token_type = expected;
     let user_id = claims
         .user
         .and_then(|v| serde_json::from_str::<serde_json::Value>(v.get()).ok());
     let revoke = claims.revoke.and_then(string);
-    let payload = String::from_utf8(payload_buf)
-        .expect("checked UTF-8")
-        .into_boxed_str();
+    let payload = payload.into_boxed_str();
     Ok(Verified {
         payload,
         token_type,

@@ -146,7 +146,7 @@ impl JwtState {
         let raw = jws::encode(&self.keys, &json).map_err(|e| TokenError::Invalid(e.into()))?;
         let verified = jws::Verified {
             payload: json.into_boxed_str(),
-            token_type: Some(kind.to_owned()),
+            token_type: kind,
             jti: Some(jti),
             exp,
             user_id: Some(user_id),
