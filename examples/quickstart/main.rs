@@ -1,6 +1,6 @@
 //! The quickstart: a small axum service on 127.0.0.1:8000 with the in-memory
-//! user store and the HMAC request-signature authenticator of
-//! `examples/custom_authenticator`.
+//! user store, the built-in JWT (obtain, refresh, blacklist) and the HMAC
+//! request-signature authenticator of `examples/custom_authenticator`.
 //!
 //! ```text
 //! cargo run --example quickstart
@@ -14,6 +14,7 @@ mod signature;
 
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use restflow_auth::jwt::MemoryBlacklist;
 use restflow_auth::permissions::IsAdminUser;
 use restflow_auth::prelude::*;
 use serde_json::{Value, json};
@@ -36,7 +37,7 @@ struct User {
 // Project defaults: every handler without its own list uses these.
 restflow_auth::config! {
     user: User,
-    authentication: [ApiKeySignature],
+    authentication: [Jwt, ApiKeySignature],
     permissions: [IsAuthenticated],
 }
 
@@ -53,7 +54,7 @@ async fn orders(user: CurrentUser<User>, body: String) -> Json<Value> {
 }
 
 /// Staff only.
-#[authenticate(ApiKeySignature)]
+#[authenticate(Jwt, ApiKeySignature)]
 #[permissions(IsAdminUser)]
 async fn admin(user: CurrentUser<User>) -> Json<Value> {
     Json(json!({ "admin": user.username }))
@@ -63,66 +64,81 @@ const SECRET: &str = "demo-secret-change-me";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let settings = Settings::load()?;
+    let mut settings = Settings::load()?;
+    if settings.jwt.signing_key.is_none() {
+        // No key configured: a random one for this run (tokens end with it).
+        let mut bytes = [0u8; 48];
+        getrandom::fill(&mut bytes)?;
+        let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        settings.jwt.signing_key = Some(restflow_auth::settings::Secret::new(key));
+    }
+    // One process: an in-memory blacklist is fine here, and must be said so.
+    settings.jwt.allow_local_blacklist = true;
+
     let users = MemoryUserStore::new();
-    users.insert(User {
-        id: 1,
-        username: "demo".into(),
-        password: String::new(),
-        is_active: true,
-        is_staff: false,
-    });
-    users.insert(User {
-        id: 2,
-        username: "admin".into(),
-        password: String::new(),
-        is_active: true,
-        is_staff: true,
-    });
+    for (id, name, staff) in [(1, "demo", false), (2, "admin", true)] {
+        let password = restflow_auth::password::hash_password(&format!("{name}-password"))?;
+        users.insert(User {
+            id,
+            username: name.into(),
+            password,
+            is_active: true,
+            is_staff: staff,
+        });
+    }
     let keys = ApiKeys::<i64>::new()
         .with_key("demo-key", 1, SECRET.as_bytes())
         .with_key("admin-key", 2, SECRET.as_bytes());
     let auth = Auth::<User>::builder(settings)
         .users(users)
         .with_store(keys)
+        .blacklist(MemoryBlacklist::new())
         .build()?;
 
     let app = Router::new()
         .route("/api/whoami/", get(whoami).post(whoami))
         .route("/api/orders/", post(orders))
         .route("/api/admin/", get(admin))
+        .nest("/api/auth", auth.jwt_routes())
         // Signatures cover the body, so bodies are read before the chain runs.
         .layer(auth.layer().buffer_bodies());
 
     let addr = std::env::var("QUICKSTART_ADDR").unwrap_or_else(|_| "127.0.0.1:8000".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let json = "-H 'Content-Type: application/json'";
     println!("restflow-auth quickstart listening on http://{addr}");
     println!();
-    println!(
-        "Demo API keys: demo-key (user demo), admin-key (user admin, staff); secret: {SECRET}"
-    );
-    println!("A request is signed with hex(HMAC-SHA256(secret, METHOD \\n PATH \\n BODY)):");
+    println!("Users: demo / demo-password, admin / admin-password (staff).");
     println!();
-    println!("  curl -s http://{addr}/api/whoami/");
+    println!("JWT: obtain a pair, call protected routes, refresh (rotates), blacklist:");
+    println!(
+        "  curl -s -X POST http://{addr}/api/auth/token/ {json} -d '{{\"username\":\"demo\",\"password\":\"demo-password\"}}'"
+    );
+    println!("  ACCESS=...; REFRESH=...   # from the answer");
+    println!("  curl -s http://{addr}/api/whoami/ -H \"Authorization: Bearer $ACCESS\"");
+    println!(
+        "  curl -s http://{addr}/api/admin/ -H \"Authorization: Bearer $ACCESS\"     # 403, not staff"
+    );
+    println!(
+        "  curl -s -X POST http://{addr}/api/auth/token/refresh/ {json} -d \"{{\\\"refresh\\\":\\\"$REFRESH\\\"}}\""
+    );
+    println!(
+        "  curl -s -X POST http://{addr}/api/auth/token/blacklist/ {json} -d \"{{\\\"refresh\\\":\\\"$REFRESH\\\"}}\""
+    );
+    println!();
+    println!(
+        "HMAC-signed requests: API keys demo-key (demo) and admin-key (admin), secret {SECRET};"
+    );
+    println!("the signature is hex(HMAC-SHA256(secret, METHOD \\n PATH \\n BODY)):");
     let sig = signature(SECRET.as_bytes(), "GET", "/api/whoami/", b"");
     println!(
         "  curl -s http://{addr}/api/whoami/ -H 'X-Api-Key: demo-key' -H 'X-Signature: {sig}'"
     );
-    println!("  curl -s -X POST http://{addr}/api/orders/ -d apples        # 401, not signed");
     println!(
         "  body=apples; sig=$(printf 'POST\\n/api/orders/\\n%s' \"$body\" | openssl dgst -sha256 -hmac {SECRET} | cut -d' ' -f2)"
     );
     println!(
         "  curl -s -X POST http://{addr}/api/orders/ -H 'X-Api-Key: demo-key' -H \"X-Signature: $sig\" -d \"$body\""
-    );
-    println!(
-        "  sig=$(printf 'GET\\n/api/admin/\\n' | openssl dgst -sha256 -hmac {SECRET} | cut -d' ' -f2)"
-    );
-    println!(
-        "  curl -s http://{addr}/api/admin/ -H 'X-Api-Key: demo-key' -H \"X-Signature: $sig\"   # 403, not staff"
-    );
-    println!(
-        "  curl -s http://{addr}/api/admin/ -H 'X-Api-Key: admin-key' -H \"X-Signature: $sig\""
     );
     axum::serve(listener, app).await?;
     Ok(())

@@ -702,3 +702,40 @@ fn misconfiguration_fails_at_startup_with_a_fix() {
     );
     assert!(e.contains("needs the PEM-encoded public key"), "{e}");
 }
+
+#[test]
+fn custom_header_types_name_the_challenge() {
+    let auth = auth_with(|j| j.auth_header_types = vec!["JWT".into(), "Bearer".into()]);
+    let token = AccessToken::for_user(&user(1, "alice", true, false), state(&auth)).unwrap();
+    let jwt_challenge = Some("JWT realm=\"api\"".to_owned());
+    assert_eq!(
+        check_raw(&auth, format!("jwt {token}").as_bytes()).2,
+        "user:alice"
+    );
+    assert_eq!(
+        check_raw(&auth, format!("Bearer {token}").as_bytes()).2,
+        "user:alice"
+    );
+    assert_eq!(
+        check_raw(&auth, b"Token x"),
+        (
+            401,
+            jwt_challenge.clone(),
+            "Authentication credentials were not provided.".into()
+        )
+    );
+    // The shape message names Bearer whatever the types, as drf-restflow's.
+    assert_eq!(
+        check_raw(&auth, b"JWT"),
+        (
+            401,
+            jwt_challenge,
+            "Authorization header must be 'Bearer <token>'.".into()
+        )
+    );
+    let only_jwt = auth_with(|j| j.auth_header_types = vec!["JWT".into()]);
+    assert_eq!(
+        check_raw(&only_jwt, format!("Bearer {token}").as_bytes()).2,
+        "Authentication credentials were not provided."
+    );
+}
