@@ -234,6 +234,11 @@ impl<U: AuthUser> AuthBuilder<U> {
         self
     }
 
+    /// The API token store that [`Token`](crate::Token) reads.
+    pub fn tokens(self, store: impl crate::token::TokenStore<U::Id>) -> Self {
+        self.with_store(crate::token::Tokens::new(store))
+    }
+
     /// Any value authenticators read with [`Context::store`] (one per type).
     pub fn with_store<T: Any + Send + Sync>(mut self, store: T) -> Self {
         self.stores.insert(TypeId::of::<T>(), Box::new(store));

@@ -62,6 +62,7 @@ pub mod password;
 pub mod permissions;
 pub mod request;
 pub mod settings;
+pub mod token;
 pub mod user;
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
@@ -70,8 +71,10 @@ pub mod views;
 #[doc(hidden)]
 pub mod __private;
 
+pub use authentication::basic::Basic;
 #[cfg(feature = "jwt")]
 pub use authentication::jwt::Jwt;
+pub use authentication::token::Token;
 pub use authentication::{Authenticated, Authenticator, Chain, Credential, Outcome};
 pub use context::{Auth, AuthBuilder, Context};
 pub use error::{AuthError, Rejection};
@@ -101,8 +104,10 @@ pub use restflow_auth_macros::permissions;
 
 /// One import for handlers and authenticators.
 pub mod prelude {
+    pub use crate::authentication::basic::Basic;
     #[cfg(feature = "jwt")]
     pub use crate::authentication::jwt::Jwt;
+    pub use crate::authentication::token::Token;
     pub use crate::authentication::{Authenticated, Authenticator, Outcome};
     pub use crate::context::{Auth, Context};
     pub use crate::error::{AuthError, Rejection};

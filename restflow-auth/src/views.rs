@@ -298,11 +298,8 @@ fn obtain<U: AuthUser>(
             let jwt = jwt_state(&ctx)?;
             let user = ctx.users().find_by_username(&username).await?;
             let stored = user.as_ref().map(|u| u.password_hash().to_owned());
-            let matches = tokio::task::spawn_blocking(move || {
-                crate::password::verify_or_dummy(&password, stored.as_deref())
-            })
-            .await
-            .map_err(AuthError::internal)?;
+            let matches =
+                crate::authentication::basic::verify_off_executor(password, stored).await?;
             let allowed = match (&user, matches) {
                 (Some(u), true) => match ctx.store::<UserRule<U>>() {
                     Some(rule) => (rule.rule)(u),

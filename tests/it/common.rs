@@ -135,3 +135,54 @@ impl Permission<User> for IsAliceOrStaff {
         Some(Cow::Borrowed("Only Alice may do this."))
     }
 }
+
+/// Runs chain `C` and permissions `P` on one request through the async path
+/// and through the blocking path on a thread without a runtime, asserts
+/// they agree, and answers `(status, WWW-Authenticate, detail or "user:<name>")`.
+pub fn both_paths<C, P>(
+    auth: &Auth<User>,
+    method: &str,
+    headers: &[(&str, &[u8])],
+) -> (u16, Option<String>, String)
+where
+    C: restflow_auth::Chain<User>,
+    P: restflow_auth::permissions::PermissionSet<User>,
+{
+    use restflow_auth::dispatch::{Denial, Identity, authenticate, authenticate_blocking};
+    let mut b = http::Request::builder().method(method).uri("/");
+    for (k, v) in headers {
+        b = b.header(*k, http::HeaderValue::from_bytes(v).unwrap());
+    }
+    let (parts, ()) = b.body(()).unwrap().into_parts();
+    let show = |r: Result<Identity<User>, Denial>| match r {
+        Ok(id) => (200, None, format!("user:{}", id.user.username())),
+        Err(d) => (
+            d.status().as_u16(),
+            d.www_authenticate().map(str::to_owned),
+            d.error.to_string(),
+        ),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let a = show(rt.block_on(authenticate::<User, C, P>(
+        &Request::new(&parts),
+        auth.context(),
+    )));
+    let b = std::thread::scope(|s| {
+        s.spawn(|| {
+            assert!(
+                tokio::runtime::Handle::try_current().is_err(),
+                "no runtime on this thread"
+            );
+            show(authenticate_blocking::<User, C, P>(
+                &Request::new(&parts),
+                auth.context(),
+            ))
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(a, b, "async and blocking paths disagree");
+    a
+}

@@ -5,7 +5,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
-use restflow_auth::dispatch::{authenticate, authenticate_blocking};
 use restflow_auth::jwt::{AccessToken, JwtState, MemoryBlacklist, RefreshToken};
 use restflow_auth::prelude::*;
 use restflow_auth::settings::JwtSettings;
@@ -92,46 +91,12 @@ fn claims(extra: serde_json::Value) -> String {
 
 /// (status, WWW-Authenticate, detail or "user:<name>"), equal on both paths.
 fn check_raw(auth: &Auth<User>, authorization: &[u8]) -> (u16, Option<String>, String) {
-    let mut b = http::Request::get("/");
-    if !authorization.is_empty() {
-        b = b.header(
-            "authorization",
-            http::HeaderValue::from_bytes(authorization).unwrap(),
-        );
-    }
-    let (parts, ()) = b.body(()).unwrap().into_parts();
-    type C = (Jwt,);
-    type P = (IsAuthenticated,);
-    let show = |r: Result<
-        restflow_auth::dispatch::Identity<User>,
-        restflow_auth::dispatch::Denial,
-    >| match r {
-        Ok(id) => (200, None, format!("user:{}", id.user.username())),
-        Err(d) => (
-            d.status().as_u16(),
-            d.www_authenticate().map(str::to_owned),
-            d.error.to_string(),
-        ),
+    let headers: &[(&str, &[u8])] = if authorization.is_empty() {
+        &[]
+    } else {
+        &[("authorization", authorization)]
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let a = show(rt.block_on(authenticate::<User, C, P>(
-        &Request::new(&parts),
-        auth.context(),
-    )));
-    let b = std::thread::scope(|s| {
-        s.spawn(|| {
-            show(authenticate_blocking::<User, C, P>(
-                &Request::new(&parts),
-                auth.context(),
-            ))
-        })
-        .join()
-        .unwrap()
-    });
-    assert_eq!(a, b, "async and blocking paths disagree");
-    a
+    crate::common::both_paths::<(Jwt,), (IsAuthenticated,)>(auth, "GET", headers)
 }
 
 fn check(auth: &Auth<User>, token: &str) -> String {

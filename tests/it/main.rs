@@ -1,6 +1,7 @@
 //! The integration tests of restflow-auth, in one binary (one link step).
 #![deny(warnings, unused_qualifications)]
 
+mod basic;
 mod common;
 mod deny_warnings;
 mod dispatch;
@@ -12,6 +13,7 @@ mod permissions;
 mod pyjwt;
 mod settings;
 mod signature;
+mod token;
 
 // The project defaults: DRF's DEFAULT_AUTHENTICATION_CLASSES and
 // DEFAULT_PERMISSION_CLASSES for this test crate.

@@ -18,9 +18,11 @@
 //! the async body once under `#[restflow_auth::authenticator]` and the
 //! blocking twin is generated.
 
+pub mod basic;
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub mod jwt;
+pub mod token;
 
 use std::any::Any;
 use std::borrow::Cow;

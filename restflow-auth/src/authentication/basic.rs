@@ -1,0 +1,120 @@
+//! DRF's `BasicAuthentication`: `Authorization: Basic base64(user:password)`.
+//!
+//! | request | answer |
+//! | --- | --- |
+//! | no header, or another scheme | not mine |
+//! | `Basic` alone | 401 `Invalid basic header. No credentials provided.` |
+//! | `Basic a b` | 401 `Invalid basic header. Credentials string should not contain spaces.` |
+//! | not base64, no `:` | 401 `Invalid basic header. Credentials not correctly base64 encoded.` |
+//! | wrong password, unknown user | 401 `Invalid username/password.` |
+//! | inactive user, right password | 401 `User inactive or deleted.` |
+//!
+//! The challenge is `Basic realm="api"`. Base64 is decoded strictly (DRF
+//! silently drops characters outside the alphabet); the credentials are read
+//! as UTF-8, else Latin-1, and split at the first `:`. The password check
+//! runs off the async executor and costs the same for unknown users.
+
+use std::borrow::Cow;
+
+use base64::Engine;
+
+use crate::authentication::{Authenticated, Authenticator, Outcome};
+use crate::context::Context;
+use crate::error::{AuthError, Rejection};
+use crate::password::verify_or_dummy;
+use crate::request::{Request, split_ascii_whitespace};
+use crate::user::{AuthUser, StoreResult};
+
+/// HTTP Basic authentication against the user store's password hashes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Basic;
+
+/// Standard base64 with padding; any trailing bits, as Python's decoder.
+const STRICT: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireCanonical),
+);
+
+/// The credentials of a `Basic` header, `Ok(None)` when it is not ours.
+fn credentials(req: &Request<'_>) -> Result<Option<(String, String)>, AuthError> {
+    let header = req.authorization();
+    let mut parts = split_ascii_whitespace(&header);
+    match parts.next() {
+        Some(scheme) if scheme.eq_ignore_ascii_case(b"basic") => {}
+        _ => return Ok(None),
+    }
+    let Some(encoded) = parts.next() else {
+        return Err(Rejection::BasicNoCredentials.into());
+    };
+    if parts.next().is_some() {
+        return Err(Rejection::BasicSpaces.into());
+    }
+    let bad = || AuthError::new(Rejection::BasicBadBase64);
+    let decoded = STRICT.decode(encoded).map_err(|_| bad())?;
+    let text = match String::from_utf8(decoded) {
+        Ok(t) => t,
+        Err(e) => e.into_bytes().iter().map(|b| char::from(*b)).collect(),
+    };
+    let (user, password) = text.split_once(':').ok_or_else(bad)?;
+    Ok(Some((user.to_owned(), password.to_owned())))
+}
+
+fn conclude<U: AuthUser>(user: Option<U>, matches: bool) -> Outcome<U> {
+    match user {
+        Some(user) if matches => {
+            if !user.is_active() {
+                return Err(Rejection::UserInactiveOrDeleted.into());
+            }
+            Ok(Some(Authenticated::user_only(user)))
+        }
+        _ => Err(Rejection::InvalidUsernamePassword.into()),
+    }
+}
+
+/// Runs the password check on the blocking pool when a runtime is present.
+pub(crate) async fn verify_off_executor(
+    password: String,
+    stored: Option<String>,
+) -> StoreResult<bool> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle
+            .spawn_blocking(move || verify_or_dummy(&password, stored.as_deref()))
+            .await
+            .map_err(AuthError::internal),
+        Err(_) => Ok(verify_or_dummy(&password, stored.as_deref())),
+    }
+}
+
+impl<U: AuthUser> Authenticator<U> for Basic {
+    async fn authenticate(&self, req: &Request<'_>, ctx: &Context<U>) -> Outcome<U> {
+        let Some((username, password)) = credentials(req)? else {
+            return Ok(None);
+        };
+        let user = ctx.users().find_by_username(&username).await?;
+        let stored = user.as_ref().map(|u| u.password_hash().to_owned());
+        let matches = verify_off_executor(password, stored).await?;
+        conclude(user, matches)
+    }
+
+    fn authenticate_blocking(&self, req: &Request<'_>, ctx: &Context<U>) -> Outcome<U> {
+        let Some((username, password)) = credentials(req)? else {
+            return Ok(None);
+        };
+        let user = ctx.users().find_by_username_blocking(&username)?;
+        let matches = verify_or_dummy(&password, user.as_ref().map(|u| u.password_hash()));
+        conclude(user, matches)
+    }
+
+    fn authenticate_header(&self, ctx: &Context<U>) -> Option<Cow<'static, str>> {
+        Some(Cow::Owned(format!(
+            "Basic realm=\"{}\"",
+            ctx.settings().basic.realm
+        )))
+    }
+
+    fn name(&self) -> &'static str {
+        "Basic"
+    }
+}
