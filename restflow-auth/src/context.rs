@@ -20,6 +20,8 @@ trait ErasedUserStore<U: AuthUser>: Send + Sync {
     fn find_by_username<'a>(&'a self, name: &'a str) -> BoxFuture<'a, StoreResult<Option<U>>>;
     fn find_by_id_blocking(&self, id: &U::Id) -> StoreResult<Option<U>>;
     fn find_by_username_blocking(&self, name: &str) -> StoreResult<Option<U>>;
+    fn create_remote_user<'a>(&'a self, name: &'a str) -> BoxFuture<'a, StoreResult<Option<U>>>;
+    fn create_remote_user_blocking(&self, name: &str) -> StoreResult<Option<U>>;
 }
 
 impl<U: AuthUser, S: UserStore<U>> ErasedUserStore<U> for S {
@@ -34,6 +36,12 @@ impl<U: AuthUser, S: UserStore<U>> ErasedUserStore<U> for S {
     }
     fn find_by_username_blocking(&self, name: &str) -> StoreResult<Option<U>> {
         UserStore::find_by_username_blocking(self, name)
+    }
+    fn create_remote_user<'a>(&'a self, name: &'a str) -> BoxFuture<'a, StoreResult<Option<U>>> {
+        Box::pin(UserStore::create_remote_user(self, name))
+    }
+    fn create_remote_user_blocking(&self, name: &str) -> StoreResult<Option<U>> {
+        UserStore::create_remote_user_blocking(self, name)
     }
 }
 
@@ -76,6 +84,17 @@ impl<U: AuthUser> Users<U> {
         name: &'a str,
     ) -> impl Future<Output = StoreResult<Option<U>>> + Send + 'a {
         self.inner.find_by_username(name)
+    }
+    /// [`UserStore::create_remote_user`].
+    pub fn create_remote_user<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> impl Future<Output = StoreResult<Option<U>>> + Send + 'a {
+        self.inner.create_remote_user(name)
+    }
+    /// [`UserStore::create_remote_user_blocking`].
+    pub fn create_remote_user_blocking(&self, name: &str) -> StoreResult<Option<U>> {
+        self.inner.create_remote_user_blocking(name)
     }
     /// [`UserStore::find_by_id_blocking`].
     pub fn find_by_id_blocking(&self, id: &U::Id) -> StoreResult<Option<U>> {

@@ -74,6 +74,7 @@ pub mod __private;
 pub use authentication::basic::Basic;
 #[cfg(feature = "jwt")]
 pub use authentication::jwt::Jwt;
+pub use authentication::remote_user::RemoteUser;
 pub use authentication::token::Token;
 pub use authentication::{Authenticated, Authenticator, Chain, Credential, Outcome};
 pub use context::{Auth, AuthBuilder, Context};
@@ -107,6 +108,7 @@ pub mod prelude {
     pub use crate::authentication::basic::Basic;
     #[cfg(feature = "jwt")]
     pub use crate::authentication::jwt::Jwt;
+    pub use crate::authentication::remote_user::RemoteUser;
     pub use crate::authentication::token::Token;
     pub use crate::authentication::{Authenticated, Authenticator, Outcome};
     pub use crate::context::{Auth, Context};

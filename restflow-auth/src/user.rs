@@ -176,6 +176,23 @@ pub trait UserStore<U: AuthUser>: Send + Sync + 'static {
     fn find_by_id_blocking(&self, id: &U::Id) -> StoreResult<Option<U>>;
     /// Blocking twin of [`find_by_username`](UserStore::find_by_username).
     fn find_by_username_blocking(&self, username: &str) -> StoreResult<Option<U>>;
+
+    /// Creates (or returns) a user with this username and no usable
+    /// password, as Django's `RemoteUserBackend` does for unknown remote
+    /// users. `Ok(None)` when the store does not create users (the default).
+    fn create_remote_user(
+        &self,
+        username: &str,
+    ) -> impl Future<Output = StoreResult<Option<U>>> + Send {
+        let _ = username;
+        std::future::ready(Ok(None))
+    }
+
+    /// Blocking twin of [`create_remote_user`](UserStore::create_remote_user).
+    fn create_remote_user_blocking(&self, username: &str) -> StoreResult<Option<U>> {
+        let _ = username;
+        Ok(None)
+    }
 }
 
 /// A store's answer: `Err` is an [`AuthError`] (usually 503 from
@@ -208,12 +225,16 @@ mod memory {
     /// ```
     pub struct MemoryUserStore<U: AuthUser> {
         users: Arc<RwLock<HashMap<U::Id, U>>>,
+        factory: Option<Factory<U>>,
     }
+
+    type Factory<U> = Arc<dyn Fn(&str) -> U + Send + Sync>;
 
     impl<U: AuthUser> Clone for MemoryUserStore<U> {
         fn clone(&self) -> Self {
             MemoryUserStore {
                 users: Arc::clone(&self.users),
+                factory: self.factory.clone(),
             }
         }
     }
@@ -222,6 +243,7 @@ mod memory {
         fn default() -> Self {
             MemoryUserStore {
                 users: Arc::default(),
+                factory: None,
             }
         }
     }
@@ -240,6 +262,17 @@ mod memory {
         pub fn new() -> Self {
             Self::default()
         }
+        /// Lets the store create users for unknown remote users (the
+        /// function makes a user from a username; it must set no usable
+        /// password).
+        pub fn with_user_factory(
+            mut self,
+            make: impl Fn(&str) -> U + Send + Sync + 'static,
+        ) -> Self {
+            self.factory = Some(Arc::new(make));
+            self
+        }
+
         /// Adds or replaces a user (by id).
         pub fn insert(&self, user: U) {
             self.write().insert(user.id().clone(), user);
@@ -284,6 +317,21 @@ mod memory {
                 .values()
                 .find(|u| u.username() == username)
                 .cloned())
+        }
+        async fn create_remote_user(&self, username: &str) -> StoreResult<Option<U>> {
+            UserStore::create_remote_user_blocking(self, username)
+        }
+        fn create_remote_user_blocking(&self, username: &str) -> StoreResult<Option<U>> {
+            let Some(make) = &self.factory else {
+                return Ok(None);
+            };
+            let mut users = self.write();
+            if let Some(existing) = users.values().find(|u| u.username() == username) {
+                return Ok(Some(existing.clone()));
+            }
+            let user = make(username);
+            users.insert(user.id().clone(), user.clone());
+            Ok(Some(user))
         }
     }
 }

@@ -11,6 +11,7 @@ mod jwt_views;
 mod messages;
 mod permissions;
 mod pyjwt;
+mod remote_user;
 mod settings;
 mod signature;
 mod token;

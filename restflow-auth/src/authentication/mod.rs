@@ -22,6 +22,7 @@ pub mod basic;
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub mod jwt;
+pub mod remote_user;
 pub mod token;
 
 use std::any::Any;
