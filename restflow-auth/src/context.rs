@@ -283,6 +283,15 @@ impl<U: AuthUser> AuthBuilder<U> {
         self.settings.validate()?;
         #[cfg_attr(not(feature = "jwt"), allow(unused_mut))]
         let mut stores = self.stores;
+        #[cfg(feature = "simplejwt")]
+        if self.settings.simplejwt.signing_key.is_some() {
+            let state =
+                crate::authentication::simplejwt::SimpleJwtState::new(&self.settings.simplejwt)?;
+            stores.insert(
+                TypeId::of::<crate::authentication::simplejwt::SimpleJwtState>(),
+                Box::new(state),
+            );
+        }
         #[cfg(feature = "jwt")]
         if self.settings.jwt.signing_key.is_some() {
             let state = crate::jwt::JwtState::new(&self.settings.jwt, self.blacklist)?;

@@ -74,7 +74,15 @@ impl Denial {
     /// The JSON body `{"detail": "..."}` in `language`.
     pub fn body(&self, catalog: &Catalog, language: &str) -> String {
         let detail = catalog.render(&self.error, language);
-        serde_json::json!({ "detail": detail }).to_string()
+        let mut body = format!("{{\"detail\":{}", serde_json::Value::String(detail));
+        for (name, value) in self.error.fields() {
+            body.push(',');
+            body.push_str(&serde_json::Value::from(*name).to_string());
+            body.push(':');
+            body.push_str(&value.to_string());
+        }
+        body.push('}');
+        body
     }
 }
 

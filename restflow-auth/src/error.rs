@@ -200,7 +200,14 @@ pub struct AuthError {
     args: Vec<(&'static str, Cow<'static, str>)>,
     detail: Option<Cow<'static, str>>,
     kind: Option<Kind>,
+    /// The internal cause and extra body members: rare, so boxed.
+    extra: Option<Box<Extra>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Extra {
     source: Option<String>,
+    fields: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl AuthError {
@@ -211,8 +218,24 @@ impl AuthError {
             args: Vec::new(),
             detail: None,
             kind: None,
-            source: None,
+            extra: None,
         }
+    }
+
+    fn extra_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    /// Adds a member to the JSON body after `detail` (simplejwt's `code`
+    /// and `messages`), in the order added.
+    pub fn with_field(mut self, name: &'static str, value: serde_json::Value) -> Self {
+        self.extra_mut().fields.push((name, value));
+        self
+    }
+
+    /// The extra body members.
+    pub fn fields(&self) -> &[(&'static str, serde_json::Value)] {
+        self.extra.as_deref().map_or(&[], |e| &e.fields)
     }
 
     /// `AuthenticationFailed` with the application's own text (not translated).
@@ -233,14 +256,14 @@ impl AuthError {
     /// A store could not be reached: 503, and `cause` kept for the log only.
     pub fn unavailable(cause: impl fmt::Display) -> Self {
         let mut e = Self::new(Rejection::StoreUnavailable);
-        e.source = Some(cause.to_string());
+        e.extra_mut().source = Some(cause.to_string());
         e
     }
 
     /// A bug or misconfiguration: 500, `cause` kept for the log only.
     pub fn internal(cause: impl fmt::Display) -> Self {
         let mut e = Self::new(Rejection::Internal);
-        e.source = Some(cause.to_string());
+        e.extra_mut().source = Some(cause.to_string());
         e
     }
 
@@ -290,7 +313,7 @@ impl AuthError {
 
     /// The internal cause (never rendered to the client).
     pub fn cause(&self) -> Option<&str> {
-        self.source.as_deref()
+        self.extra.as_deref().and_then(|e| e.source.as_deref())
     }
 
     /// DRF's status rule: authentication kinds are 401 only when the chain's
@@ -361,7 +384,7 @@ impl fmt::Debug for AuthError {
             .field("code", &self.code())
             .field("kind", &self.kind())
             .field("detail", &self.english_detail())
-            .field("cause", &self.source)
+            .field("cause", &self.cause())
             .finish()
     }
 }

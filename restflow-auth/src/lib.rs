@@ -75,6 +75,8 @@ pub use authentication::basic::Basic;
 #[cfg(feature = "jwt")]
 pub use authentication::jwt::Jwt;
 pub use authentication::remote_user::RemoteUser;
+#[cfg(feature = "simplejwt")]
+pub use authentication::simplejwt::SimpleJwt;
 pub use authentication::token::Token;
 pub use authentication::{Authenticated, Authenticator, Chain, Credential, Outcome};
 pub use context::{Auth, AuthBuilder, Context};
@@ -109,6 +111,8 @@ pub mod prelude {
     #[cfg(feature = "jwt")]
     pub use crate::authentication::jwt::Jwt;
     pub use crate::authentication::remote_user::RemoteUser;
+    #[cfg(feature = "simplejwt")]
+    pub use crate::authentication::simplejwt::SimpleJwt;
     pub use crate::authentication::token::Token;
     pub use crate::authentication::{Authenticated, Authenticator, Outcome};
     pub use crate::context::{Auth, Context};

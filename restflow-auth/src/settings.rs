@@ -66,6 +66,8 @@ pub struct Settings {
     pub basic: BasicSettings,
     /// DRF's `RemoteUserAuthentication`.
     pub remote_user: RemoteUserSettings,
+    /// Tokens issued by djangorestframework-simplejwt (`SIMPLE_JWT`).
+    pub simplejwt: SimpleJwtSettings,
     /// The language of messages when `Accept-Language` names none we have.
     pub default_language: String,
     /// The largest request body the library reads (endpoints, buffering), in bytes.
@@ -80,6 +82,7 @@ impl Default for Settings {
             token: TokenSettings::default(),
             basic: BasicSettings::default(),
             remote_user: RemoteUserSettings::default(),
+            simplejwt: SimpleJwtSettings::default(),
             default_language: "en".into(),
             body_limit: 1024 * 1024,
         }
@@ -241,6 +244,120 @@ impl Default for RemoteUserSettings {
     }
 }
 
+/// `[simplejwt]`: djangorestframework-simplejwt's `SIMPLE_JWT`, for
+/// verifying the tokens a Django service issues.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimpleJwtSettings {
+    /// `SIGNING_KEY` (Django's `SECRET_KEY` by default there; give it here).
+    pub signing_key: Option<Secret>,
+    /// `VERIFYING_KEY` for asymmetric algorithms.
+    pub verifying_key: Option<String>,
+    /// `ALGORITHM`.
+    pub algorithm: String,
+    /// `AUDIENCE`: checked only when set.
+    pub audience: Option<String>,
+    /// `ISSUER`.
+    pub issuer: Option<String>,
+    /// `LEEWAY`, seconds.
+    pub leeway_s: u64,
+    /// `AUTH_HEADER_TYPES`, matched case-sensitively.
+    pub auth_header_types: Vec<String>,
+    /// `USER_ID_CLAIM`.
+    pub user_id_claim: String,
+    /// `USER_ID_FIELD` (`id` or `username`).
+    pub user_id_field: String,
+    /// `TOKEN_TYPE_CLAIM`.
+    pub token_type_claim: String,
+    /// `JTI_CLAIM`.
+    pub jti_claim: String,
+    /// `AUTH_TOKEN_CLASSES`: `access` and/or `sliding`.
+    pub auth_token_classes: Vec<String>,
+    /// `CHECK_USER_IS_ACTIVE`.
+    pub check_user_is_active: bool,
+    /// `CHECK_REVOKE_TOKEN`.
+    pub check_revoke_token: bool,
+    /// `REVOKE_TOKEN_CLAIM`.
+    pub revoke_token_claim: String,
+}
+
+impl Default for SimpleJwtSettings {
+    fn default() -> Self {
+        SimpleJwtSettings {
+            signing_key: None,
+            verifying_key: None,
+            algorithm: "HS256".into(),
+            audience: None,
+            issuer: None,
+            leeway_s: 0,
+            auth_header_types: vec!["Bearer".into()],
+            user_id_claim: "user_id".into(),
+            user_id_field: "id".into(),
+            token_type_claim: "token_type".into(),
+            jti_claim: "jti".into(),
+            auth_token_classes: vec!["access".into()],
+            check_user_is_active: true,
+            check_revoke_token: false,
+            revoke_token_claim: "hash_password".into(),
+        }
+    }
+}
+
+impl SimpleJwtSettings {
+    /// The key and algorithm rules, as `[jwt]`'s, for building keys.
+    pub fn as_jwt(&self) -> JwtSettings {
+        JwtSettings {
+            signing_key: self.signing_key.clone(),
+            verifying_key: self.verifying_key.clone(),
+            algorithm: self.algorithm.clone(),
+            ..JwtSettings::default()
+        }
+    }
+
+    /// Checks the simplejwt-specific rules.
+    pub fn validate(&self) -> Result<()> {
+        if self.auth_token_classes.is_empty()
+            || self
+                .auth_token_classes
+                .iter()
+                .any(|c| c != "access" && c != "sliding")
+        {
+            return invalid(
+                "simplejwt.auth_token_classes",
+                "give `access` and/or `sliding`".into(),
+            );
+        }
+        if !matches!(self.user_id_field.as_str(), "id" | "pk" | "username") {
+            return invalid(
+                "simplejwt.user_id_field",
+                "use `id` (or `pk`) or `username`".into(),
+            );
+        }
+        if self.auth_header_types.is_empty() || self.auth_header_types.iter().any(|t| t.is_empty())
+        {
+            return invalid(
+                "simplejwt.auth_header_types",
+                "give at least one scheme word, e.g. [\"Bearer\"]".into(),
+            );
+        }
+        if self.signing_key.is_some() {
+            self.as_jwt().validate().map_err(|e| match e {
+                Error::Invalid { key, message } => Error::Invalid {
+                    key: match key {
+                        "jwt.signing_key" => "simplejwt.signing_key",
+                        "jwt.verifying_key" => "simplejwt.verifying_key",
+                        "jwt.algorithm" => "simplejwt.algorithm",
+                        other => other,
+                    },
+                    message,
+                },
+                other => other,
+            })?;
+        }
+        Ok(())
+    }
+}
+
 /// Why settings were refused.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -353,6 +470,7 @@ impl Settings {
     /// Checks every rule that would otherwise fail at request time.
     pub fn validate(&self) -> Result<()> {
         self.jwt.validate()?;
+        self.simplejwt.validate()?;
         let s = &self.session;
         for (key, v) in [
             ("session.cookie_name", &s.cookie_name),

@@ -14,6 +14,7 @@ mod pyjwt;
 mod remote_user;
 mod settings;
 mod signature;
+mod simplejwt;
 mod token;
 
 // The project defaults: DRF's DEFAULT_AUTHENTICATION_CLASSES and

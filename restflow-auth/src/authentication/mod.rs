@@ -23,6 +23,9 @@ pub mod basic;
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub mod jwt;
 pub mod remote_user;
+#[cfg(feature = "simplejwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "simplejwt")))]
+pub mod simplejwt;
 pub mod token;
 
 use std::any::Any;

@@ -119,22 +119,26 @@ impl<'a> Object<'a> {
 /// The claims the reader checks, borrowed from the payload; every other
 /// member is skipped without being kept.
 #[derive(Default)]
-struct ClaimsView<'a> {
-    exp: Option<&'a RawValue>,
-    iat: Option<&'a RawValue>,
-    nbf: Option<&'a RawValue>,
-    iss: Option<&'a RawValue>,
-    aud: Option<&'a RawValue>,
-    sub: Option<&'a RawValue>,
-    jti: Option<&'a RawValue>,
-    token_type: Option<&'a RawValue>,
-    user: Option<&'a RawValue>,
-    revoke: Option<&'a RawValue>,
+pub(crate) struct ClaimsView<'a> {
+    pub(crate) exp: Option<&'a RawValue>,
+    pub(crate) iat: Option<&'a RawValue>,
+    pub(crate) nbf: Option<&'a RawValue>,
+    pub(crate) iss: Option<&'a RawValue>,
+    pub(crate) aud: Option<&'a RawValue>,
+    pub(crate) sub: Option<&'a RawValue>,
+    pub(crate) jti: Option<&'a RawValue>,
+    pub(crate) token_type: Option<&'a RawValue>,
+    pub(crate) user: Option<&'a RawValue>,
+    pub(crate) revoke: Option<&'a RawValue>,
+    /// The id claim when it is not `jti` (simplejwt's `JTI_CLAIM`).
+    pub(crate) id: Option<&'a RawValue>,
 }
 
 struct ClaimsSeed<'n> {
     user_claim: &'n str,
     revoke_claim: Option<&'n str>,
+    type_claim: &'n str,
+    id_claim: &'n str,
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for ClaimsSeed<'_> {
@@ -158,8 +162,9 @@ impl<'de> serde::de::DeserializeSeed<'de> for ClaimsSeed<'_> {
                         "aud" => &mut c.aud,
                         "sub" => &mut c.sub,
                         "jti" => &mut c.jti,
-                        "token_type" => &mut c.token_type,
+                        name if name == self.0.type_claim => &mut c.token_type,
                         name if name == self.0.user_claim => &mut c.user,
+                        name if name == self.0.id_claim => &mut c.id,
                         name if Some(name) == self.0.revoke_claim => &mut c.revoke,
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
@@ -292,15 +297,57 @@ pub(crate) fn now_f64() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Verifies `token` (the text after `Bearer `) in PyJWT's order, then
-/// checks `token_type == expected`.
-pub fn decode(
+/// What PyJWT's `decode` is told: which claims are required, and the
+/// issuer, audience and leeway. drf-restflow and simplejwt differ here.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Options<'a> {
+    /// `exp` and `iat` required (drf-restflow); otherwise checked only if present.
+    pub(crate) require_exp_iat: bool,
+    /// A non-empty `aud` is refused when no audience is set (PyJWT's
+    /// default, which drf-restflow keeps; simplejwt turns it off).
+    pub(crate) reject_aud_when_unset: bool,
+    pub(crate) leeway_s: u64,
+    pub(crate) issuer: Option<&'a str>,
+    pub(crate) audience: Option<&'a str>,
+    pub(crate) user_claim: &'a str,
+    pub(crate) revoke_claim: Option<&'a str>,
+    pub(crate) type_claim: &'a str,
+    pub(crate) id_claim: &'a str,
+}
+
+impl<'a> Options<'a> {
+    pub(crate) fn restflow(s: &'a JwtSettings) -> Self {
+        Options {
+            require_exp_iat: true,
+            reject_aud_when_unset: true,
+            leeway_s: s.leeway_s,
+            issuer: s.issuer.as_deref(),
+            audience: s.audience.as_deref(),
+            user_claim: &s.user_id_claim,
+            revoke_claim: s
+                .check_revoke_token
+                .then_some(s.revoke_token_claim.as_str()),
+            type_claim: "token_type",
+            id_claim: "jti",
+        }
+    }
+}
+
+/// The claims after PyJWT's checks, borrowed from the payload.
+pub(crate) struct Read<'p> {
+    pub(crate) claims: ClaimsView<'p>,
+    pub(crate) exp: Option<i64>,
+}
+
+/// PyJWT's `decode` (steps 5 to 19 of the check order), leaving the payload
+/// text in `payload`.
+pub(crate) fn read<'p>(
     token: &str,
     keys: &JwtKeys,
-    s: &JwtSettings,
-    expected: &'static str,
+    o: &Options<'_>,
     now: f64,
-) -> Result<Verified, TokenError> {
+    payload: &'p mut String,
+) -> Result<Read<'p>, TokenError> {
     let bytes = token.as_bytes();
     // 5. segments: rsplit('.', 1), then split('.', 1).
     let Some(last_dot) = bytes.iter().rposition(|b| *b == b'.') else {
@@ -366,34 +413,37 @@ pub fn decode(
 
     // 12. payload JSON.
     let seed = ClaimsSeed {
-        user_claim: &s.user_id_claim,
-        revoke_claim: s
-            .check_revoke_token
-            .then_some(s.revoke_token_claim.as_str()),
+        user_claim: o.user_claim,
+        revoke_claim: o.revoke_claim,
+        type_claim: o.type_claim,
+        id_claim: o.id_claim,
     };
-    let payload = String::from_utf8(payload_buf).map_err(|e| {
+    *payload = String::from_utf8(payload_buf).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         TokenError::Invalid(Cow::Owned(format!(
             "Invalid payload string: 'utf-8' codec can't decode byte 0x{:02x} in position {at}",
             e.as_bytes()[at]
         )))
     })?;
-    let claims = claims_view(&payload, seed)?;
+    let claims = claims_view(payload, seed)?;
 
     // 13. required claims, missing or null.
-    let present = |v: Option<&RawValue>| v.is_some_and(|v| v.get() != "null");
-    if !present(claims.exp) {
-        return Err(invalid("Token is missing the \"exp\" claim"));
+    if o.require_exp_iat {
+        let present = |v: Option<&RawValue>| v.is_some_and(|v| v.get() != "null");
+        if !present(claims.exp) {
+            return Err(invalid("Token is missing the \"exp\" claim"));
+        }
+        if !present(claims.iat) {
+            return Err(invalid("Token is missing the \"iat\" claim"));
+        }
     }
-    if !present(claims.iat) {
-        return Err(invalid("Token is missing the \"iat\" claim"));
-    }
-    let leeway = s.leeway_s as f64;
+    let leeway = o.leeway_s as f64;
     // 14. iat.
-    let iat = int_like(claims.iat.expect("required"))
-        .ok_or(invalid("Issued At claim (iat) must be an integer."))?;
-    if iat as f64 > now + leeway {
-        return Err(invalid("The token is not yet valid (iat)"));
+    if let Some(iat) = claims.iat {
+        let iat = int_like(iat).ok_or(invalid("Issued At claim (iat) must be an integer."))?;
+        if iat as f64 > now + leeway {
+            return Err(invalid("The token is not yet valid (iat)"));
+        }
     }
     // 15. nbf.
     if let Some(nbf) = claims.nbf {
@@ -403,20 +453,26 @@ pub fn decode(
         }
     }
     // 16. exp.
-    let exp = int_like(claims.exp.expect("required"))
-        .ok_or(invalid("Expiration Time claim (exp) must be an integer."))?;
-    if exp as f64 <= now - leeway {
-        return Err(TokenError::Expired);
-    }
+    let exp = match claims.exp {
+        Some(exp) => {
+            let exp =
+                int_like(exp).ok_or(invalid("Expiration Time claim (exp) must be an integer."))?;
+            if exp as f64 <= now - leeway {
+                return Err(TokenError::Expired);
+            }
+            Some(exp)
+        }
+        None => None,
+    };
     // 17. iss.
-    if let Some(issuer) = &s.issuer {
+    if let Some(issuer) = o.issuer {
         let Some(iss) = claims.iss else {
             return Err(invalid("Token is missing the \"iss\" claim"));
         };
         if !is_string(iss) {
             return Err(invalid("Payload Issuer (iss) must be a string"));
         }
-        if string(iss).as_deref() != Some(issuer.as_str()) {
+        if string(iss).as_deref() != Some(issuer) {
             return Err(invalid("Invalid issuer"));
         }
     }
@@ -424,9 +480,10 @@ pub fn decode(
     let aud = claims
         .aud
         .filter(|a| !matches!(a.get(), "null" | "\"\"" | "[]" | "{}" | "false" | "0"));
-    match (&s.audience, aud) {
+    match (o.audience, aud) {
         (None, None) => {}
-        (None, Some(_)) => return Err(invalid("Invalid audience")),
+        (None, Some(_)) if o.reject_aud_when_unset => return Err(invalid("Invalid audience")),
+        (None, Some(_)) => {}
         (Some(_), None) => return Err(invalid("Token is missing the \"aud\" claim")),
         (Some(expected_aud), Some(raw)) => {
             let list: Vec<String> = if is_string(raw) {
@@ -444,34 +501,44 @@ pub fn decode(
     if claims.sub.is_some_and(|v| !is_string(v)) {
         return Err(invalid("Subject must be a string"));
     }
-    let jti = match claims.jti {
-        Some(v) if is_string(v) => string(v),
-        Some(_) => return Err(invalid("JWT ID must be a string")),
-        None => None,
-    };
+    if claims.jti.is_some_and(|v| !is_string(v)) {
+        return Err(invalid("JWT ID must be a string"));
+    }
+    Ok(Read { claims, exp })
+}
+
+/// Whether a raw JSON value is the string `expected`.
+pub(crate) fn is_str(raw: &RawValue, expected: &str) -> bool {
+    let r = raw.get();
+    (r.len() == expected.len() + 2 && r.starts_with('"') && &r[1..r.len() - 1] == expected)
+        || string(raw).as_deref() == Some(expected)
+}
+
+/// Verifies `token` (the text after `Bearer `) in PyJWT's order, then
+/// checks `token_type == expected` (drf-restflow's rules).
+pub fn decode(
+    token: &str,
+    keys: &JwtKeys,
+    s: &JwtSettings,
+    expected: &'static str,
+    now: f64,
+) -> Result<Verified, TokenError> {
+    let mut payload = String::new();
+    let Read { claims, exp } = read(token, keys, &Options::restflow(s), now, &mut payload)?;
     // 20. token type.
-    let type_ok = match claims.token_type {
-        Some(raw) => {
-            let r = raw.get();
-            (r.len() == expected.len() + 2 && r.starts_with('"') && &r[1..r.len() - 1] == expected)
-                || string(raw).as_deref() == Some(expected)
-        }
-        None => false,
-    };
-    if !type_ok {
+    if !claims.token_type.is_some_and(|raw| is_str(raw, expected)) {
         return Err(TokenError::WrongType(expected));
     }
-    let token_type = expected;
+    let jti = claims.jti.and_then(string);
     let user_id = claims
         .user
         .and_then(|v| serde_json::from_str::<serde_json::Value>(v.get()).ok());
     let revoke = claims.revoke.and_then(string);
-    let payload = payload.into_boxed_str();
     Ok(Verified {
-        payload,
-        token_type,
+        payload: payload.into_boxed_str(),
+        token_type: expected,
         jti,
-        exp,
+        exp: exp.expect("required"),
         user_id,
         revoke,
     })
