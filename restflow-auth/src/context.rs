@@ -258,6 +258,11 @@ impl<U: AuthUser> AuthBuilder<U> {
         self.with_store(crate::token::Tokens::new(store))
     }
 
+    /// The session store that [`Session`](crate::Session) and the session views use.
+    pub fn sessions(self, store: impl crate::session::SessionStore) -> Self {
+        self.with_store(crate::session::Sessions::new(store))
+    }
+
     /// Any value authenticators read with [`Context::store`] (one per type).
     pub fn with_store<T: Any + Send + Sync>(mut self, store: T) -> Self {
         self.stores.insert(TypeId::of::<T>(), Box::new(store));

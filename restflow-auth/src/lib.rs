@@ -61,20 +61,28 @@ pub mod messages;
 pub mod password;
 pub mod permissions;
 pub mod request;
+pub mod session;
 pub mod settings;
 pub mod token;
 pub mod user;
-#[cfg(feature = "jwt")]
-#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub mod views;
 
 #[doc(hidden)]
 pub mod __private;
 
+/// Seconds since the epoch.
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 pub use authentication::basic::Basic;
 #[cfg(feature = "jwt")]
 pub use authentication::jwt::Jwt;
 pub use authentication::remote_user::RemoteUser;
+pub use authentication::session::Session;
 #[cfg(feature = "simplejwt")]
 pub use authentication::simplejwt::SimpleJwt;
 pub use authentication::token::Token;
@@ -111,6 +119,7 @@ pub mod prelude {
     #[cfg(feature = "jwt")]
     pub use crate::authentication::jwt::Jwt;
     pub use crate::authentication::remote_user::RemoteUser;
+    pub use crate::authentication::session::Session;
     #[cfg(feature = "simplejwt")]
     pub use crate::authentication::simplejwt::SimpleJwt;
     pub use crate::authentication::token::Token;

@@ -12,6 +12,7 @@ mod messages;
 mod permissions;
 mod pyjwt;
 mod remote_user;
+mod session;
 mod settings;
 mod signature;
 mod simplejwt;

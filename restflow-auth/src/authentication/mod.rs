@@ -23,6 +23,7 @@ pub mod basic;
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub mod jwt;
 pub mod remote_user;
+pub mod session;
 #[cfg(feature = "simplejwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "simplejwt")))]
 pub mod simplejwt;

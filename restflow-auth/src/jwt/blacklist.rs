@@ -13,13 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::user::StoreResult;
 
-/// Seconds since the epoch.
-pub(crate) fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+pub(crate) use crate::unix_now;
 
 /// Where blacklisted token ids live. `expires_at` is the token's `exp`: an
 /// entry may be dropped after it. `Err` means the backend could not answer;

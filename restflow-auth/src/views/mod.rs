@@ -1,5 +1,7 @@
-//! The JWT views, as an axum `Router` to nest: `POST token/` (obtain),
-//! `POST token/refresh/`, `POST token/blacklist/`.
+//! The views, as axum `Router`s to nest: the JWT views ([`Auth::jwt_routes`](crate::Auth::jwt_routes):
+//! `POST token/`, `POST token/refresh/`, `POST token/blacklist/`), and the
+//! session views ([`Auth::session_routes`](crate::Auth::session_routes): `POST session/login/`,
+//! `POST session/logout/`, `GET csrf/`).
 //!
 //! ```
 //! # use restflow_auth::prelude::*;
@@ -32,55 +34,28 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
 use http::{HeaderValue, StatusCode, header};
 use serde_json::{Map, Value};
 
-use crate::authentication::jwt::{Lookup, check_user, lookup};
-use crate::context::{Auth, Context};
+use crate::context::Context;
 use crate::dispatch::Denial;
 use crate::error::{AuthError, Rejected, Rejection};
-use crate::jwt::{JwtState, RefreshToken};
 use crate::user::AuthUser;
 
-/// drf-restflow's `USER_AUTHENTICATION_RULE` for the obtain view.
-pub struct UserRule<U> {
-    rule: Arc<dyn Fn(&U) -> bool + Send + Sync>,
-}
+#[cfg(feature = "jwt")]
+mod jwt;
+mod session;
 
-impl<U> UserRule<U> {
-    /// Wraps a rule.
-    pub fn new(rule: impl Fn(&U) -> bool + Send + Sync + 'static) -> Self {
-        UserRule {
-            rule: Arc::new(rule),
-        }
-    }
-}
+#[cfg(feature = "jwt")]
+pub use self::jwt::UserRule;
 
-impl<U> std::fmt::Debug for UserRule<U> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("UserRule")
-    }
-}
-
-impl<U: AuthUser> Auth<U> {
-    /// The obtain, refresh and blacklist views, to nest under a prefix.
-    pub fn jwt_routes<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
-        let ctx = Arc::clone(self.context());
-        Router::new()
-            .route("/token/", view(&ctx, obtain::<U>))
-            .route("/token/refresh/", view(&ctx, refresh::<U>))
-            .route("/token/blacklist/", view(&ctx, blacklist::<U>))
-    }
-}
-
-type ViewFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
+pub(crate) type ViewFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
 type View<U> = fn(Arc<Context<U>>, http::request::Parts, Map<String, Value>) -> ViewFuture;
 
-fn view<U: AuthUser, S: Clone + Send + Sync + 'static>(
+pub(crate) fn view<U: AuthUser, S: Clone + Send + Sync + 'static>(
     ctx: &Arc<Context<U>>,
     f: View<U>,
 ) -> MethodRouter<S> {
@@ -107,7 +82,7 @@ fn view<U: AuthUser, S: Clone + Send + Sync + 'static>(
     })
 }
 
-fn json(status: StatusCode, body: String) -> Response {
+pub(crate) fn json(status: StatusCode, body: String) -> Response {
     let mut res = Response::new(Body::from(body));
     *res.status_mut() = status;
     res.headers_mut().insert(
@@ -117,21 +92,11 @@ fn json(status: StatusCode, body: String) -> Response {
     res
 }
 
-fn lang(parts: &http::request::Parts) -> Option<&str> {
+pub(crate) fn lang(parts: &http::request::Parts) -> Option<&str> {
     parts
         .headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
-}
-
-/// A rejection with the JWT challenge (the views' `Bearer realm="api"`).
-fn reject<U: AuthUser>(
-    ctx: &Context<U>,
-    parts: &http::request::Parts,
-    error: AuthError,
-) -> Response {
-    let challenge = ctx.store::<JwtState>().map(|j| Cow::Owned(j.challenge()));
-    Rejected::new(&Denial { error, challenge }, ctx.messages(), lang(parts)).into_response()
 }
 
 fn python_type(v: &Value) -> &'static str {
@@ -174,7 +139,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// Reads a JSON or form body into an object, or answers as DRF would.
-async fn read_body<U: AuthUser>(
+pub(crate) async fn read_body<U: AuthUser>(
     ctx: &Context<U>,
     parts: &http::request::Parts,
     body: Body,
@@ -245,7 +210,7 @@ fn char_field(data: &Map<String, Value>, name: &str) -> Result<String, &'static 
 }
 
 /// Reads fields in order; on any error, the 400 with every field's error.
-fn fields<const N: usize>(
+pub(crate) fn fields<const N: usize>(
     data: &Map<String, Value>,
     names: [&str; N],
 ) -> Result<[String; N], Box<Response>> {
@@ -268,127 +233,25 @@ fn fields<const N: usize>(
     }
 }
 
-fn pair(access: &str, refresh: Option<&str>) -> Response {
-    let body = match refresh {
-        Some(r) => format!(
-            "{{\"access\":{},\"refresh\":{}}}",
-            Value::from(access),
-            Value::from(r)
-        ),
-        None => format!("{{\"access\":{}}}", Value::from(access)),
-    };
-    json(StatusCode::OK, body)
+/// A rejection rendered with `challenge` (the views have no chain).
+pub(crate) fn reject_with<U: AuthUser>(
+    ctx: &Context<U>,
+    parts: &http::request::Parts,
+    error: AuthError,
+    challenge: Option<Cow<'static, str>>,
+) -> Response {
+    Rejected::new(&Denial { error, challenge }, ctx.messages(), lang(parts)).into_response()
 }
 
-fn jwt_state<U: AuthUser>(ctx: &Context<U>) -> Result<&JwtState, AuthError> {
-    crate::authentication::jwt::state(ctx)
-}
-
-fn obtain<U: AuthUser>(
-    ctx: Arc<Context<U>>,
-    parts: http::request::Parts,
-    data: Map<String, Value>,
-) -> ViewFuture {
-    Box::pin(async move {
-        let [username, password] = match fields(&data, ["username", "password"]) {
-            Ok(v) => v,
-            Err(res) => return *res,
-        };
-        let result: Result<Response, AuthError> = async {
-            let jwt = jwt_state(&ctx)?;
-            let user = ctx.users().find_by_username(&username).await?;
-            let stored = user.as_ref().map(|u| u.password_hash().to_owned());
-            let matches =
-                crate::authentication::basic::verify_off_executor(password, stored).await?;
-            let allowed = match (&user, matches) {
-                (Some(u), true) => match ctx.store::<UserRule<U>>() {
-                    Some(rule) => (rule.rule)(u),
-                    None => u.is_active(),
-                },
-                _ => false,
-            };
-            let Some(user) = user.filter(|_| allowed) else {
-                return Err(Rejection::NoActiveAccount.into());
-            };
-            let refresh = RefreshToken::for_user(&user, jwt)?;
-            let access = refresh.access_token(jwt)?;
-            Ok(pair(access.as_str(), Some(refresh.as_str())))
-        }
-        .await;
-        result.unwrap_or_else(|e| reject(&ctx, &parts, e))
-    })
-}
-
-fn refresh<U: AuthUser>(
-    ctx: Arc<Context<U>>,
-    parts: http::request::Parts,
-    data: Map<String, Value>,
-) -> ViewFuture {
-    Box::pin(async move {
-        let [raw] = match fields(&data, ["refresh"]) {
-            Ok(v) => v,
-            Err(res) => return *res,
-        };
-        let result: Result<Response, AuthError> = async {
-            let jwt = jwt_state(&ctx)?;
-            let token = RefreshToken::verify(&raw, jwt)?;
-            let blacklist = jwt.checked_blacklist();
-            if let Some(bl) = blacklist
-                && !token.jti().is_empty()
-                && bl.is_blacklisted(token.jti()).await?
-            {
-                return Err(Rejection::TokenBlacklisted.into());
-            }
-            // Unlike the reference, the user is loaded: deleted or inactive users get no tokens.
-            let user = match lookup::<U>(jwt, token.user_id())? {
-                Lookup::Id(id) => ctx.users().find_by_id(&id).await?,
-                Lookup::Username(name) => ctx.users().find_by_username(&name).await?,
-            };
-            let user = user.ok_or(Rejection::UserNotFound)?;
-            if !user.is_active() {
-                return Err(Rejection::UserInactive.into());
-            }
-            check_user(jwt, Ok(Some(user)), token.verified().revoke.as_deref())?;
-            if !jwt.settings().rotate_refresh_tokens {
-                return Ok(pair(token.access_token(jwt)?.as_str(), None));
-            }
-            // Rotation: the old token is blacklisted atomically before any
-            // new token exists, so of concurrent refreshes exactly one wins.
-            if let Some(bl) = blacklist
-                && !bl
-                    .check_and_blacklist(token.jti(), jwt.keep_until(token.exp()))
-                    .await?
-            {
-                return Err(Rejection::TokenBlacklisted.into());
-            }
-            let access = token.access_token(jwt)?;
-            let rotated = token.rotate(jwt)?;
-            Ok(pair(access.as_str(), Some(rotated.as_str())))
-        }
-        .await;
-        result.unwrap_or_else(|e| reject(&ctx, &parts, e))
-    })
-}
-
-fn blacklist<U: AuthUser>(
-    ctx: Arc<Context<U>>,
-    parts: http::request::Parts,
-    data: Map<String, Value>,
-) -> ViewFuture {
-    Box::pin(async move {
-        let [raw] = match fields(&data, ["refresh"]) {
-            Ok(v) => v,
-            Err(res) => return *res,
-        };
-        let result: Result<Response, AuthError> = async {
-            let jwt = jwt_state(&ctx)?;
-            let token = RefreshToken::verify(&raw, jwt)?;
-            token.blacklist(jwt).await?;
-            let mut res = Response::new(Body::empty());
-            *res.status_mut() = StatusCode::NO_CONTENT;
-            Ok(res)
-        }
-        .await;
-        result.unwrap_or_else(|e| reject(&ctx, &parts, e))
-    })
+/// The user named `username` if `password` is theirs; the check runs off
+/// the executor and costs the same when there is no such user.
+pub(crate) async fn check_password<U: AuthUser>(
+    ctx: &Context<U>,
+    username: &str,
+    password: String,
+) -> Result<Option<U>, AuthError> {
+    let user = ctx.users().find_by_username(username).await?;
+    let stored = user.as_ref().map(|u| u.password_hash().to_owned());
+    let matches = crate::authentication::basic::verify_off_executor(password, stored).await?;
+    Ok(user.filter(|_| matches))
 }

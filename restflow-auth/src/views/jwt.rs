@@ -1,0 +1,180 @@
+//! The JWT views: obtain, refresh, blacklist.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::response::Response;
+use http::StatusCode;
+use serde_json::{Map, Value};
+
+use super::{ViewFuture, check_password, fields, json, reject_with, view};
+use crate::authentication::jwt::{Lookup, check_user, lookup};
+use crate::context::{Auth, Context};
+use crate::error::{AuthError, Rejection};
+use crate::jwt::{JwtState, RefreshToken};
+use crate::user::AuthUser;
+
+/// drf-restflow's `USER_AUTHENTICATION_RULE` for the obtain view.
+pub struct UserRule<U> {
+    pub(crate) rule: Arc<dyn Fn(&U) -> bool + Send + Sync>,
+}
+
+impl<U> UserRule<U> {
+    /// Wraps a rule.
+    pub fn new(rule: impl Fn(&U) -> bool + Send + Sync + 'static) -> Self {
+        UserRule {
+            rule: Arc::new(rule),
+        }
+    }
+}
+
+impl<U> std::fmt::Debug for UserRule<U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UserRule")
+    }
+}
+
+impl<U: AuthUser> Auth<U> {
+    /// The obtain, refresh and blacklist views, to nest under a prefix.
+    pub fn jwt_routes<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        let ctx = Arc::clone(self.context());
+        Router::new()
+            .route("/token/", view(&ctx, obtain::<U>))
+            .route("/token/refresh/", view(&ctx, refresh::<U>))
+            .route("/token/blacklist/", view(&ctx, blacklist::<U>))
+    }
+}
+
+/// A rejection with the JWT challenge (the views' `Bearer realm="api"`).
+fn reject<U: AuthUser>(
+    ctx: &Context<U>,
+    parts: &http::request::Parts,
+    error: AuthError,
+) -> Response {
+    let challenge = ctx.store::<JwtState>().map(|j| Cow::Owned(j.challenge()));
+    reject_with(ctx, parts, error, challenge)
+}
+
+fn pair(access: &str, refresh: Option<&str>) -> Response {
+    let body = match refresh {
+        Some(r) => format!(
+            "{{\"access\":{},\"refresh\":{}}}",
+            Value::from(access),
+            Value::from(r)
+        ),
+        None => format!("{{\"access\":{}}}", Value::from(access)),
+    };
+    json(StatusCode::OK, body)
+}
+
+fn jwt_state<U: AuthUser>(ctx: &Context<U>) -> Result<&JwtState, AuthError> {
+    crate::authentication::jwt::state(ctx)
+}
+
+fn obtain<U: AuthUser>(
+    ctx: Arc<Context<U>>,
+    parts: http::request::Parts,
+    data: Map<String, Value>,
+) -> ViewFuture {
+    Box::pin(async move {
+        let [username, password] = match fields(&data, ["username", "password"]) {
+            Ok(v) => v,
+            Err(res) => return *res,
+        };
+        let result: Result<Response, AuthError> = async {
+            let jwt = jwt_state(&ctx)?;
+            let user = check_password(&ctx, &username, password).await?;
+            let allowed = match &user {
+                Some(u) => match ctx.store::<UserRule<U>>() {
+                    Some(rule) => (rule.rule)(u),
+                    None => u.is_active(),
+                },
+                None => false,
+            };
+            let Some(user) = user.filter(|_| allowed) else {
+                return Err(Rejection::NoActiveAccount.into());
+            };
+            let refresh = RefreshToken::for_user(&user, jwt)?;
+            let access = refresh.access_token(jwt)?;
+            Ok(pair(access.as_str(), Some(refresh.as_str())))
+        }
+        .await;
+        result.unwrap_or_else(|e| reject(&ctx, &parts, e))
+    })
+}
+
+fn refresh<U: AuthUser>(
+    ctx: Arc<Context<U>>,
+    parts: http::request::Parts,
+    data: Map<String, Value>,
+) -> ViewFuture {
+    Box::pin(async move {
+        let [raw] = match fields(&data, ["refresh"]) {
+            Ok(v) => v,
+            Err(res) => return *res,
+        };
+        let result: Result<Response, AuthError> = async {
+            let jwt = jwt_state(&ctx)?;
+            let token = RefreshToken::verify(&raw, jwt)?;
+            let blacklist = jwt.checked_blacklist();
+            if let Some(bl) = blacklist
+                && !token.jti().is_empty()
+                && bl.is_blacklisted(token.jti()).await?
+            {
+                return Err(Rejection::TokenBlacklisted.into());
+            }
+            // Unlike the reference, the user is loaded: deleted or inactive users get no tokens.
+            let user = match lookup::<U>(jwt, token.user_id())? {
+                Lookup::Id(id) => ctx.users().find_by_id(&id).await?,
+                Lookup::Username(name) => ctx.users().find_by_username(&name).await?,
+            };
+            let user = user.ok_or(Rejection::UserNotFound)?;
+            if !user.is_active() {
+                return Err(Rejection::UserInactive.into());
+            }
+            check_user(jwt, Ok(Some(user)), token.verified().revoke.as_deref())?;
+            if !jwt.settings().rotate_refresh_tokens {
+                return Ok(pair(token.access_token(jwt)?.as_str(), None));
+            }
+            // Rotation: the old token is blacklisted atomically before any
+            // new token exists, so of concurrent refreshes exactly one wins.
+            if let Some(bl) = blacklist
+                && !bl
+                    .check_and_blacklist(token.jti(), jwt.keep_until(token.exp()))
+                    .await?
+            {
+                return Err(Rejection::TokenBlacklisted.into());
+            }
+            let access = token.access_token(jwt)?;
+            let rotated = token.rotate(jwt)?;
+            Ok(pair(access.as_str(), Some(rotated.as_str())))
+        }
+        .await;
+        result.unwrap_or_else(|e| reject(&ctx, &parts, e))
+    })
+}
+
+fn blacklist<U: AuthUser>(
+    ctx: Arc<Context<U>>,
+    parts: http::request::Parts,
+    data: Map<String, Value>,
+) -> ViewFuture {
+    Box::pin(async move {
+        let [raw] = match fields(&data, ["refresh"]) {
+            Ok(v) => v,
+            Err(res) => return *res,
+        };
+        let result: Result<Response, AuthError> = async {
+            let jwt = jwt_state(&ctx)?;
+            let token = RefreshToken::verify(&raw, jwt)?;
+            token.blacklist(jwt).await?;
+            let mut res = Response::new(Body::empty());
+            *res.status_mut() = StatusCode::NO_CONTENT;
+            Ok(res)
+        }
+        .await;
+        result.unwrap_or_else(|e| reject(&ctx, &parts, e))
+    })
+}
