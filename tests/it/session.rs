@@ -504,3 +504,83 @@ async fn jwt_session_against_session_jwt() {
         403
     );
 }
+
+#[tokio::test]
+async fn over_https_the_referer_is_checked_when_there_is_no_origin() {
+    let app = app_with(|s| {
+        s.session.cookie_secure = true;
+        s.session.csrf_trusted_origins = vec!["https://front.example".into()];
+    });
+    let (key, secret) = alice(&app).await;
+    let both = format!("sessionid={key}; csrftoken={secret}");
+    let url = "/api/whoami/session/";
+    let base = [("cookie", both.as_str()), ("x-csrftoken", secret.as_str())];
+    let with = |extra: Option<(&'static str, &'static str)>| {
+        let mut h: Vec<(&str, &str)> = base.to_vec();
+        h.extend(extra);
+        h
+    };
+    assert_eq!(
+        call(&app, "POST", url, &with(None)).await,
+        csrf_failed("Referer checking failed - no Referer.")
+    );
+    assert_eq!(
+        call(&app, "POST", url, &with(Some(("referer", "not a url")))).await,
+        csrf_failed("Referer checking failed - Referer is malformed.")
+    );
+    assert_eq!(
+        call(
+            &app,
+            "POST",
+            url,
+            &with(Some(("referer", "http://testserver/page")))
+        )
+        .await,
+        csrf_failed("Referer checking failed - Referer is insecure while host is secure.")
+    );
+    assert_eq!(
+        call(
+            &app,
+            "POST",
+            url,
+            &with(Some(("referer", "https://evil.example/x")))
+        )
+        .await,
+        csrf_failed(
+            "Referer checking failed - https://evil.example/x does not match any trusted origins."
+        )
+    );
+    assert_eq!(
+        call(
+            &app,
+            "POST",
+            url,
+            &with(Some(("referer", "https://testserver/page")))
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        call(
+            &app,
+            "POST",
+            url,
+            &with(Some(("referer", "https://front.example/app")))
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        call(
+            &app,
+            "POST",
+            url,
+            &with(Some(("origin", "https://testserver")))
+        )
+        .await
+        .0,
+        200
+    );
+}

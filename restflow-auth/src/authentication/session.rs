@@ -10,7 +10,9 @@
 //!
 //! There is no challenge, so a chain that starts with `Session` answers 403.
 //! The CSRF check follows Django: the `Origin` (when sent) must be this host
-//! or one of `session.csrf_trusted_origins`; then the `csrftoken` cookie;
+//! or one of `session.csrf_trusted_origins`; over HTTPS (`session.cookie_secure`
+//! says the service is served so) a request without `Origin` needs a
+//! matching `https` `Referer`; then the `csrftoken` cookie;
 //! then the token from the `csrfmiddlewaretoken` form field (when the body
 //! was buffered) or the `X-CSRFToken` header, plain or masked.
 
@@ -80,6 +82,8 @@ pub fn enforce_csrf<U: AuthUser>(req: &Request<'_>, ctx: &Context<U>) -> Result<
     };
     csrf::check(
         req.header("origin"),
+        req.header("referer"),
+        s.cookie_secure,
         &good_origin,
         &s.csrf_trusted_origins,
         cookie(req, &s.csrf_cookie_name),

@@ -107,22 +107,54 @@ pub enum Source<'a> {
     Header(&'a str, &'a str),
 }
 
-/// Django's order: Origin, then the cookie (format), then the token
-/// (presence, format, match). `Err` holds the reason after `CSRF Failed: `.
+/// Django's Referer check for HTTPS requests without an `Origin`.
+fn check_referer(
+    referer: Option<&str>,
+    good_origin: &str,
+    trusted: &[String],
+) -> Result<(), String> {
+    let Some(referer) = referer else {
+        return Err("Referer checking failed - no Referer.".into());
+    };
+    let Ok(uri) = referer.parse::<http::Uri>() else {
+        return Err("Referer checking failed - Referer is malformed.".into());
+    };
+    let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+        return Err("Referer checking failed - Referer is malformed.".into());
+    };
+    if scheme != "https" {
+        return Err("Referer checking failed - Referer is insecure while host is secure.".into());
+    }
+    let origin = format!("https://{authority}");
+    if origin == good_origin || trusted.iter().any(|t| *t == origin) {
+        Ok(())
+    } else {
+        Err(format!(
+            "Referer checking failed - {referer} does not match any trusted origins."
+        ))
+    }
+}
+
+/// Django's order: Origin (or, over HTTPS without one, the Referer), then
+/// the cookie (format), then the token (presence, format, match). `Err`
+/// holds the reason after `CSRF Failed: `.
 pub fn check(
     origin: Option<&str>,
+    referer: Option<&str>,
+    secure: bool,
     good_origin: &str,
     trusted: &[String],
     cookie: Option<&str>,
     token: Option<Source<'_>>,
 ) -> Result<(), String> {
-    if let Some(origin) = origin
-        && origin != good_origin
-        && !trusted.iter().any(|t| t == origin)
-    {
-        return Err(format!(
-            "Origin checking failed - {origin} does not match any trusted origins."
-        ));
+    match origin {
+        Some(origin) if origin != good_origin && !trusted.iter().any(|t| t == origin) => {
+            return Err(format!(
+                "Origin checking failed - {origin} does not match any trusted origins."
+            ));
+        }
+        None if secure => check_referer(referer, good_origin, trusted)?,
+        _ => {}
     }
     let Some(cookie) = cookie.filter(|c| !c.is_empty()) else {
         return Err("CSRF cookie not set.".into());

@@ -210,6 +210,33 @@ impl SessionStore for MemorySessionStore {
     }
 }
 
+/// Starts a session for `user` (Django's `login`): any `previous` session
+/// is deleted first, so a session id fixed before login does not survive
+/// it. Returns the new session key, to send as the session cookie.
+pub async fn login<U: crate::user::AuthUser>(
+    sessions: &Sessions,
+    settings: &crate::settings::SessionSettings,
+    user: &U,
+    previous: Option<&str>,
+) -> StoreResult<String> {
+    if let Some(old) = previous {
+        sessions.delete(old).await?;
+    }
+    let key = new_session_key();
+    let data = SessionData {
+        user_id: crate::user::UserId::to_json(user.id()),
+        auth_hash: auth_hash(user.password_hash()),
+        expires_at: crate::unix_now() + settings.cookie_age_s as i64,
+    };
+    sessions.save(&key, &data).await?;
+    Ok(key)
+}
+
+/// Ends a session (Django's `logout`).
+pub async fn logout(sessions: &Sessions, key: &str) -> StoreResult<()> {
+    sessions.delete(key).await
+}
+
 /// The value of cookie `name` in the request's `Cookie` headers.
 pub fn cookie<'a>(req: &crate::request::Request<'a>, name: &str) -> Option<&'a str> {
     req.headers()

@@ -16,7 +16,7 @@ use crate::context::{Auth, Context};
 use crate::dispatch::Denial;
 use crate::error::{AuthError, Rejected, Rejection};
 use crate::request::Request;
-use crate::session::{SessionData, auth_hash, cookie, csrf, new_session_key};
+use crate::session::{cookie, csrf};
 use crate::user::{AuthUser, UserId};
 
 /// Django's `CSRF_COOKIE_AGE`: one year.
@@ -102,18 +102,8 @@ fn login<U: AuthUser>(
                 .filter(AuthUser::is_active)
                 .ok_or(Rejection::InvalidUsernamePassword)?;
             let s = &ctx.settings().session;
-            // A session id fixed before login does not survive it.
-            if let Some(old) = cookie(&Request::new(&parts), &s.cookie_name) {
-                sessions.delete(old).await?;
-            }
-            let key = new_session_key();
-            let now = crate::unix_now();
-            let data = SessionData {
-                user_id: user.id().to_json(),
-                auth_hash: auth_hash(user.password_hash()),
-                expires_at: now + s.cookie_age_s as i64,
-            };
-            sessions.save(&key, &data).await?;
+            let previous = cookie(&Request::new(&parts), &s.cookie_name);
+            let key = crate::session::login(sessions, s, &user, previous).await?;
             let body = j!({ "id": user.id().to_json(), "username": user.username() }).to_string();
             let mut res = json(StatusCode::OK, body);
             let h = res.headers_mut();
@@ -153,7 +143,7 @@ fn logout<U: AuthUser>(
             if found.is_some()
                 && let Some(key) = cookie(&Request::new(&parts), &s.cookie_name)
             {
-                store(&ctx)?.delete(key).await?;
+                crate::session::logout(store(&ctx)?, key).await?;
             }
             let mut res = Response::new(Body::empty());
             *res.status_mut() = StatusCode::NO_CONTENT;
