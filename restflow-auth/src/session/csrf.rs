@@ -126,7 +126,7 @@ fn check_referer(
         return Err("Referer checking failed - Referer is insecure while host is secure.".into());
     }
     let origin = format!("https://{authority}");
-    if origin == good_origin || trusted.iter().any(|t| *t == origin) {
+    if origin == good_origin || trusted.contains(&origin) {
         Ok(())
     } else {
         Err(format!(
