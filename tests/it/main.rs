@@ -3,6 +3,7 @@
 
 mod basic;
 mod common;
+mod conformance;
 mod deny_warnings;
 mod dispatch;
 mod handlers;

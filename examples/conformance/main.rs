@@ -1,0 +1,59 @@
+//! The parity server of `shared/conformance/CONTRACT.md`:
+//!
+//! ```text
+//! cargo run --release --example conformance -- --fixtures PATH --addr 127.0.0.1:PORT \
+//!     [--store memory] [--blacklist memory]
+//! ```
+//!
+//! It prints `listening on http://ADDR` once it accepts connections.
+
+mod server;
+
+use server::Backend;
+
+// The project defaults the contract's `/api/whoami/default/` relies on.
+restflow_auth::config! {
+    user: server::User,
+    authentication: [restflow_auth::Jwt, restflow_auth::Session],
+    permissions: [restflow_auth::permissions::IsAuthenticated],
+}
+
+fn usage(msg: &str) -> ! {
+    eprintln!("error: {msg}");
+    eprintln!(
+        "usage: conformance --fixtures PATH --addr HOST:PORT [--store memory] [--blacklist memory]"
+    );
+    std::process::exit(2);
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut fixtures = None;
+    let mut addr = "127.0.0.1:8000".to_owned();
+    let (mut store, mut blacklist) = (Backend::Memory, Backend::Memory);
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || {
+            args.next()
+                .unwrap_or_else(|| usage(&format!("{flag} needs a value")))
+        };
+        match flag.as_str() {
+            "--fixtures" => fixtures = Some(value()),
+            "--addr" => addr = value(),
+            "--store" => store = Backend::parse("--store", &value()).unwrap_or_else(|e| usage(&e)),
+            "--blacklist" => {
+                blacklist = Backend::parse("--blacklist", &value()).unwrap_or_else(|e| usage(&e))
+            }
+            other => usage(&format!("unknown flag {other}")),
+        }
+    }
+    let path = fixtures.unwrap_or_else(|| usage("--fixtures is required"));
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let fixtures: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
+    let app = server::app(&fixtures, &store, &blacklist)?;
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app).await?;
+    Ok(())
+}

@@ -1,0 +1,250 @@
+//! The parity server of `shared/conformance/CONTRACT.md`: every route of
+//! the contract, from the fixtures. `main.rs` runs it; the integration
+//! tests start it in-process on a free port.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use axum::routing::get;
+use axum::{Json, Router};
+use restflow_auth::jwt::MemoryBlacklist;
+use restflow_auth::permissions::{IsAdminUser, IsAuthenticatedOrReadOnly};
+use restflow_auth::prelude::*;
+use restflow_auth::session::MemorySessionStore;
+use restflow_auth::settings::Secret;
+use restflow_auth::token::MemoryTokenStore;
+use serde_json::{Value, json};
+
+/// The user model of the contract.
+#[derive(Clone, Debug, AuthUser)]
+pub struct User {
+    #[auth_user(id)]
+    pub id: i64,
+    #[auth_user(username)]
+    pub username: String,
+    #[auth_user(password_hash)]
+    pub password: String,
+    #[auth_user(is_active)]
+    pub is_active: bool,
+    #[auth_user(is_staff)]
+    pub is_staff: bool,
+    #[auth_user(is_superuser)]
+    pub is_superuser: bool,
+}
+
+/// Where users, tokens and sessions live, and the blacklist.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// In this process.
+    Memory,
+}
+
+impl Backend {
+    /// Parses `memory` (SQL and Redis backends come with the storage work).
+    pub fn parse(flag: &str, value: &str) -> Result<Self, String> {
+        match value {
+            "memory" => Ok(Backend::Memory),
+            other
+                if other.starts_with("sqlite:")
+                    || other.starts_with("postgres:")
+                    || other.starts_with("redis:") =>
+            {
+                Err(format!(
+                    "{flag} {other}: this backend is not available in this build yet; use `memory`"
+                ))
+            }
+            other => Err(format!(
+                "{flag} {other}: expected memory | sqlite:PATH | postgres:URL | redis:URL"
+            )),
+        }
+    }
+}
+
+fn whoami(user: &RequestUser<User>) -> Json<Value> {
+    Json(json!({ "id": user.user().map(|u| u.id), "username": user.username() }))
+}
+
+#[authenticate(Jwt)]
+#[permissions(IsAuthenticated)]
+async fn jwt(user: MaybeUser<User>) -> Json<Value> {
+    whoami(&user)
+}
+
+#[authenticate(Basic)]
+#[permissions(IsAuthenticated)]
+async fn basic(user: MaybeUser<User>) -> Json<Value> {
+    whoami(&user)
+}
+
+#[authenticate(Token)]
+#[permissions(IsAuthenticated)]
+async fn token(user: MaybeUser<User>) -> Json<Value> {
+    whoami(&user)
+}
+
+#[authenticate(Session)]
+#[permissions(IsAuthenticated)]
+async fn session(user: MaybeUser<User>) -> Json<Value> {
+    whoami(&user)
+}
+
+#[authenticate(RemoteUser)]
+#[permissions(IsAuthenticated)]
+async fn remote(user: MaybeUser<User>) -> Json<Value> {
+    whoami(&user)
+}
+
+#[authenticate(SimpleJwt)]
+#[permissions(IsAuthenticated)]
+async fn simplejwt(user: MaybeUser<User>) -> Json<Value> {
+    whoami(&user)
+}
+
+#[authenticate(Jwt, Session)]
+#[permissions(IsAuthenticated)]
+async fn jwt_session(user: MaybeUser<User>) -> Json<Value> {
+    whoami(&user)
+}
+
+#[authenticate(Session, Jwt)]
+#[permissions(IsAuthenticated)]
+async fn session_jwt(user: MaybeUser<User>) -> Json<Value> {
+    whoami(&user)
+}
+
+/// The project defaults (`config!` in main.rs and the test crate): JWT, Session.
+#[authenticate]
+pub async fn default_route(user: MaybeUser<User>) -> Json<Value> {
+    whoami(&user)
+}
+
+#[authenticate(Basic, Jwt)]
+#[permissions(IsAdminUser)]
+async fn admin(user: MaybeUser<User>) -> Json<Value> {
+    whoami(&user)
+}
+
+#[authenticate(Jwt, Session)]
+#[permissions(AllowAny)]
+async fn open(user: MaybeUser<User>) -> Json<Value> {
+    whoami(&user)
+}
+
+#[authenticate(Jwt)]
+#[permissions(IsAuthenticatedOrReadOnly)]
+async fn readonly(user: MaybeUser<User>) -> Json<Value> {
+    whoami(&user)
+}
+
+fn string(v: &Value, what: &str) -> Result<String, String> {
+    v.as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("fixtures: `{what}` must be a string"))
+}
+
+/// Builds the whole application from the fixtures.
+pub fn app(
+    fixtures: &Value,
+    store: &Backend,
+    blacklist: &Backend,
+) -> Result<Router, Box<dyn std::error::Error>> {
+    let (Backend::Memory, Backend::Memory) = (store, blacklist);
+    let mut s = Settings::default();
+    let j = &fixtures["jwt"];
+    s.jwt.signing_key = Some(Secret::new(string(&j["signing_key"], "jwt.signing_key")?));
+    s.jwt.algorithm = string(&j["algorithm"], "jwt.algorithm")?;
+    s.jwt.access_token_lifetime_s = j["access_token_lifetime_s"].as_u64().unwrap_or(300);
+    s.jwt.refresh_token_lifetime_s = j["refresh_token_lifetime_s"].as_u64().unwrap_or(86_400);
+    s.jwt.rotate_refresh_tokens = j["rotate_refresh_tokens"].as_bool().unwrap_or(true);
+    s.jwt.blacklist_enabled = j["blacklist_enabled"].as_bool().unwrap_or(true);
+    s.jwt.user_id_claim = string(&j["user_id_claim"], "jwt.user_id_claim")?;
+    s.jwt.leeway_s = j["leeway_s"].as_u64().unwrap_or(0);
+    s.jwt.auth_header_types = serde_json::from_value(j["auth_header_types"].clone())?;
+    // One process: the in-memory blacklist is what this server is for.
+    s.jwt.allow_local_blacklist = true;
+    let sj = &fixtures["simplejwt"];
+    s.simplejwt.signing_key = Some(Secret::new(string(
+        &sj["signing_key"],
+        "simplejwt.signing_key",
+    )?));
+    s.simplejwt.algorithm = string(&sj["algorithm"], "simplejwt.algorithm")?;
+    s.simplejwt.user_id_claim = string(&sj["user_id_claim"], "simplejwt.user_id_claim")?;
+    s.simplejwt.auth_header_types = serde_json::from_value(sj["auth_header_types"].clone())?;
+    let se = &fixtures["session"];
+    s.session.cookie_name = string(&se["cookie_name"], "session.cookie_name")?;
+    s.session.csrf_cookie_name = string(&se["csrf_cookie_name"], "session.csrf_cookie_name")?;
+    s.session.csrf_header_name = string(&se["csrf_header_name"], "session.csrf_header_name")?;
+    s.remote_user.header = string(&fixtures["remote_user_header"], "remote_user_header")?;
+
+    let fixture_users = fixtures["users"]
+        .as_array()
+        .ok_or("fixtures: `users` must be a list")?;
+    let next_id = Arc::new(AtomicI64::new(
+        fixture_users
+            .iter()
+            .filter_map(|u| u["id"].as_i64())
+            .max()
+            .unwrap_or(0)
+            + 1,
+    ));
+    let users = MemoryUserStore::new().with_user_factory(move |name| User {
+        id: next_id.fetch_add(1, Ordering::SeqCst),
+        username: name.to_owned(),
+        password: String::new(),
+        is_active: true,
+        is_staff: false,
+        is_superuser: false,
+    });
+    for u in fixture_users {
+        users.insert(User {
+            id: u["id"].as_i64().ok_or("fixtures: user ids are integers")?,
+            username: string(&u["username"], "users.username")?,
+            password: restflow_auth::password::hash_password(&string(
+                &u["password"],
+                "users.password",
+            )?)?,
+            is_active: u["is_active"].as_bool().unwrap_or(true),
+            is_staff: u["is_staff"].as_bool().unwrap_or(false),
+            is_superuser: u["is_superuser"].as_bool().unwrap_or(false),
+        });
+    }
+    let tokens = MemoryTokenStore::new();
+    for t in fixtures["tokens"].as_array().into_iter().flatten() {
+        tokens.insert_key(
+            &string(&t["key"], "tokens.key")?,
+            t["user_id"].as_i64().ok_or("fixtures: token user ids")?,
+        );
+    }
+    let auth = Auth::<User>::builder(s)
+        .users(users)
+        .tokens(tokens)
+        .sessions(MemorySessionStore::new())
+        .blacklist(MemoryBlacklist::new())
+        .build()?;
+    Ok(Router::new()
+        .nest("/api/auth", auth.jwt_routes())
+        .nest("/api/auth", auth.session_routes())
+        .nest("/api", auth.csrf_routes())
+        .route("/api/whoami/jwt/", get(jwt).post(jwt))
+        .route("/api/whoami/basic/", get(basic).post(basic))
+        .route("/api/whoami/token/", get(token).post(token))
+        .route("/api/whoami/session/", get(session).post(session))
+        .route("/api/whoami/remote/", get(remote).post(remote))
+        .route("/api/whoami/simplejwt/", get(simplejwt).post(simplejwt))
+        .route(
+            "/api/whoami/jwt-session/",
+            get(jwt_session).post(jwt_session),
+        )
+        .route(
+            "/api/whoami/session-jwt/",
+            get(session_jwt).post(session_jwt),
+        )
+        .route(
+            "/api/whoami/default/",
+            get(default_route).post(default_route),
+        )
+        .route("/api/whoami/admin/", get(admin).post(admin))
+        .route("/api/whoami/open/", get(open).post(open))
+        .route("/api/whoami/readonly/", get(readonly).post(readonly))
+        .layer(auth.layer()))
+}

@@ -1,0 +1,412 @@
+//! The parity server (`examples/conformance`) as a user runs it: the built
+//! example binary, started on a free port with the shared fixtures, and a
+//! sample of the contract's routes checked over real HTTP.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn skip_or_fail(why: &str) -> Option<Server> {
+    assert!(
+        std::env::var("RESTFLOW_REQUIRE_SERVICES").as_deref() != Ok("1"),
+        "{why}"
+    );
+    eprintln!("skipped: {why}");
+    None
+}
+
+fn start() -> Option<Server> {
+    let fixtures = format!(
+        "{}/../shared/conformance/fixtures.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    if !std::path::Path::new(&fixtures).exists() {
+        return skip_or_fail("../shared/conformance/fixtures.json is not beside the project");
+    }
+    // target/<profile>/deps/it-<hash> -> target/<profile>/examples/conformance
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("conformance");
+    if !bin.exists() {
+        return skip_or_fail(
+            "the conformance example is not built (run the whole test suite, which builds examples)",
+        );
+    }
+    let mut child = Command::new(bin)
+        .args([
+            "--fixtures",
+            &fixtures,
+            "--addr",
+            "127.0.0.1:0",
+            "--store",
+            "memory",
+            "--blacklist",
+            "memory",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the conformance server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected: {line}"))
+        .to_owned();
+    Some(Server { child, addr })
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+            .find_map(|(_, v)| {
+                v.strip_prefix(&format!("{name}="))
+                    .map(|r| r.split(';').next().unwrap().to_owned())
+            })
+    }
+}
+
+/// One HTTP/1.1 request over a plain TCP connection.
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> Reply {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if !body.is_empty() {
+        req.push_str("Content-Type: application/json\r\n");
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(&body);
+    stream.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, payload) = text.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let body = if payload.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(payload).unwrap()
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn simplejwt_token(user_id: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let payload = json!({"token_type": "access", "exp": now + 300, "iat": now, "jti": "00112233445566778899aabbccddeeff", "user_id": user_id});
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(payload.to_string())
+    );
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(b"conformance-simplejwt-signing-key-fedcba9876543210fedcba")
+            .unwrap();
+    mac.update(input.as_bytes());
+    format!(
+        "{input}.{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
+}
+
+#[test]
+fn the_parity_server_answers_the_contract() {
+    let Some(server) = start() else { return };
+    let a = server.addr.as_str();
+    let not_provided = json!({"detail": "Authentication credentials were not provided."});
+
+    // Anonymous.
+    let r = http(a, "GET", "/api/whoami/open/", &[], None);
+    assert_eq!(
+        (r.status, r.body),
+        (200, json!({"id": null, "username": ""}))
+    );
+    let r = http(a, "GET", "/api/whoami/default/", &[], None);
+    assert_eq!(
+        (r.status, r.header("www-authenticate"), &r.body),
+        (401, Some("Bearer realm=\"api\""), &not_provided)
+    );
+    let r = http(a, "GET", "/api/whoami/session-jwt/", &[], None);
+    assert_eq!(
+        (r.status, r.header("www-authenticate"), &r.body),
+        (403, None, &not_provided)
+    );
+    let r = http(a, "POST", "/api/whoami/readonly/", &[], None);
+    assert_eq!(r.status, 401);
+
+    // JWT: obtain, use, refresh with rotation.
+    let r = http(
+        a,
+        "POST",
+        "/api/auth/token/",
+        &[],
+        Some(json!({"username": "root", "password": "root-password-3"})),
+    );
+    assert_eq!(r.status, 200);
+    let bearer = format!("Bearer {}", r.body["access"].as_str().unwrap());
+    let refresh = r.body["refresh"].clone();
+    let r = http(
+        a,
+        "GET",
+        "/api/whoami/admin/",
+        &[("Authorization", &bearer)],
+        None,
+    );
+    assert_eq!(
+        (r.status, r.body),
+        (200, json!({"id": 3, "username": "root"}))
+    );
+    let r = http(
+        a,
+        "POST",
+        "/api/auth/token/refresh/",
+        &[],
+        Some(json!({"refresh": refresh})),
+    );
+    assert_eq!(r.status, 200);
+    let r = http(
+        a,
+        "POST",
+        "/api/auth/token/refresh/",
+        &[],
+        Some(json!({"refresh": refresh})),
+    );
+    assert_eq!(
+        (r.status, r.body),
+        (401, json!({"detail": "Token has been blacklisted."}))
+    );
+    let r = http(
+        a,
+        "POST",
+        "/api/auth/token/",
+        &[],
+        Some(json!({"username": "bob", "password": "bob-password-2"})),
+    );
+    assert_eq!(
+        (r.status, r.body),
+        (
+            401,
+            json!({"detail": "No active account found with the given credentials."})
+        )
+    );
+
+    // Basic, Token, RemoteUser, SimpleJWT.
+    let basic = format!("Basic {}", STANDARD.encode("alice:alice-password-1"));
+    let r = http(
+        a,
+        "GET",
+        "/api/whoami/basic/",
+        &[("Authorization", &basic)],
+        None,
+    );
+    assert_eq!(
+        (r.status, r.body),
+        (200, json!({"id": 1, "username": "alice"}))
+    );
+    let r = http(
+        a,
+        "GET",
+        "/api/whoami/admin/",
+        &[("Authorization", &basic)],
+        None,
+    );
+    assert_eq!(
+        (r.status, r.body),
+        (
+            403,
+            json!({"detail": "You do not have permission to perform this action."})
+        )
+    );
+    let r = http(
+        a,
+        "GET",
+        "/api/whoami/token/",
+        &[(
+            "Authorization",
+            "Token dave00000000000000000000000000000000dave",
+        )],
+        None,
+    );
+    assert_eq!(
+        (r.status, r.body),
+        (200, json!({"id": 4, "username": "dave"}))
+    );
+    let r = http(
+        a,
+        "GET",
+        "/api/whoami/token/",
+        &[(
+            "Authorization",
+            "Token b0b00000000000000000000000000000000000b0",
+        )],
+        None,
+    );
+    assert_eq!(
+        (r.status, r.header("www-authenticate"), &r.body),
+        (
+            401,
+            Some("Token"),
+            &json!({"detail": "User inactive or deleted."})
+        )
+    );
+    let r = http(
+        a,
+        "GET",
+        "/api/whoami/remote/",
+        &[("X-Remote-User", "newcomer")],
+        None,
+    );
+    assert_eq!(
+        (r.status, r.body["username"].as_str()),
+        (200, Some("newcomer"))
+    );
+    let r = http(
+        a,
+        "GET",
+        "/api/whoami/simplejwt/",
+        &[("Authorization", &format!("Bearer {}", simplejwt_token("4")))],
+        None,
+    );
+    assert_eq!(
+        (r.status, r.body),
+        (200, json!({"id": 4, "username": "dave"}))
+    );
+
+    // Session: login, CSRF, logout.
+    let r = http(
+        a,
+        "POST",
+        "/api/auth/session/login/",
+        &[],
+        Some(json!({"username": "dave", "password": "dave-password-4"})),
+    );
+    assert_eq!(
+        (r.status, &r.body),
+        (200, &json!({"id": 4, "username": "dave"}))
+    );
+    let (sid, csrf) = (
+        r.cookie("sessionid").unwrap(),
+        r.cookie("csrftoken").unwrap(),
+    );
+    let cookies = format!("sessionid={sid}; csrftoken={csrf}");
+    let r = http(
+        a,
+        "POST",
+        "/api/whoami/session/",
+        &[("Cookie", &cookies)],
+        None,
+    );
+    assert_eq!(
+        (r.status, r.body),
+        (403, json!({"detail": "CSRF Failed: CSRF token missing."}))
+    );
+    let r = http(
+        a,
+        "POST",
+        "/api/whoami/session/",
+        &[("Cookie", &cookies), ("X-CSRFToken", &csrf)],
+        None,
+    );
+    assert_eq!(r.status, 200);
+    let r = http(
+        a,
+        "POST",
+        "/api/auth/session/logout/",
+        &[("Cookie", &cookies), ("X-CSRFToken", &csrf)],
+        None,
+    );
+    assert_eq!(r.status, 204);
+    let r = http(
+        a,
+        "GET",
+        "/api/whoami/session/",
+        &[("Cookie", &cookies)],
+        None,
+    );
+    assert_eq!((r.status, r.body), (403, not_provided));
+    let r = http(
+        a,
+        "POST",
+        "/api/auth/session/login/",
+        &[],
+        Some(json!({"username": "dave", "password": "nope"})),
+    );
+    assert_eq!(
+        (r.status, r.body),
+        (403, json!({"detail": "Invalid username/password."}))
+    );
+    let r = http(a, "GET", "/api/csrf/", &[], None);
+    assert_eq!(
+        (r.status, r.body["csrftoken"].as_str().map(str::len)),
+        (200, Some(64))
+    );
+}
