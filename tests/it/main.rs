@@ -2,6 +2,7 @@
 #![deny(warnings, unused_qualifications)]
 
 mod basic;
+mod blocking;
 mod common;
 mod conformance;
 mod deny_warnings;
