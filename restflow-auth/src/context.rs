@@ -45,6 +45,28 @@ impl<U: AuthUser, S: UserStore<U>> ErasedUserStore<U> for S {
     }
 }
 
+/// How a credential names a user: by primary key or by username.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserRef<I> {
+    /// By primary key.
+    Id(I),
+    /// By username.
+    Username(String),
+}
+
+impl<I: crate::user::UserId> UserRef<I> {
+    /// Reads a claim: a username (a JSON string) when `by_username`, else an
+    /// id (see [`UserId::from_json`](crate::user::UserId::from_json)).
+    /// `None` when the value cannot name a user.
+    pub fn from_claim(value: &serde_json::Value, by_username: bool) -> Option<Self> {
+        if by_username {
+            value.as_str().map(|s| UserRef::Username(s.to_owned()))
+        } else {
+            I::from_json(value).map(UserRef::Id)
+        }
+    }
+}
+
 /// The configured user store, whatever its type.
 pub struct Users<U: AuthUser> {
     inner: Arc<dyn ErasedUserStore<U>>,
@@ -84,6 +106,20 @@ impl<U: AuthUser> Users<U> {
         name: &'a str,
     ) -> impl Future<Output = StoreResult<Option<U>>> + Send + 'a {
         self.inner.find_by_username(name)
+    }
+    /// The user a [`UserRef`] names.
+    pub async fn find(&self, r: &UserRef<U::Id>) -> StoreResult<Option<U>> {
+        match r {
+            UserRef::Id(id) => self.find_by_id(id).await,
+            UserRef::Username(name) => self.find_by_username(name).await,
+        }
+    }
+    /// Blocking twin of [`find`](Users::find).
+    pub fn find_blocking(&self, r: &UserRef<U::Id>) -> StoreResult<Option<U>> {
+        match r {
+            UserRef::Id(id) => self.find_by_id_blocking(id),
+            UserRef::Username(name) => self.find_by_username_blocking(name),
+        }
     }
     /// [`UserStore::create_remote_user`].
     pub fn create_remote_user<'a>(

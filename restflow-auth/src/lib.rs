@@ -87,7 +87,7 @@ pub use authentication::session::Session;
 pub use authentication::simplejwt::SimpleJwt;
 pub use authentication::token::Token;
 pub use authentication::{Authenticated, Authenticator, Chain, Credential, Outcome};
-pub use context::{Auth, AuthBuilder, Context};
+pub use context::{Auth, AuthBuilder, Context, UserRef};
 pub use error::{AuthError, Rejection};
 pub use extract::{CurrentUser, MaybeUser};
 pub use permissions::Permission;

@@ -18,10 +18,11 @@ use subtle::ConstantTimeEq;
 
 use crate::authentication::{Authenticated, Authenticator, Outcome};
 use crate::context::Context;
+use crate::context::UserRef;
 use crate::error::{AuthError, Rejection};
 use crate::jwt::{AccessToken, JwtState};
 use crate::request::{Request, split_ascii_whitespace};
-use crate::user::{AuthUser, StoreResult, UserId};
+use crate::user::{AuthUser, StoreResult};
 
 /// JSON Web Token authentication: `Authorization: Bearer <token>`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -72,30 +73,15 @@ pub(crate) fn bearer<'a>(
     Ok(Some(Cow::Owned(token.to_owned())))
 }
 
-/// How the user claim names a user.
-pub(crate) enum Lookup<I> {
-    Id(I),
-    Username(String),
-}
-
+/// The user the claim names: 401 "Token contained no recognizable user
+/// identification." without one, "User not found." when it cannot name a user.
 pub(crate) fn lookup<U: AuthUser>(
     jwt: &JwtState,
     claim: Option<&serde_json::Value>,
-) -> Result<Lookup<U::Id>, AuthError> {
-    let Some(value) = claim else {
-        return Err(Rejection::NoUserId.into());
-    };
-    let not_found = || AuthError::new(Rejection::UserNotFound);
-    if jwt.settings().user_id_field == "username" {
-        value
-            .as_str()
-            .map(|s| Lookup::Username(s.to_owned()))
-            .ok_or_else(not_found)
-    } else {
-        U::Id::from_json(value)
-            .map(Lookup::Id)
-            .ok_or_else(not_found)
-    }
+) -> Result<UserRef<U::Id>, AuthError> {
+    let value = claim.ok_or(Rejection::NoUserId)?;
+    UserRef::from_claim(value, jwt.settings().user_id_field == "username")
+        .ok_or_else(|| AuthError::new(Rejection::UserNotFound))
 }
 
 /// The user checks after the lookup: missing, inactive, revoked.
@@ -132,10 +118,10 @@ impl<U: AuthUser> Authenticator<U> for Jwt {
             return Err(Rejection::TokenBlacklisted.into());
         }
         let v = token.verified();
-        let user = match lookup::<U>(jwt, v.user_id.as_ref())? {
-            Lookup::Id(id) => ctx.users().find_by_id(&id).await,
-            Lookup::Username(name) => ctx.users().find_by_username(&name).await,
-        };
+        let user = ctx
+            .users()
+            .find(&lookup::<U>(jwt, v.user_id.as_ref())?)
+            .await;
         let user = check_user(jwt, user, v.revoke.as_deref())?;
         Ok(Some(Authenticated::new(user, token)))
     }
@@ -153,10 +139,9 @@ impl<U: AuthUser> Authenticator<U> for Jwt {
             return Err(Rejection::TokenBlacklisted.into());
         }
         let v = token.verified();
-        let user = match lookup::<U>(jwt, v.user_id.as_ref())? {
-            Lookup::Id(id) => ctx.users().find_by_id_blocking(&id),
-            Lookup::Username(name) => ctx.users().find_by_username_blocking(&name),
-        };
+        let user = ctx
+            .users()
+            .find_blocking(&lookup::<U>(jwt, v.user_id.as_ref())?);
         let user = check_user(jwt, user, v.revoke.as_deref())?;
         Ok(Some(Authenticated::new(user, token)))
     }

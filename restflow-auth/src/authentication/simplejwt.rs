@@ -24,12 +24,13 @@ use subtle::ConstantTimeEq;
 
 use crate::authentication::{Authenticated, Authenticator, Outcome};
 use crate::context::Context;
+use crate::context::UserRef;
 use crate::error::AuthError;
 use crate::jwt::jws::{self, Options, TokenError};
 use crate::jwt::{ConfigError, JwtKeys};
 use crate::request::{Request, split_ascii_whitespace};
 use crate::settings::SimpleJwtSettings;
-use crate::user::{AuthUser, StoreResult, UserId};
+use crate::user::{AuthUser, StoreResult};
 
 /// Authentication with tokens issued by djangorestframework-simplejwt.
 #[derive(Clone, Copy, Debug, Default)]
@@ -218,28 +219,14 @@ fn check_user<U: AuthUser>(
     Ok(Some(Authenticated::user_only(user)))
 }
 
-enum Lookup<I> {
-    Id(I),
-    Username(String),
-}
-
-fn lookup<U: AuthUser>(st: &SimpleJwtState, claims: &Claims) -> Result<Lookup<U::Id>, AuthError> {
+fn lookup<U: AuthUser>(st: &SimpleJwtState, claims: &Claims) -> Result<UserRef<U::Id>, AuthError> {
     let Some(value) = &claims.user else {
         return Err(with_code(
             "Token contained no recognizable user identification",
             "token_not_valid",
         ));
     };
-    if st.settings.user_id_field == "username" {
-        value
-            .as_str()
-            .map(|s| Lookup::Username(s.to_owned()))
-            .ok_or_else(not_found)
-    } else {
-        U::Id::from_json(value)
-            .map(Lookup::Id)
-            .ok_or_else(not_found)
-    }
+    UserRef::from_claim(value, st.settings.user_id_field == "username").ok_or_else(not_found)
 }
 
 impl<U: AuthUser> Authenticator<U> for SimpleJwt {
@@ -250,10 +237,7 @@ impl<U: AuthUser> Authenticator<U> for SimpleJwt {
             return Ok(None);
         };
         let claims = validate(raw, st)?;
-        let user = match lookup::<U>(st, &claims)? {
-            Lookup::Id(id) => ctx.users().find_by_id(&id).await,
-            Lookup::Username(name) => ctx.users().find_by_username(&name).await,
-        };
+        let user = ctx.users().find(&lookup::<U>(st, &claims)?).await;
         check_user(st, user, &claims)
     }
 
@@ -264,10 +248,7 @@ impl<U: AuthUser> Authenticator<U> for SimpleJwt {
             return Ok(None);
         };
         let claims = validate(raw, st)?;
-        let user = match lookup::<U>(st, &claims)? {
-            Lookup::Id(id) => ctx.users().find_by_id_blocking(&id),
-            Lookup::Username(name) => ctx.users().find_by_username_blocking(&name),
-        };
+        let user = ctx.users().find_blocking(&lookup::<U>(st, &claims)?);
         check_user(st, user, &claims)
     }
 

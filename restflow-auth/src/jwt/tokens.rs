@@ -124,30 +124,33 @@ impl RefreshToken {
     /// plus the access lifetime. Copies the user id and revoke claims (and
     /// `iss`/`aud` from the current settings); custom claims are not copied.
     pub fn access_token(&self, jwt: &JwtState) -> Result<AccessToken, TokenError> {
-        let (raw, claims) = jwt.mint(
-            "access",
-            self.claims
-                .user_id
-                .clone()
-                .unwrap_or(serde_json::Value::Null),
-            self.claims.revoke.clone(),
-            &serde_json::Map::new(),
-        )?;
+        let (raw, claims) = self.mint_like(jwt, AccessToken::TOKEN_TYPE)?;
         Ok(AccessToken { raw, claims })
     }
 
     /// A new refresh token for the same user, with a full lifetime.
     pub fn rotate(&self, jwt: &JwtState) -> Result<RefreshToken, TokenError> {
-        let (raw, claims) = jwt.mint(
-            "refresh",
-            self.claims
-                .user_id
-                .clone()
-                .unwrap_or(serde_json::Value::Null),
+        let (raw, claims) = self.mint_like(jwt, RefreshToken::TOKEN_TYPE)?;
+        Ok(RefreshToken { raw, claims })
+    }
+
+    /// A fresh token of `kind` carrying this one's user id and revoke claims.
+    fn mint_like(
+        &self,
+        jwt: &JwtState,
+        kind: &'static str,
+    ) -> Result<(String, Verified), TokenError> {
+        let user_id = self
+            .claims
+            .user_id
+            .clone()
+            .unwrap_or(serde_json::Value::Null);
+        jwt.mint(
+            kind,
+            user_id,
             self.claims.revoke.clone(),
             &serde_json::Map::new(),
-        )?;
-        Ok(RefreshToken { raw, claims })
+        )
     }
 
     /// Adds this token's jti to the blacklist (whatever `blacklist_enabled` says).

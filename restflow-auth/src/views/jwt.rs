@@ -10,7 +10,7 @@ use http::StatusCode;
 use serde_json::{Map, Value};
 
 use super::{ViewFuture, check_password, fields, json, reject_with, view};
-use crate::authentication::jwt::{Lookup, check_user, lookup};
+use crate::authentication::jwt::{check_user, lookup};
 use crate::context::{Auth, Context};
 use crate::error::{AuthError, Rejection};
 use crate::jwt::{JwtState, RefreshToken};
@@ -126,10 +126,10 @@ fn refresh<U: AuthUser>(
                 return Err(Rejection::TokenBlacklisted.into());
             }
             // Unlike the reference, the user is loaded: deleted or inactive users get no tokens.
-            let user = match lookup::<U>(jwt, token.user_id())? {
-                Lookup::Id(id) => ctx.users().find_by_id(&id).await?,
-                Lookup::Username(name) => ctx.users().find_by_username(&name).await?,
-            };
+            let user = ctx
+                .users()
+                .find(&lookup::<U>(jwt, token.user_id())?)
+                .await?;
             let user = user.ok_or(Rejection::UserNotFound)?;
             if !user.is_active() {
                 return Err(Rejection::UserInactive.into());
