@@ -13,6 +13,7 @@ mod jwt_views;
 mod messages;
 mod permissions;
 mod pyjwt;
+mod redis;
 mod remote_user;
 mod session;
 mod settings;

@@ -10,6 +10,9 @@ mod b64;
 pub mod blacklist;
 pub mod jws;
 pub mod keys;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis_blacklist;
 pub mod tokens;
 
 use std::fmt::Write as _;
@@ -17,6 +20,8 @@ use std::fmt::Write as _;
 pub use self::blacklist::{Blacklist, Blacklists, MemoryBlacklist};
 pub use self::jws::TokenError;
 pub use self::keys::{ConfigError, JwtKeys};
+#[cfg(feature = "redis")]
+pub use self::redis_blacklist::RedisBlacklist;
 pub use self::tokens::{AccessToken, RefreshToken};
 use crate::settings::JwtSettings;
 use crate::user::AuthUser;

@@ -1,0 +1,289 @@
+//! The Redis blacklist against a real Redis (`RESTFLOW_TEST_REDIS_URL`):
+//! the shared blacklist suite on both paths, the rotation race through the
+//! refresh view, and an outage (a Redis of the test's own, stopped and
+//! started again) that fails closed and recovers without a restart.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use restflow_auth::jwt::{Blacklist, MemoryBlacklist, RedisBlacklist};
+use restflow_auth::prelude::*;
+use serde_json::json;
+
+use crate::common::User;
+use crate::handlers::send;
+use crate::jwt::{settings_with, users};
+
+fn redis_url() -> Option<String> {
+    match std::env::var("RESTFLOW_TEST_REDIS_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            assert!(
+                std::env::var("RESTFLOW_REQUIRE_SERVICES").as_deref() != Ok("1"),
+                "RESTFLOW_TEST_REDIS_URL is not set but RESTFLOW_REQUIRE_SERVICES=1"
+            );
+            eprintln!("skipped: RESTFLOW_TEST_REDIS_URL is not set");
+            None
+        }
+    }
+}
+
+/// A key prefix of this test alone; its keys are deleted on drop.
+struct Prefix {
+    url: String,
+    prefix: String,
+}
+
+impl Prefix {
+    fn new(url: &str, name: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        Prefix {
+            url: url.to_owned(),
+            prefix: format!("restflow-test:{name}:{}:{nanos}:", std::process::id()),
+        }
+    }
+    fn blacklist(&self) -> RedisBlacklist {
+        RedisBlacklist::new(&self.url)
+            .unwrap()
+            .with_prefix(self.prefix.clone())
+    }
+}
+
+impl Drop for Prefix {
+    fn drop(&mut self) {
+        if let Ok(mut conn) =
+            redis::Client::open(self.url.as_str()).and_then(|c| c.get_connection())
+        {
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{}*", self.prefix))
+                .query(&mut conn)
+                .unwrap_or_default();
+            if !keys.is_empty() {
+                let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut conn);
+            }
+        }
+    }
+}
+
+fn later() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        + 120
+}
+
+/// The suite every blacklist backend passes, async and blocking.
+async fn suite(bl: &impl Blacklist) {
+    assert!(!bl.is_blacklisted("a").await.unwrap());
+    bl.blacklist("a", later()).await.unwrap();
+    bl.blacklist("a", later()).await.unwrap(); // idempotent
+    assert!(bl.is_blacklisted("a").await.unwrap());
+    assert!(bl.check_and_blacklist("b", later()).await.unwrap());
+    assert!(!bl.check_and_blacklist("b", later()).await.unwrap());
+    assert!(!bl.check_and_blacklist("a", later()).await.unwrap());
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            assert!(bl.is_blacklisted_blocking("a").unwrap());
+            assert!(!bl.is_blacklisted_blocking("c").unwrap());
+            bl.blacklist_blocking("c", later()).unwrap();
+            assert!(bl.is_blacklisted_blocking("c").unwrap());
+            assert!(bl.check_and_blacklist_blocking("d", later()).unwrap());
+            assert!(!bl.check_and_blacklist_blocking("d", later()).unwrap());
+        })
+        .join()
+        .unwrap();
+    });
+    assert!(bl.is_blacklisted("c").await.unwrap() && bl.is_blacklisted("d").await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_and_redis_pass_the_same_suite() {
+    suite(&MemoryBlacklist::new()).await;
+    let Some(url) = redis_url() else { return };
+    let p = Prefix::new(&url, "suite");
+    suite(&p.blacklist()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_two_concurrent_refreshes_have_one_winner_on_redis() {
+    let Some(url) = redis_url() else { return };
+    let p = Prefix::new(&url, "race");
+    let mut s = settings_with(|_| {});
+    s.jwt.allow_local_blacklist = false;
+    let auth = Auth::<User>::builder(s)
+        .users(users())
+        .blacklist(p.blacklist())
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .nest("/api/auth", auth.jwt_routes())
+        .layer(auth.layer());
+    let post = |uri: &str, body: String| {
+        http::Request::post(uri)
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let (_, _, pair) = send(
+        app.clone(),
+        post(
+            "/api/auth/token/",
+            json!({"username": "alice", "password": "alice-password-1"}).to_string(),
+        ),
+    )
+    .await;
+    let body = json!({"refresh": pair["refresh"]}).to_string();
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(32));
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let (app, body, barrier) = (app.clone(), body.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                send(app, post("/api/auth/token/refresh/", body))
+                    .await
+                    .0
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        if t.await.unwrap() == 200 {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 1);
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_redis(port: u16) -> Option<Child> {
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(child);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_fails_closed_and_recovers_without_a_restart() {
+    let Some(_) = redis_url() else { return };
+    let port = free_port();
+    let Some(mut server) = start_redis(port) else {
+        assert!(
+            std::env::var("RESTFLOW_REQUIRE_SERVICES").as_deref() != Ok("1"),
+            "redis-server could not be started"
+        );
+        eprintln!("skipped: no redis-server binary");
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{port}");
+    let mut s = settings_with(|_| {});
+    s.jwt.allow_local_blacklist = false;
+    let auth = Auth::<User>::builder(s)
+        .users(users())
+        .blacklist(RedisBlacklist::new(&url).unwrap())
+        .build()
+        .unwrap();
+    let jwt = auth
+        .context()
+        .store::<restflow_auth::jwt::JwtState>()
+        .unwrap();
+    let token = restflow_auth::jwt::AccessToken::for_user(
+        &crate::common::user(1, "alice", true, false),
+        jwt,
+    )
+    .unwrap();
+    let bearer = format!("Bearer {token}");
+    let check = |auth: &Auth<User>| {
+        let (parts, ()) = http::Request::get("/")
+            .header("authorization", bearer.as_str())
+            .body(())
+            .unwrap()
+            .into_parts();
+        let ctx = auth.context().clone();
+        std::thread::spawn(move || {
+            restflow_auth::dispatch::authenticate_blocking::<User, (Jwt,), (IsAuthenticated,)>(
+                &Request::new(&parts),
+                &ctx,
+            )
+            .map(|_| 200)
+            .unwrap_or_else(|d| d.status().as_u16())
+        })
+        .join()
+        .unwrap()
+    };
+    let check_async = |auth: &Auth<User>| {
+        let (parts, ()) = http::Request::get("/")
+            .header("authorization", bearer.as_str())
+            .body(())
+            .unwrap()
+            .into_parts();
+        let ctx = auth.context().clone();
+        async move {
+            restflow_auth::dispatch::authenticate::<User, (Jwt,), (IsAuthenticated,)>(
+                &Request::new(&parts),
+                &ctx,
+            )
+            .await
+            .map(|_| (200, String::new()))
+            .unwrap_or_else(|d| (d.status().as_u16(), d.error.to_string()))
+        }
+    };
+    assert_eq!(check(&auth), 200);
+    assert_eq!(check_async(&auth).await.0, 200);
+    // Redis goes away: fail closed with 503, on both paths.
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_eq!(check(&auth), 503);
+    assert_eq!(
+        check_async(&auth).await,
+        (
+            503,
+            "Authentication service temporarily unavailable.".into()
+        )
+    );
+    // A revocation cannot be written either.
+    let bl = jwt.blacklist_backend().unwrap();
+    assert!(bl.blacklist(token.jti(), token.exp()).await.is_err());
+    // Redis comes back on the same port: requests succeed again.
+    let mut server = start_redis(port).expect("restart redis-server");
+    assert_eq!(check(&auth), 200);
+    assert_eq!(check_async(&auth).await.0, 200);
+    bl.blacklist(token.jti(), token.exp()).await.unwrap();
+    assert_eq!(
+        check_async(&auth).await,
+        (401, "Token has been blacklisted.".into())
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
