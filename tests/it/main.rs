@@ -2,6 +2,7 @@
 #![deny(warnings, unused_qualifications)]
 
 mod basic;
+mod blacklists;
 mod blocking;
 mod common;
 mod conformance;
@@ -19,6 +20,7 @@ mod session;
 mod settings;
 mod signature;
 mod simplejwt;
+mod sql;
 mod token;
 
 // The project defaults: DRF's DEFAULT_AUTHENTICATION_CLASSES and

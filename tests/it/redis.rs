@@ -6,14 +6,11 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Body;
-use restflow_auth::jwt::{Blacklist, MemoryBlacklist, RedisBlacklist};
+use restflow_auth::jwt::{MemoryBlacklist, RedisBlacklist};
 use restflow_auth::prelude::*;
-use serde_json::json;
 
+use crate::blacklists::suite;
 use crate::common::User;
-use crate::handlers::send;
 use crate::jwt::{settings_with, users};
 
 fn redis_url() -> Option<String> {
@@ -70,38 +67,6 @@ impl Drop for Prefix {
     }
 }
 
-fn later() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        + 120
-}
-
-/// The suite every blacklist backend passes, async and blocking.
-async fn suite(bl: &impl Blacklist) {
-    assert!(!bl.is_blacklisted("a").await.unwrap());
-    bl.blacklist("a", later()).await.unwrap();
-    bl.blacklist("a", later()).await.unwrap(); // idempotent
-    assert!(bl.is_blacklisted("a").await.unwrap());
-    assert!(bl.check_and_blacklist("b", later()).await.unwrap());
-    assert!(!bl.check_and_blacklist("b", later()).await.unwrap());
-    assert!(!bl.check_and_blacklist("a", later()).await.unwrap());
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            assert!(bl.is_blacklisted_blocking("a").unwrap());
-            assert!(!bl.is_blacklisted_blocking("c").unwrap());
-            bl.blacklist_blocking("c", later()).unwrap();
-            assert!(bl.is_blacklisted_blocking("c").unwrap());
-            assert!(bl.check_and_blacklist_blocking("d", later()).unwrap());
-            assert!(!bl.check_and_blacklist_blocking("d", later()).unwrap());
-        })
-        .join()
-        .unwrap();
-    });
-    assert!(bl.is_blacklisted("c").await.unwrap() && bl.is_blacklisted("d").await.unwrap());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_and_redis_pass_the_same_suite() {
     suite(&MemoryBlacklist::new()).await;
@@ -114,51 +79,7 @@ async fn memory_and_redis_pass_the_same_suite() {
 async fn thirty_two_concurrent_refreshes_have_one_winner_on_redis() {
     let Some(url) = redis_url() else { return };
     let p = Prefix::new(&url, "race");
-    let mut s = settings_with(|_| {});
-    s.jwt.allow_local_blacklist = false;
-    let auth = Auth::<User>::builder(s)
-        .users(users())
-        .blacklist(p.blacklist())
-        .build()
-        .unwrap();
-    let app = Router::new()
-        .nest("/api/auth", auth.jwt_routes())
-        .layer(auth.layer());
-    let post = |uri: &str, body: String| {
-        http::Request::post(uri)
-            .header("content-type", "application/json")
-            .body(Body::from(body))
-            .unwrap()
-    };
-    let (_, _, pair) = send(
-        app.clone(),
-        post(
-            "/api/auth/token/",
-            json!({"username": "alice", "password": "alice-password-1"}).to_string(),
-        ),
-    )
-    .await;
-    let body = json!({"refresh": pair["refresh"]}).to_string();
-    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(32));
-    let tasks: Vec<_> = (0..32)
-        .map(|_| {
-            let (app, body, barrier) = (app.clone(), body.clone(), barrier.clone());
-            tokio::spawn(async move {
-                barrier.wait().await;
-                send(app, post("/api/auth/token/refresh/", body))
-                    .await
-                    .0
-                    .as_u16()
-            })
-        })
-        .collect();
-    let mut ok = 0;
-    for t in tasks {
-        if t.await.unwrap() == 200 {
-            ok += 1;
-        }
-    }
-    assert_eq!(ok, 1);
+    crate::blacklists::race(p.blacklist()).await;
 }
 
 fn free_port() -> u16 {

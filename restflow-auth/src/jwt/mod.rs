@@ -13,6 +13,9 @@ pub mod keys;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis_blacklist;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
+pub mod sql_blacklist;
 pub mod tokens;
 
 use std::fmt::Write as _;
@@ -22,6 +25,10 @@ pub use self::jws::TokenError;
 pub use self::keys::{ConfigError, JwtKeys};
 #[cfg(feature = "redis")]
 pub use self::redis_blacklist::RedisBlacklist;
+#[cfg(feature = "postgres")]
+pub use self::sql_blacklist::PostgresBlacklist;
+#[cfg(feature = "sqlite")]
+pub use self::sql_blacklist::SqliteBlacklist;
 pub use self::tokens::{AccessToken, RefreshToken};
 use crate::settings::JwtSettings;
 use crate::user::AuthUser;

@@ -1,0 +1,211 @@
+//! The JWT blacklist in SQL: SQLite (a file; the embedded default) and
+//! PostgreSQL, with sqlx. Both keep drf-restflow's `BlacklistedToken`
+//! layout: `jti` unique, `expires_at` indexed, `created_at`.
+//!
+//! The atomic step of rotation is one `INSERT .. ON CONFLICT (jti) DO
+//! NOTHING`: of concurrent refreshes of one token exactly one inserts.
+//! Pools connect lazily and time out after two seconds, so a database that
+//! cannot be reached fails requests closed (503) and serves them again when
+//! it returns. Expired rows stay until [`cleanup`](SqliteBlacklist::cleanup)
+//! (or the task of `spawn_cleanup`) removes them.
+//!
+//! The blocking methods use a pool of their own on a private runtime: call
+//! them from threads that are not running an async runtime. For SQLite, use
+//! a file: an in-memory database is private to each pool.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use super::blacklist::Blacklist;
+use crate::error::AuthError;
+use crate::user::StoreResult;
+
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+fn unavailable(e: sqlx::Error) -> AuthError {
+    AuthError::unavailable(format!("sql blacklist: {e}"))
+}
+
+/// The runtime of the blocking methods. Dropping it never blocks, so a
+/// store may be dropped anywhere, inside an async runtime included.
+struct PrivateRuntime(Option<tokio::runtime::Runtime>);
+
+impl PrivateRuntime {
+    fn new() -> Result<Self, AuthError> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map(|rt| PrivateRuntime(Some(rt)))
+            .map_err(|e| AuthError::internal(format!("blocking runtime: {e}")))
+    }
+
+    fn get(&self) -> &tokio::runtime::Runtime {
+        self.0.as_ref().expect("present until drop")
+    }
+}
+
+impl Drop for PrivateRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+macro_rules! sql_blacklist {
+    (
+        $(#[$doc:meta])*
+        $name:ident, $feature:literal, $db:ty, $options:ty,
+        create: [$($create:literal),*],
+        upsert: $upsert:literal,
+        insert_new: $insert_new:literal,
+        exists: $exists:literal,
+        cleanup: $cleanup:literal $(,)?
+    ) => {
+        $(#[$doc])*
+        #[cfg_attr(docsrs, doc(cfg(feature = $feature)))]
+        pub struct $name {
+            options: $options,
+            pool: sqlx::Pool<$db>,
+            blocking: OnceLock<Result<(PrivateRuntime, sqlx::Pool<$db>), String>>,
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                // The options hold a password: not printed.
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+
+        impl $name {
+            fn pool_for(options: &$options) -> sqlx::Pool<$db> {
+                sqlx::pool::PoolOptions::<$db>::new()
+                    .acquire_timeout(TIMEOUT)
+                    .max_connections(8)
+                    .connect_lazy_with(options.clone())
+            }
+
+            /// A blacklist with these connection options; the table is
+            /// created by [`migrate`](Self::migrate).
+            pub fn with_options(options: $options) -> Self {
+                let pool = Self::pool_for(&options);
+                $name { options, pool, blocking: OnceLock::new() }
+            }
+
+            /// Connects to `url` and creates the table if it is missing.
+            pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+                let options: $options = url.parse()?;
+                let this = Self::with_options(options);
+                this.migrate().await?;
+                Ok(this)
+            }
+
+            /// Creates the table and its index (idempotent).
+            pub async fn migrate(&self) -> Result<(), sqlx::Error> {
+                $(sqlx::query($create).execute(&self.pool).await?;)*
+                Ok(())
+            }
+
+            /// Deletes rows whose token has expired; returns how many.
+            pub async fn cleanup(&self) -> StoreResult<u64> {
+                let r = sqlx::query($cleanup).bind(crate::unix_now()).execute(&self.pool).await.map_err(unavailable)?;
+                Ok(r.rows_affected())
+            }
+
+            /// Runs [`cleanup`](Self::cleanup) every `every` on the current runtime.
+            pub fn spawn_cleanup(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+                let this = Arc::clone(self);
+                tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(every).await;
+                        if let Err(e) = this.cleanup().await {
+                            tracing::warn!(error = %e, "restflow-auth: blacklist cleanup failed");
+                        }
+                    }
+                })
+            }
+
+            fn blocking(&self) -> StoreResult<&(PrivateRuntime, sqlx::Pool<$db>)> {
+                self.blocking
+                    .get_or_init(|| {
+                        let rt = PrivateRuntime::new().map_err(|e| e.to_string())?;
+                        let pool = {
+                            let _guard = rt.get().enter();
+                            Self::pool_for(&self.options)
+                        };
+                        Ok((rt, pool))
+                    })
+                    .as_ref()
+                    .map_err(|e| AuthError::internal(e.clone()))
+            }
+
+            async fn upsert(pool: &sqlx::Pool<$db>, jti: &str, exp: i64) -> StoreResult<()> {
+                sqlx::query($upsert).bind(jti).bind(exp).bind(crate::unix_now()).execute(pool).await.map_err(unavailable)?;
+                Ok(())
+            }
+
+            async fn exists(pool: &sqlx::Pool<$db>, jti: &str) -> StoreResult<bool> {
+                let row: Option<(i32,)> = sqlx::query_as($exists).bind(jti).bind(crate::unix_now()).fetch_optional(pool).await.map_err(unavailable)?;
+                Ok(row.is_some())
+            }
+
+            async fn insert_new(pool: &sqlx::Pool<$db>, jti: &str, exp: i64) -> StoreResult<bool> {
+                let r = sqlx::query($insert_new).bind(jti).bind(exp).bind(crate::unix_now()).execute(pool).await.map_err(unavailable)?;
+                Ok(r.rows_affected() == 1)
+            }
+        }
+
+        impl Blacklist for $name {
+            async fn blacklist(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
+                Self::upsert(&self.pool, jti, expires_at).await
+            }
+            async fn is_blacklisted(&self, jti: &str) -> StoreResult<bool> {
+                Self::exists(&self.pool, jti).await
+            }
+            async fn check_and_blacklist(&self, jti: &str, expires_at: i64) -> StoreResult<bool> {
+                Self::insert_new(&self.pool, jti, expires_at).await
+            }
+            fn blacklist_blocking(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
+                let (rt, pool) = self.blocking()?;
+                rt.get().block_on(Self::upsert(pool, jti, expires_at))
+            }
+            fn is_blacklisted_blocking(&self, jti: &str) -> StoreResult<bool> {
+                let (rt, pool) = self.blocking()?;
+                rt.get().block_on(Self::exists(pool, jti))
+            }
+            fn check_and_blacklist_blocking(&self, jti: &str, expires_at: i64) -> StoreResult<bool> {
+                let (rt, pool) = self.blocking()?;
+                rt.get().block_on(Self::insert_new(pool, jti, expires_at))
+            }
+        }
+    };
+}
+
+#[cfg(feature = "sqlite")]
+sql_blacklist! {
+    /// The JWT blacklist in SQLite (`sqlite://path/to/file.db?mode=rwc`).
+    SqliteBlacklist, "sqlite", sqlx::Sqlite, sqlx::sqlite::SqliteConnectOptions,
+    create: [
+        "CREATE TABLE IF NOT EXISTS restflow_blacklisted_token (id INTEGER PRIMARY KEY AUTOINCREMENT, jti VARCHAR(128) NOT NULL UNIQUE, expires_at BIGINT NOT NULL, created_at BIGINT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS restflow_blacklisted_token_expires ON restflow_blacklisted_token (expires_at)"
+    ],
+    upsert: "INSERT INTO restflow_blacklisted_token (jti, expires_at, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)",
+    insert_new: "INSERT INTO restflow_blacklisted_token (jti, expires_at, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (jti) DO NOTHING",
+    exists: "SELECT 1 FROM restflow_blacklisted_token WHERE jti = ?1 AND expires_at > ?2",
+    cleanup: "DELETE FROM restflow_blacklisted_token WHERE expires_at <= ?1",
+}
+
+#[cfg(feature = "postgres")]
+sql_blacklist! {
+    /// The JWT blacklist in PostgreSQL (`postgres://user@host/db`).
+    PostgresBlacklist, "postgres", sqlx::Postgres, sqlx::postgres::PgConnectOptions,
+    create: [
+        "CREATE TABLE IF NOT EXISTS restflow_blacklisted_token (id BIGSERIAL PRIMARY KEY, jti VARCHAR(128) NOT NULL UNIQUE, expires_at BIGINT NOT NULL, created_at BIGINT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS restflow_blacklisted_token_expires ON restflow_blacklisted_token (expires_at)"
+    ],
+    upsert: "INSERT INTO restflow_blacklisted_token (jti, expires_at, created_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO UPDATE SET expires_at = GREATEST(restflow_blacklisted_token.expires_at, excluded.expires_at)",
+    insert_new: "INSERT INTO restflow_blacklisted_token (jti, expires_at, created_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING",
+    exists: "SELECT 1 FROM restflow_blacklisted_token WHERE jti = $1 AND expires_at > $2",
+    cleanup: "DELETE FROM restflow_blacklisted_token WHERE expires_at <= $1",
+}
