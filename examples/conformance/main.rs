@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example conformance -- --fixtures PATH --addr 127.0.0.1:PORT \
-//!     [--store memory] [--blacklist memory]
+//!     [--store memory] [--blacklist memory|sqlite:PATH|postgres:URL|redis:URL]
 //! ```
 //!
 //! It prints `listening on http://ADDR` once it accepts connections.
@@ -21,7 +21,7 @@ restflow_auth::config! {
 fn usage(msg: &str) -> ! {
     eprintln!("error: {msg}");
     eprintln!(
-        "usage: conformance --fixtures PATH --addr HOST:PORT [--store memory] [--blacklist memory]"
+        "usage: conformance --fixtures PATH --addr HOST:PORT [--store memory] [--blacklist memory|sqlite:PATH|postgres:URL|redis:URL]"
     );
     std::process::exit(2);
 }
@@ -51,7 +51,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
     let fixtures: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
-    let app = server::app(&fixtures, &store, &blacklist)?;
+    let app = server::app(&fixtures, &store, &blacklist).await?;
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
     axum::serve(listener, app).await?;

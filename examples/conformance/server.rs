@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use axum::routing::get;
 use axum::{Json, Router};
-use restflow_auth::jwt::MemoryBlacklist;
+use restflow_auth::jwt::{MemoryBlacklist, PostgresBlacklist, RedisBlacklist, SqliteBlacklist};
 use restflow_auth::permissions::{IsAdminUser, IsAuthenticatedOrReadOnly};
 use restflow_auth::prelude::*;
 use restflow_auth::session::MemorySessionStore;
@@ -32,31 +32,42 @@ pub struct User {
     pub is_superuser: bool,
 }
 
-/// Where users, tokens and sessions live, and the blacklist.
+/// Where users, tokens and sessions live (`--store`), or the JWT blacklist
+/// (`--blacklist`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Backend {
     /// In this process.
     Memory,
+    /// A SQLite file.
+    Sqlite(String),
+    /// A PostgreSQL URL.
+    Postgres(String),
+    /// A Redis URL (the blacklist only).
+    Redis(String),
 }
 
 impl Backend {
-    /// Parses `memory` (SQL and Redis backends come with the storage work).
+    /// Parses `memory | sqlite:PATH | postgres:URL | redis:URL`.
     pub fn parse(flag: &str, value: &str) -> Result<Self, String> {
-        match value {
-            "memory" => Ok(Backend::Memory),
-            other
-                if other.starts_with("sqlite:")
-                    || other.starts_with("postgres:")
-                    || other.starts_with("redis:") =>
-            {
-                Err(format!(
-                    "{flag} {other}: this backend is not available in this build yet; use `memory`"
-                ))
-            }
-            other => Err(format!(
-                "{flag} {other}: expected memory | sqlite:PATH | postgres:URL | redis:URL"
-            )),
+        let backend = if value == "memory" {
+            Backend::Memory
+        } else if let Some(path) = value.strip_prefix("sqlite:") {
+            Backend::Sqlite(path.to_owned())
+        } else if value.starts_with("postgres:") || value.starts_with("postgresql:") {
+            Backend::Postgres(value.to_owned())
+        } else if value.starts_with("redis:") {
+            Backend::Redis(value.to_owned())
+        } else {
+            return Err(format!(
+                "{flag} {value}: expected memory | sqlite:PATH | postgres:URL | redis:URL"
+            ));
+        };
+        if flag == "--store" && backend != Backend::Memory {
+            return Err(format!(
+                "{flag} {value}: users, tokens and sessions are kept in memory in this build; the SQL stores are not available yet (the blacklist is: --blacklist)"
+            ));
         }
+        Ok(backend)
     }
 }
 
@@ -143,12 +154,14 @@ fn string(v: &Value, what: &str) -> Result<String, String> {
 }
 
 /// Builds the whole application from the fixtures.
-pub fn app(
+pub async fn app(
     fixtures: &Value,
     store: &Backend,
     blacklist: &Backend,
 ) -> Result<Router, Box<dyn std::error::Error>> {
-    let (Backend::Memory, Backend::Memory) = (store, blacklist);
+    if *store != Backend::Memory {
+        return Err("only --store memory is available in this build".into());
+    }
     let mut s = Settings::default();
     let j = &fixtures["jwt"];
     s.jwt.signing_key = Some(Secret::new(string(&j["signing_key"], "jwt.signing_key")?));
@@ -160,8 +173,8 @@ pub fn app(
     s.jwt.user_id_claim = string(&j["user_id_claim"], "jwt.user_id_claim")?;
     s.jwt.leeway_s = j["leeway_s"].as_u64().unwrap_or(0);
     s.jwt.auth_header_types = serde_json::from_value(j["auth_header_types"].clone())?;
-    // One process: the in-memory blacklist is what this server is for.
-    s.jwt.allow_local_blacklist = true;
+    // The in-memory blacklist is chosen on purpose here (one process).
+    s.jwt.allow_local_blacklist = *blacklist == Backend::Memory;
     let sj = &fixtures["simplejwt"];
     s.simplejwt.signing_key = Some(Secret::new(string(
         &sj["signing_key"],
@@ -215,12 +228,23 @@ pub fn app(
             t["user_id"].as_i64().ok_or("fixtures: token user ids")?,
         );
     }
-    let auth = Auth::<User>::builder(s)
+    let builder = Auth::<User>::builder(s)
         .users(users)
         .tokens(tokens)
-        .sessions(MemorySessionStore::new())
-        .blacklist(MemoryBlacklist::new())
-        .build()?;
+        .sessions(MemorySessionStore::new());
+    let builder = match blacklist {
+        Backend::Memory => builder.blacklist(MemoryBlacklist::new()),
+        Backend::Redis(url) => {
+            // A fresh key prefix per start, as the contract asks.
+            let prefix = format!("restflow:conformance:{}:", std::process::id());
+            builder.blacklist(RedisBlacklist::new(url)?.with_prefix(prefix))
+        }
+        Backend::Sqlite(path) => {
+            builder.blacklist(SqliteBlacklist::connect(&format!("sqlite://{path}?mode=rwc")).await?)
+        }
+        Backend::Postgres(url) => builder.blacklist(PostgresBlacklist::connect(url).await?),
+    };
+    let auth = builder.build()?;
     Ok(Router::new()
         .nest("/api/auth", auth.jwt_routes())
         .nest("/api/auth", auth.session_routes())

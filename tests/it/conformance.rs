@@ -33,7 +33,7 @@ fn skip_or_fail(why: &str) -> Option<Server> {
     None
 }
 
-fn start() -> Option<Server> {
+fn start(blacklist: &str) -> Option<Server> {
     let fixtures = format!(
         "{}/../shared/conformance/fixtures.json",
         env!("CARGO_MANIFEST_DIR")
@@ -64,7 +64,7 @@ fn start() -> Option<Server> {
             "--store",
             "memory",
             "--blacklist",
-            "memory",
+            blacklist,
         ])
         .stdout(Stdio::piped())
         .spawn()
@@ -180,7 +180,9 @@ fn simplejwt_token(user_id: &str) -> String {
 
 #[test]
 fn the_parity_server_answers_the_contract() {
-    let Some(server) = start() else { return };
+    let Some(server) = start("memory") else {
+        return;
+    };
     let a = server.addr.as_str();
     let not_provided = json!({"detail": "Authentication credentials were not provided."});
 
@@ -409,4 +411,100 @@ fn the_parity_server_answers_the_contract() {
         (r.status, r.body["csrftoken"].as_str().map(str::len)),
         (200, Some(64))
     );
+}
+
+/// The contract's rotation rows on every blacklist backend the machine has.
+#[test]
+fn every_blacklist_backend_serves_rotation() {
+    let mut backends = vec!["memory".to_owned()];
+    let tmp = std::env::temp_dir().join(format!("restflow-conformance-{}.db", std::process::id()));
+    backends.push(format!("sqlite:{}", tmp.display()));
+    if let Ok(url) = std::env::var("RESTFLOW_TEST_REDIS_URL") {
+        backends.push(url);
+    }
+    // Postgres in a schema of this test's own, dropped at the end.
+    let schema = format!("restflow_test_conformance_{}", std::process::id());
+    let pg = std::env::var("RESTFLOW_TEST_DATABASE_URL").ok();
+    if let Some(url) = &pg {
+        psql(url, &format!("CREATE SCHEMA IF NOT EXISTS {schema}"));
+        let sep = if url.contains('?') { '&' } else { '?' };
+        backends.push(format!("{url}{sep}options=-c%20search_path%3D{schema}"));
+    }
+    for backend in backends {
+        let Some(server) = start(&backend) else {
+            return;
+        };
+        let pid = server.child.id();
+        let a = server.addr.as_str();
+        let r = http(
+            a,
+            "POST",
+            "/api/auth/token/",
+            &[],
+            Some(json!({"username": "alice", "password": "alice-password-1"})),
+        );
+        assert_eq!(r.status, 200, "{backend}");
+        let refresh = r.body["refresh"].clone();
+        let r = http(
+            a,
+            "POST",
+            "/api/auth/token/refresh/",
+            &[],
+            Some(json!({"refresh": refresh})),
+        );
+        assert_eq!(r.status, 200, "{backend}");
+        let r = http(
+            a,
+            "POST",
+            "/api/auth/token/refresh/",
+            &[],
+            Some(json!({"refresh": refresh})),
+        );
+        assert_eq!(
+            (r.status, r.body),
+            (401, json!({"detail": "Token has been blacklisted."})),
+            "{backend}"
+        );
+        let r = http(
+            a,
+            "POST",
+            "/api/auth/token/blacklist/",
+            &[],
+            Some(json!({"refresh": refresh})),
+        );
+        assert_eq!(r.status, 204, "{backend}");
+        drop(server);
+        if backend.starts_with("redis:") {
+            let mut conn = redis::Client::open(backend.as_str())
+                .unwrap()
+                .get_connection()
+                .unwrap();
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("restflow:conformance:{pid}:*"))
+                .query(&mut conn)
+                .unwrap();
+            if !keys.is_empty() {
+                let () = redis::cmd("DEL").arg(keys).query(&mut conn).unwrap();
+            }
+        }
+    }
+    if let Some(url) = &pg {
+        psql(url, &format!("DROP SCHEMA {schema} CASCADE"));
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", tmp.display()));
+    }
+}
+
+/// Runs one statement on its own runtime and connection.
+fn psql(url: &str, sql: &str) {
+    use sqlx::Connection;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    });
 }
