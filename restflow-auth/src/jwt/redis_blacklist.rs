@@ -27,7 +27,7 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 pub struct RedisBlacklist {
     client: redis::Client,
     prefix: String,
-    manager: tokio::sync::Mutex<Option<ConnectionManager>>,
+    manager: std::sync::RwLock<Option<ConnectionManager>>,
     blocking: Mutex<Option<redis::Connection>>,
 }
 
@@ -51,7 +51,7 @@ impl RedisBlacklist {
         Ok(RedisBlacklist {
             client: redis::Client::open(url)?,
             prefix: "restflow:jwt:bl:".into(),
-            manager: tokio::sync::Mutex::new(None),
+            manager: std::sync::RwLock::new(None),
             blocking: Mutex::new(None),
         })
     }
@@ -66,22 +66,38 @@ impl RedisBlacklist {
         format!("{}{jti}", self.prefix)
     }
 
+    fn manager(&self) -> Option<ConnectionManager> {
+        self.manager
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_manager(&self, m: Option<ConnectionManager>) {
+        *self
+            .manager
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = m;
+    }
+
     async fn run<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> StoreResult<T> {
-        let mut guard = self.manager.lock().await;
-        if guard.is_none() {
-            let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(TIMEOUT))
-                .set_response_timeout(Some(TIMEOUT))
-                .set_number_of_retries(1);
-            let manager = self
-                .client
-                .get_connection_manager_with_config(config)
-                .await
-                .map_err(unavailable)?;
-            *guard = Some(manager);
-        }
-        let mut conn = guard.as_ref().expect("set above").clone();
-        drop(guard);
+        // The manager multiplexes one connection: cloning it is cheap.
+        let mut conn = match self.manager() {
+            Some(m) => m,
+            None => {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(TIMEOUT))
+                    .set_response_timeout(Some(TIMEOUT))
+                    .set_number_of_retries(1);
+                let m = self
+                    .client
+                    .get_connection_manager_with_config(config)
+                    .await
+                    .map_err(unavailable)?;
+                self.set_manager(Some(m.clone()));
+                m
+            }
+        };
         match cmd.query_async::<T>(&mut conn).await {
             Ok(v) => Ok(v),
             Err(e) => {
@@ -91,7 +107,7 @@ impl RedisBlacklist {
                     || e.is_connection_refusal()
                     || e.is_timeout()
                 {
-                    *self.manager.lock().await = None;
+                    self.set_manager(None);
                 }
                 Err(unavailable(e))
             }
