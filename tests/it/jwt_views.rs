@@ -347,38 +347,7 @@ fn thirty_two_concurrent_refreshes_have_exactly_one_winner() {
         .worker_threads(4)
         .build()
         .unwrap();
-    rt.block_on(async {
-        let app = app();
-        let (_, pair) = obtain(&app, "alice", "alice-password-1").await;
-        let body = json!({"refresh": pair["refresh"]}).to_string();
-        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(32));
-        let tasks: Vec<_> = (0..32)
-            .map(|_| {
-                let (app, body, barrier) = (app.clone(), body.clone(), barrier.clone());
-                tokio::spawn(async move {
-                    barrier.wait().await;
-                    send(app, post_json("/api/auth/token/refresh/", &body))
-                        .await
-                        .0
-                        .as_u16()
-                })
-            })
-            .collect();
-        let mut statuses = Vec::new();
-        for t in tasks {
-            statuses.push(t.await.unwrap());
-        }
-        assert_eq!(
-            statuses.iter().filter(|s| **s == 200).count(),
-            1,
-            "{statuses:?}"
-        );
-        assert_eq!(
-            statuses.iter().filter(|s| **s == 401).count(),
-            31,
-            "{statuses:?}"
-        );
-    });
+    rt.block_on(crate::blacklists::race(MemoryBlacklist::new()));
 }
 
 #[test]
