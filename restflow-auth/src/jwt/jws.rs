@@ -282,7 +282,6 @@ fn string(raw: &RawValue) -> Option<String> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verified {
     pub(crate) payload: Box<str>,
-    pub(crate) token_type: &'static str,
     pub(crate) jti: Option<String>,
     pub(crate) exp: i64,
     pub(crate) user_id: Option<serde_json::Value>,
@@ -536,7 +535,6 @@ pub fn decode(
     let revoke = claims.revoke.and_then(string);
     Ok(Verified {
         payload: payload.into_boxed_str(),
-        token_type: expected,
         jti,
         exp: exp.expect("required"),
         user_id,

@@ -158,7 +158,6 @@ impl JwtState {
         let raw = jws::encode(&self.keys, &json).map_err(|e| TokenError::Invalid(e.into()))?;
         let verified = jws::Verified {
             payload: json.into_boxed_str(),
-            token_type: kind,
             jti: Some(jti),
             exp,
             user_id: Some(user_id),

@@ -10,7 +10,7 @@ use http::StatusCode;
 use serde_json::{Map, Value};
 
 use super::{ViewFuture, check_password, fields, json, reject_with, view};
-use crate::authentication::jwt::{check_user, lookup};
+use crate::authentication::jwt::{check_user, lookup, state};
 use crate::context::{Auth, Context};
 use crate::error::{AuthError, Rejection};
 use crate::jwt::{JwtState, RefreshToken};
@@ -69,10 +69,6 @@ fn pair(access: &str, refresh: Option<&str>) -> Response {
     json(StatusCode::OK, body)
 }
 
-fn jwt_state<U: AuthUser>(ctx: &Context<U>) -> Result<&JwtState, AuthError> {
-    crate::authentication::jwt::state(ctx)
-}
-
 fn obtain<U: AuthUser>(
     ctx: Arc<Context<U>>,
     parts: http::request::Parts,
@@ -84,7 +80,7 @@ fn obtain<U: AuthUser>(
             Err(res) => return *res,
         };
         let result: Result<Response, AuthError> = async {
-            let jwt = jwt_state(&ctx)?;
+            let jwt = state(&ctx)?;
             let user = check_password(&ctx, &username, password).await?;
             let allowed = match &user {
                 Some(u) => match ctx.store::<UserRule<U>>() {
@@ -116,7 +112,7 @@ fn refresh<U: AuthUser>(
             Err(res) => return *res,
         };
         let result: Result<Response, AuthError> = async {
-            let jwt = jwt_state(&ctx)?;
+            let jwt = state(&ctx)?;
             let token = RefreshToken::verify(&raw, jwt)?;
             let blacklist = jwt.checked_blacklist();
             if let Some(bl) = blacklist
@@ -167,7 +163,7 @@ fn blacklist<U: AuthUser>(
             Err(res) => return *res,
         };
         let result: Result<Response, AuthError> = async {
-            let jwt = jwt_state(&ctx)?;
+            let jwt = state(&ctx)?;
             let token = RefreshToken::verify(&raw, jwt)?;
             token.blacklist(jwt).await?;
             let mut res = Response::new(Body::empty());
