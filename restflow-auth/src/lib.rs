@@ -60,9 +60,14 @@ pub mod layer;
 pub mod messages;
 pub mod password;
 pub mod permissions;
+#[cfg(feature = "redis")]
+mod redis_conn;
 pub mod request;
 pub mod session;
 pub mod settings;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
+pub mod sql;
 pub mod token;
 pub mod user;
 pub mod views;

@@ -186,3 +186,16 @@ where
     assert_eq!(a, b, "async and blocking paths disagree");
     a
 }
+
+/// How the SQL stores build the test model from a row.
+impl From<restflow_auth::sql::UserRecord<i64>> for User {
+    fn from(r: restflow_auth::sql::UserRecord<i64>) -> Self {
+        User {
+            id: r.id,
+            username: r.username,
+            password: r.password,
+            is_active: r.is_active,
+            is_staff: r.is_staff,
+        }
+    }
+}

@@ -21,6 +21,7 @@ mod settings;
 mod signature;
 mod simplejwt;
 mod sql;
+mod stores;
 mod token;
 
 // The project defaults: DRF's DEFAULT_AUTHENTICATION_CLASSES and

@@ -13,7 +13,7 @@ use crate::blacklists::suite;
 use crate::common::User;
 use crate::jwt::{settings_with, users};
 
-fn redis_url() -> Option<String> {
+pub(crate) fn redis_url() -> Option<String> {
     match std::env::var("RESTFLOW_TEST_REDIS_URL") {
         Ok(u) if !u.is_empty() => Some(u),
         _ => {
@@ -28,13 +28,13 @@ fn redis_url() -> Option<String> {
 }
 
 /// A key prefix of this test alone; its keys are deleted on drop.
-struct Prefix {
+pub(crate) struct Prefix {
     url: String,
-    prefix: String,
+    pub(crate) prefix: String,
 }
 
 impl Prefix {
-    fn new(url: &str, name: &str) -> Self {
+    pub(crate) fn new(url: &str, name: &str) -> Self {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -43,6 +43,11 @@ impl Prefix {
             url: url.to_owned(),
             prefix: format!("restflow-test:{name}:{}:{nanos}:", std::process::id()),
         }
+    }
+    pub(crate) fn sessions(&self) -> restflow_auth::session::RedisSessionStore {
+        restflow_auth::session::RedisSessionStore::new(&self.url)
+            .unwrap()
+            .with_prefix(self.prefix.clone())
     }
     fn blacklist(&self) -> RedisBlacklist {
         RedisBlacklist::new(&self.url)

@@ -11,7 +11,7 @@ use sqlx::Connection;
 
 use crate::blacklists::{later, race, suite};
 
-fn database_url() -> Option<String> {
+pub(crate) fn database_url() -> Option<String> {
     match std::env::var("RESTFLOW_TEST_DATABASE_URL") {
         Ok(u) if !u.is_empty() => Some(u),
         _ => {
@@ -25,7 +25,7 @@ fn database_url() -> Option<String> {
     }
 }
 
-fn unique(name: &str) -> String {
+pub(crate) fn unique(name: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -34,13 +34,13 @@ fn unique(name: &str) -> String {
 }
 
 /// A temporary SQLite file, removed on drop.
-struct SqliteFile(std::path::PathBuf);
+pub(crate) struct SqliteFile(std::path::PathBuf);
 
 impl SqliteFile {
-    fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         SqliteFile(std::env::temp_dir().join(format!("{}.db", unique(name))))
     }
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("sqlite://{}?mode=rwc", self.0.display())
     }
 }
@@ -64,13 +64,13 @@ async fn sqlite(file: &SqliteFile) -> SqliteBlacklist {
 }
 
 /// A schema of this test alone, dropped at the end.
-struct Schema {
+pub(crate) struct Schema {
     url: String,
     name: String,
 }
 
 impl Schema {
-    async fn new(url: &str, name: &str) -> Self {
+    pub(crate) async fn new(url: &str, name: &str) -> Self {
         let name = unique(name);
         let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
         sqlx::query(&format!("CREATE SCHEMA {name}"))
@@ -81,6 +81,12 @@ impl Schema {
             url: url.to_owned(),
             name,
         }
+    }
+    /// Connection options whose `search_path` is this schema.
+    pub(crate) fn options(&self) -> sqlx::postgres::PgConnectOptions {
+        sqlx::postgres::PgConnectOptions::from_str(&self.url)
+            .unwrap()
+            .options([("search_path", self.name.as_str())])
     }
     async fn blacklist(&self) -> PostgresBlacklist {
         let opts = sqlx::postgres::PgConnectOptions::from_str(&self.url)

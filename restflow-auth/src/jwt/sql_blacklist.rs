@@ -14,43 +14,16 @@
 //! a file: an in-memory database is private to each pool.
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::blacklist::Blacklist;
 use crate::error::AuthError;
+use crate::sql::Database;
 use crate::user::StoreResult;
-
-const TIMEOUT: Duration = Duration::from_secs(2);
 
 fn unavailable(e: sqlx::Error) -> AuthError {
     AuthError::unavailable(format!("sql blacklist: {e}"))
-}
-
-/// The runtime of the blocking methods. Dropping it never blocks, so a
-/// store may be dropped anywhere, inside an async runtime included.
-struct PrivateRuntime(Option<tokio::runtime::Runtime>);
-
-impl PrivateRuntime {
-    fn new() -> Result<Self, AuthError> {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map(|rt| PrivateRuntime(Some(rt)))
-            .map_err(|e| AuthError::internal(format!("blocking runtime: {e}")))
-    }
-
-    fn get(&self) -> &tokio::runtime::Runtime {
-        self.0.as_ref().expect("present until drop")
-    }
-}
-
-impl Drop for PrivateRuntime {
-    fn drop(&mut self) {
-        if let Some(rt) = self.0.take() {
-            rt.shutdown_background();
-        }
-    }
 }
 
 macro_rules! sql_blacklist {
@@ -65,10 +38,9 @@ macro_rules! sql_blacklist {
     ) => {
         $(#[$doc])*
         #[cfg_attr(docsrs, doc(cfg(feature = $feature)))]
+        #[derive(Clone)]
         pub struct $name {
-            options: $options,
-            pool: sqlx::Pool<$db>,
-            blocking: OnceLock<Result<(PrivateRuntime, sqlx::Pool<$db>), String>>,
+            db: Database<$db>,
         }
 
         impl fmt::Debug for $name {
@@ -79,18 +51,16 @@ macro_rules! sql_blacklist {
         }
 
         impl $name {
-            fn pool_for(options: &$options) -> sqlx::Pool<$db> {
-                sqlx::pool::PoolOptions::<$db>::new()
-                    .acquire_timeout(TIMEOUT)
-                    .max_connections(8)
-                    .connect_lazy_with(options.clone())
-            }
-
             /// A blacklist with these connection options; the table is
             /// created by [`migrate`](Self::migrate).
             pub fn with_options(options: $options) -> Self {
-                let pool = Self::pool_for(&options);
-                $name { options, pool, blocking: OnceLock::new() }
+                $name { db: Database::with_options(options) }
+            }
+
+            /// The blacklist in `db`, sharing its pool (`Database::migrate`
+            /// creates its table with the others).
+            pub fn from_database(db: &Database<$db>) -> Self {
+                $name { db: db.clone() }
             }
 
             /// Connects to `url` and creates the table if it is missing.
@@ -103,13 +73,13 @@ macro_rules! sql_blacklist {
 
             /// Creates the table and its index (idempotent).
             pub async fn migrate(&self) -> Result<(), sqlx::Error> {
-                $(sqlx::query($create).execute(&self.pool).await?;)*
+                $(sqlx::query($create).execute(self.db.pool()).await?;)*
                 Ok(())
             }
 
             /// Deletes rows whose token has expired; returns how many.
             pub async fn cleanup(&self) -> StoreResult<u64> {
-                let r = sqlx::query($cleanup).bind(crate::unix_now()).execute(&self.pool).await.map_err(unavailable)?;
+                let r = sqlx::query($cleanup).bind(crate::unix_now()).execute(self.db.pool()).await.map_err(unavailable)?;
                 Ok(r.rows_affected())
             }
 
@@ -124,20 +94,6 @@ macro_rules! sql_blacklist {
                         }
                     }
                 })
-            }
-
-            fn blocking(&self) -> StoreResult<&(PrivateRuntime, sqlx::Pool<$db>)> {
-                self.blocking
-                    .get_or_init(|| {
-                        let rt = PrivateRuntime::new().map_err(|e| e.to_string())?;
-                        let pool = {
-                            let _guard = rt.get().enter();
-                            Self::pool_for(&self.options)
-                        };
-                        Ok((rt, pool))
-                    })
-                    .as_ref()
-                    .map_err(|e| AuthError::internal(e.clone()))
             }
 
             async fn upsert(pool: &sqlx::Pool<$db>, jti: &str, exp: i64) -> StoreResult<()> {
@@ -158,25 +114,22 @@ macro_rules! sql_blacklist {
 
         impl Blacklist for $name {
             async fn blacklist(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
-                Self::upsert(&self.pool, jti, expires_at).await
+                Self::upsert(self.db.pool(), jti, expires_at).await
             }
             async fn is_blacklisted(&self, jti: &str) -> StoreResult<bool> {
-                Self::exists(&self.pool, jti).await
+                Self::exists(self.db.pool(), jti).await
             }
             async fn check_and_blacklist(&self, jti: &str, expires_at: i64) -> StoreResult<bool> {
-                Self::insert_new(&self.pool, jti, expires_at).await
+                Self::insert_new(self.db.pool(), jti, expires_at).await
             }
             fn blacklist_blocking(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
-                let (rt, pool) = self.blocking()?;
-                rt.get().block_on(Self::upsert(pool, jti, expires_at))
+                self.db.block_on(|pool| Self::upsert(pool, jti, expires_at))
             }
             fn is_blacklisted_blocking(&self, jti: &str) -> StoreResult<bool> {
-                let (rt, pool) = self.blocking()?;
-                rt.get().block_on(Self::exists(pool, jti))
+                self.db.block_on(|pool| Self::exists(pool, jti))
             }
             fn check_and_blacklist_blocking(&self, jti: &str, expires_at: i64) -> StoreResult<bool> {
-                let (rt, pool) = self.blocking()?;
-                rt.get().block_on(Self::insert_new(pool, jti, expires_at))
+                self.db.block_on(|pool| Self::insert_new(pool, jti, expires_at))
             }
         }
     };

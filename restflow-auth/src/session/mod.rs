@@ -10,6 +10,12 @@
 //! path of every authenticator must read the same sessions.
 
 pub mod csrf;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+mod redis;
+
+#[cfg(feature = "redis")]
+pub use self::redis::RedisSessionStore;
 
 use std::collections::HashMap;
 use std::fmt;

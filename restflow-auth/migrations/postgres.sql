@@ -1,0 +1,30 @@
+-- restflow-auth tables for PostgreSQL. Every statement is idempotent:
+-- `Database::migrate` runs them in one transaction.
+CREATE TABLE IF NOT EXISTS restflow_user (
+    id BIGSERIAL PRIMARY KEY,
+    username VARCHAR(150) NOT NULL UNIQUE,
+    password VARCHAR(128) NOT NULL,
+    is_active BOOLEAN NOT NULL DEFAULT TRUE,
+    is_staff BOOLEAN NOT NULL DEFAULT FALSE,
+    is_superuser BOOLEAN NOT NULL DEFAULT FALSE
+);
+-- API tokens: DRF's authtoken_token layout; `key` holds the SHA-256 of the key.
+CREATE TABLE IF NOT EXISTS restflow_token (
+    key VARCHAR(64) NOT NULL PRIMARY KEY,
+    user_id TEXT NOT NULL UNIQUE,
+    created TIMESTAMPTZ NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS restflow_session (
+    session_key VARCHAR(40) NOT NULL PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    auth_hash VARCHAR(64) NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS restflow_session_expires ON restflow_session (expires_at);
+CREATE TABLE IF NOT EXISTS restflow_blacklisted_token (
+    id BIGSERIAL PRIMARY KEY,
+    jti VARCHAR(128) NOT NULL UNIQUE,
+    expires_at BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS restflow_blacklisted_token_expires ON restflow_blacklisted_token (expires_at);

@@ -1,0 +1,360 @@
+//! Stores in SQL with sqlx: SQLite (a file or memory; the embedded default)
+//! and PostgreSQL, for users, API tokens, sessions and the JWT blacklist.
+//!
+//! One [`Database`] (a pool) serves every store; [`Database::migrate`]
+//! creates the crate's tables in one call (the statements ship with the
+//! crate, in `migrations/`, and are idempotent). Tables the application
+//! already owns, such as Django's `auth_user` and DRF's `authtoken_token`,
+//! are read where they are through a mapping ([`UserTable`],
+//! [`TokenTable`]) and never created or altered here.
+//!
+//! ```no_run
+//! # #[derive(Clone, Debug)] struct User { id: i64, username: String, password: String, active: bool, staff: bool }
+//! # impl restflow_auth::AuthUser for User {
+//! #     type Id = i64;
+//! #     fn id(&self) -> &i64 { &self.id }
+//! #     fn username(&self) -> &str { &self.username }
+//! #     fn password_hash(&self) -> &str { &self.password }
+//! #     fn is_active(&self) -> bool { self.active }
+//! #     fn is_staff(&self) -> bool { self.staff }
+//! # }
+//! use restflow_auth::sql::{SqliteDatabase, SqliteUsers, UserRecord, UserTable};
+//!
+//! impl From<UserRecord<i64>> for User {
+//!     fn from(r: UserRecord<i64>) -> Self {
+//!         User { id: r.id, username: r.username, password: r.password, active: r.is_active, staff: r.is_staff }
+//!     }
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let db = SqliteDatabase::connect("sqlite://app.db").await?; // created and migrated
+//! let users = SqliteUsers::<User>::new(&db, UserTable::django())?;
+//! let tokens = db.tokens::<i64>(restflow_auth::sql::TokenTable::drf())?;
+//! let sessions = db.sessions();
+//! # let _ = (users, tokens, sessions); Ok(()) }
+//! ```
+//!
+//! Every pool connects lazily and waits at most two seconds for a
+//! connection, so a database that cannot be reached fails requests closed
+//! (503) and serves them again as soon as it returns, with no restart.
+//!
+//! The blocking methods run on a pool of their own, driven by a private
+//! runtime: call them from threads that are not inside an async runtime
+//! (a synchronous server, a CLI). For SQLite, use a file when both paths
+//! are used: an in-memory database is private to each pool.
+
+mod sessions;
+mod tokens;
+mod users;
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+pub use self::sessions::SqlSessions;
+#[cfg(feature = "postgres")]
+pub use self::tokens::PostgresTokens;
+#[cfg(feature = "sqlite")]
+pub use self::tokens::SqliteTokens;
+pub use self::tokens::{SqlTokens, TokenTable};
+#[cfg(feature = "postgres")]
+pub use self::users::PostgresUsers;
+#[cfg(feature = "sqlite")]
+pub use self::users::SqliteUsers;
+pub use self::users::{SqlId, SqlUsers, UserRecord, UserTable};
+use crate::error::AuthError;
+use crate::user::StoreResult;
+
+/// How long a request waits for a connection before it fails closed.
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+pub(crate) fn unavailable(what: &str, e: sqlx::Error) -> AuthError {
+    AuthError::unavailable(format!("sql {what}: {e}"))
+}
+
+/// The runtime of the blocking methods. Dropping it never blocks, so a
+/// store may be dropped anywhere, inside an async runtime included.
+struct PrivateRuntime(Option<tokio::runtime::Runtime>);
+
+impl PrivateRuntime {
+    fn new() -> Result<Self, AuthError> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map(|rt| PrivateRuntime(Some(rt)))
+            .map_err(|e| AuthError::internal(format!("blocking runtime: {e}")))
+    }
+
+    fn get(&self) -> &tokio::runtime::Runtime {
+        self.0.as_ref().expect("present until drop")
+    }
+}
+
+impl Drop for PrivateRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+type Options<DB> = <<DB as sqlx::Database>::Connection as sqlx::Connection>::Options;
+
+/// A connection pool shared by the SQL stores (cloning shares it).
+/// [`SqliteDatabase`] and [`PostgresDatabase`] are the two kinds.
+pub struct Database<DB: sqlx::Database> {
+    inner: Arc<Inner<DB>>,
+}
+
+struct Inner<DB: sqlx::Database> {
+    options: Options<DB>,
+    pool: sqlx::Pool<DB>,
+    blocking: OnceLock<Result<(PrivateRuntime, sqlx::Pool<DB>), String>>,
+}
+
+/// A SQLite database (`sqlite://path/to/file.db`, `sqlite::memory:`).
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub type SqliteDatabase = Database<sqlx::Sqlite>;
+
+/// A PostgreSQL database (`postgres://user@host/db`).
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub type PostgresDatabase = Database<sqlx::Postgres>;
+
+impl<DB: sqlx::Database> Clone for Database<DB> {
+    fn clone(&self) -> Self {
+        Database {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<DB: sqlx::Database> fmt::Debug for Database<DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The options hold a password: not printed.
+        f.debug_struct("Database")
+            .field("driver", &DB::NAME)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<DB: sqlx::Database> Database<DB> {
+    fn pool_for(options: &Options<DB>) -> sqlx::Pool<DB> {
+        sqlx::pool::PoolOptions::<DB>::new()
+            .acquire_timeout(TIMEOUT)
+            .max_connections(8)
+            .connect_lazy_with(options.clone())
+    }
+
+    /// A database with these connection options. Nothing connects until
+    /// the first query; the tables are created by `migrate`.
+    pub fn with_options(options: Options<DB>) -> Self {
+        let pool = Self::pool_for(&options);
+        Database {
+            inner: Arc::new(Inner {
+                options,
+                pool,
+                blocking: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The async pool, for the application's own queries.
+    pub fn pool(&self) -> &sqlx::Pool<DB> {
+        &self.inner.pool
+    }
+
+    /// Runs `f` on the blocking pool and its private runtime.
+    pub(crate) fn block_on<'a, T, F>(
+        &'a self,
+        f: impl FnOnce(&'a sqlx::Pool<DB>) -> F,
+    ) -> StoreResult<T>
+    where
+        F: std::future::Future<Output = StoreResult<T>> + 'a,
+    {
+        let (rt, pool) = self
+            .inner
+            .blocking
+            .get_or_init(|| {
+                let rt = PrivateRuntime::new().map_err(|e| e.to_string())?;
+                let pool = {
+                    let _guard = rt.get().enter();
+                    Self::pool_for(&self.inner.options)
+                };
+                Ok((rt, pool))
+            })
+            .as_ref()
+            .map_err(|e| AuthError::internal(e.clone()))?;
+        rt.get().block_on(f(pool))
+    }
+}
+
+/// Checks a table or column name: letters, digits and `_`, optionally
+/// `schema.name`; returns it quoted for SQL.
+pub(crate) fn ident(name: &str) -> Result<String, ConfigError> {
+    let ok = |part: &str| {
+        !part.is_empty()
+            && !part.as_bytes()[0].is_ascii_digit()
+            && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    };
+    if name.split('.').count() <= 2 && name.split('.').all(ok) {
+        Ok(name
+            .split('.')
+            .map(|p| format!("\"{p}\""))
+            .collect::<Vec<_>>()
+            .join("."))
+    } else {
+        Err(ConfigError(format!(
+            "`{name}` is not a plain SQL name: use letters, digits and `_` (and one `.` for a schema)"
+        )))
+    }
+}
+
+/// A table mapping that cannot be used: says which name and why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("restflow-auth sql mapping: {0}")]
+pub struct ConfigError(String);
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// The databases the SQL stores support, SQLite and PostgreSQL, and what
+/// differs between their dialects. Sealed.
+pub trait Dialect: sqlx::Database + sealed::Sealed {
+    /// Placeholder `n` (1-based).
+    #[doc(hidden)]
+    fn param(n: usize) -> String;
+    /// The migrations, statements separated by `;`.
+    #[doc(hidden)]
+    const MIGRATIONS: &'static str;
+}
+
+#[cfg(feature = "sqlite")]
+impl sealed::Sealed for sqlx::Sqlite {}
+#[cfg(feature = "postgres")]
+impl sealed::Sealed for sqlx::Postgres {}
+
+#[cfg(feature = "sqlite")]
+impl Dialect for sqlx::Sqlite {
+    fn param(n: usize) -> String {
+        format!("?{n}")
+    }
+    const MIGRATIONS: &'static str = include_str!("../../migrations/sqlite.sql");
+}
+
+#[cfg(feature = "postgres")]
+impl Dialect for sqlx::Postgres {
+    fn param(n: usize) -> String {
+        format!("${n}")
+    }
+    const MIGRATIONS: &'static str = include_str!("../../migrations/postgres.sql");
+}
+
+/// Expands `{1}`, `{2}`, ... in `sql` to the dialect's placeholders.
+pub(crate) fn sql<DB: Dialect>(template: &str) -> String {
+    let mut out = template.to_owned();
+    for n in (1..=4).rev() {
+        out = out.replace(&format!("{{{n}}}"), &DB::param(n));
+    }
+    out
+}
+
+macro_rules! database {
+    ($db:ty, $feature:literal, $prepare:expr) => {
+        #[cfg(feature = $feature)]
+        impl Database<$db> {
+            /// Opens the database at `url` and runs [`migrate`](Self::migrate).
+            /// A SQLite file is created if it is missing.
+            pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+                let options: Options<$db> = url.parse()?;
+                let options = ($prepare)(options);
+                let this = Self::with_options(options);
+                this.migrate().await?;
+                Ok(this)
+            }
+
+            /// Creates the crate's tables and indexes if they are missing:
+            /// `restflow_user`, `restflow_token`, `restflow_session` and
+            /// `restflow_blacklisted_token`. Idempotent.
+            pub async fn migrate(&self) -> Result<(), sqlx::Error> {
+                let mut tx = self.pool().begin().await?;
+                let script: String = <$db as Dialect>::MIGRATIONS
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("--"))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                for statement in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                    sqlx::query(statement).execute(&mut *tx).await?;
+                }
+                tx.commit().await
+            }
+
+            /// Deletes expired sessions and expired blacklist entries from
+            /// the crate's tables; returns how many rows went.
+            pub async fn cleanup(&self) -> StoreResult<u64> {
+                let now = crate::unix_now();
+                let mut n = 0;
+                for table in ["restflow_session", "restflow_blacklisted_token"] {
+                    let q = sql::<$db>(&format!("DELETE FROM {table} WHERE expires_at <= {{1}}"));
+                    n += sqlx::query(&q)
+                        .bind(now)
+                        .execute(self.pool())
+                        .await
+                        .map_err(|e| unavailable("cleanup", e))?
+                        .rows_affected();
+                }
+                Ok(n)
+            }
+
+            /// Runs [`cleanup`](Self::cleanup) every `every` on the current
+            /// runtime; a failure is logged and retried next time.
+            pub fn spawn_cleanup(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+                let this = self.clone();
+                tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(every).await;
+                        if let Err(e) = this.cleanup().await {
+                            tracing::warn!(error = %e, cause = e.cause().unwrap_or(""), "restflow-auth: sql cleanup failed");
+                        }
+                    }
+                })
+            }
+
+            /// The users of `table`, read as `U`.
+            pub fn users<U>(&self, table: UserTable) -> Result<SqlUsers<U, $db>, ConfigError>
+            where
+                U: crate::AuthUser + From<UserRecord<U::Id>>,
+                U::Id: SqlId,
+            {
+                SqlUsers::<U, $db>::new(self, table)
+            }
+
+            /// The API tokens of `table`.
+            pub fn tokens<I: SqlId>(&self, table: TokenTable) -> Result<SqlTokens<I, $db>, ConfigError> {
+                SqlTokens::<I, $db>::new(self, table)
+            }
+
+            /// The sessions, in `restflow_session`.
+            pub fn sessions(&self) -> SqlSessions<$db> {
+                SqlSessions::<$db>::new(self)
+            }
+        }
+    };
+}
+
+database!(
+    sqlx::Sqlite,
+    "sqlite",
+    |o: sqlx::sqlite::SqliteConnectOptions| {
+        o.create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(10))
+    }
+);
+database!(
+    sqlx::Postgres,
+    "postgres",
+    |o: sqlx::postgres::PgConnectOptions| o
+);

@@ -1,0 +1,432 @@
+//! Users read from a SQL table through a column mapping.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use super::{ConfigError, Database, Dialect, ident, sql, unavailable};
+use crate::user::{AuthUser, StoreResult, UserId, UserStore};
+
+/// One user row, as the store reads it; the user model is built from it
+/// with `From<UserRecord<Id>>`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserRecord<I> {
+    /// The primary key.
+    pub id: I,
+    /// The login name.
+    pub username: String,
+    /// The password hash (Django's format).
+    pub password: String,
+    /// `is_active`.
+    pub is_active: bool,
+    /// `is_staff`.
+    pub is_staff: bool,
+    /// `is_superuser` (`false` when the table has no such column).
+    pub is_superuser: bool,
+}
+
+impl<I: fmt::Debug> fmt::Debug for UserRecord<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The password hash is a secret: not printed.
+        f.debug_struct("UserRecord")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("is_active", &self.is_active)
+            .field("is_staff", &self.is_staff)
+            .field("is_superuser", &self.is_superuser)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a user id is kept in SQL: integers as `BIGINT`, the rest as text.
+pub trait SqlId: UserId {
+    #[doc(hidden)]
+    const INTEGER: bool;
+}
+
+impl SqlId for i64 {
+    const INTEGER: bool = true;
+}
+
+impl SqlId for String {
+    const INTEGER: bool = false;
+}
+
+#[cfg(feature = "uuid")]
+impl SqlId for uuid::Uuid {
+    const INTEGER: bool = false;
+}
+
+/// A bound id: an integer, or text.
+pub(crate) enum IdParam {
+    Int(i64),
+    Text(String),
+}
+
+pub(crate) fn id_param<I: SqlId>(id: &I) -> IdParam {
+    match id.to_json() {
+        serde_json::Value::Number(n) if I::INTEGER => IdParam::Int(n.as_i64().unwrap_or(i64::MAX)),
+        other => IdParam::Text(other.as_str().map_or_else(|| id.to_string(), str::to_owned)),
+    }
+}
+
+/// The SQL expression that reads id column `col` (quoted) so that it decodes
+/// as `i64` (integer ids) or `String`.
+pub(crate) fn id_select<I: SqlId>(col: &str) -> String {
+    if I::INTEGER {
+        format!("CAST({col} AS BIGINT)")
+    } else {
+        format!("CAST({col} AS TEXT)")
+    }
+}
+
+/// The comparison of id column `col` with placeholder `p`. Text ids are
+/// compared as text, so a `uuid` column in PostgreSQL matches too.
+pub(crate) fn id_where<I: SqlId>(col: &str, p: &str) -> String {
+    if I::INTEGER {
+        format!("{col} = {p}")
+    } else {
+        format!("CAST({col} AS TEXT) = {p}")
+    }
+}
+
+/// Where the users are: a table and its columns. [`UserTable::restflow`]
+/// is the crate's own table (created by `migrate`); [`UserTable::django`]
+/// reads Django's `auth_user` where it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserTable {
+    table: String,
+    id: String,
+    username: String,
+    password: String,
+    is_active: String,
+    is_staff: String,
+    is_superuser: Option<String>,
+    /// Column and SQL expression pairs added to the row that
+    /// `create_remote_user` inserts (for `NOT NULL` columns without defaults).
+    insert_defaults: Vec<(String, String)>,
+}
+
+impl Default for UserTable {
+    fn default() -> Self {
+        Self::restflow()
+    }
+}
+
+impl UserTable {
+    /// `restflow_user (id, username, password, is_active, is_staff, is_superuser)`.
+    pub fn restflow() -> Self {
+        UserTable {
+            table: "restflow_user".into(),
+            id: "id".into(),
+            username: "username".into(),
+            password: "password".into(),
+            is_active: "is_active".into(),
+            is_staff: "is_staff".into(),
+            is_superuser: Some("is_superuser".into()),
+            insert_defaults: Vec::new(),
+        }
+    }
+
+    /// Django's `auth_user` (`django.contrib.auth`); a user created by
+    /// RemoteUser gets empty names and email and `date_joined` now, as
+    /// Django's `create_user` does.
+    pub fn django() -> Self {
+        UserTable {
+            table: "auth_user".into(),
+            insert_defaults: vec![
+                ("first_name".into(), "''".into()),
+                ("last_name".into(), "''".into()),
+                ("email".into(), "''".into()),
+                ("date_joined".into(), "CURRENT_TIMESTAMP".into()),
+            ],
+            ..Self::restflow()
+        }
+    }
+
+    /// Another table (`name` or `schema.name`) with the same column names.
+    pub fn table(mut self, name: impl Into<String>) -> Self {
+        self.table = name.into();
+        self
+    }
+
+    /// Renames the columns: id, username, password hash, is_active, is_staff.
+    pub fn columns(
+        mut self,
+        id: &str,
+        username: &str,
+        password: &str,
+        is_active: &str,
+        is_staff: &str,
+    ) -> Self {
+        self.id = id.into();
+        self.username = username.into();
+        self.password = password.into();
+        self.is_active = is_active.into();
+        self.is_staff = is_staff.into();
+        self
+    }
+
+    /// The `is_superuser` column, or `None` when the table has none.
+    pub fn is_superuser(mut self, column: Option<&str>) -> Self {
+        self.is_superuser = column.map(str::to_owned);
+        self
+    }
+
+    /// A column set to the SQL expression `value` when a user is created.
+    pub fn insert_default(mut self, column: &str, value: &str) -> Self {
+        self.insert_defaults.push((column.into(), value.into()));
+        self
+    }
+}
+
+struct Queries {
+    by_id: String,
+    by_username: String,
+    /// A user with an unusable password (RemoteUser's new users).
+    insert: String,
+    /// A user with every field given.
+    insert_full: String,
+}
+
+impl Queries {
+    fn new<DB: Dialect, I: SqlId>(t: &UserTable) -> Result<Self, ConfigError> {
+        let table = ident(&t.table)?;
+        let id = ident(&t.id)?;
+        let username = ident(&t.username)?;
+        let superuser = match &t.is_superuser {
+            Some(c) => ident(c)?,
+            None => "FALSE".into(),
+        };
+        let select = format!(
+            "SELECT {}, {username}, {}, {}, {}, {superuser} FROM {table}",
+            id_select::<I>(&id),
+            ident(&t.password)?,
+            ident(&t.is_active)?,
+            ident(&t.is_staff)?,
+        );
+        let mut columns = vec![
+            username.clone(),
+            ident(&t.password)?,
+            ident(&t.is_active)?,
+            ident(&t.is_staff)?,
+        ];
+        // `'!'` is Django's unusable password: no password matches it.
+        let mut values = vec![
+            "{1}".to_owned(),
+            "'!'".into(),
+            "TRUE".into(),
+            "FALSE".into(),
+        ];
+        let mut full = vec!["{1}".to_owned(), "{2}".into(), "{3}".into(), "{4}".into()];
+        if let Some(c) = &t.is_superuser {
+            columns.push(ident(c)?);
+            values.push("FALSE".into());
+            full.push("FALSE".into());
+        }
+        for (c, v) in &t.insert_defaults {
+            if v.contains(';') {
+                return Err(ConfigError(format!(
+                    "the default of `{c}` must be one SQL expression"
+                )));
+            }
+            columns.push(ident(c)?);
+            values.push(v.clone());
+            full.push(v.clone());
+        }
+        let insert = |values: &[String]| {
+            sql::<DB>(&format!(
+                "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({username}) DO NOTHING",
+                columns.join(", "),
+                values.join(", ")
+            ))
+        };
+        Ok(Queries {
+            insert: insert(&values),
+            insert_full: insert(&full),
+            by_id: sql::<DB>(&format!("{select} WHERE {}", id_where::<I>(&id, "{1}"))),
+            by_username: sql::<DB>(&format!("{select} WHERE {username} = {{1}}")),
+        })
+    }
+}
+
+/// A [`UserStore`] over a SQL table. Build it with `Database::users`.
+pub struct SqlUsers<U, DB: sqlx::Database> {
+    db: Database<DB>,
+    queries: std::sync::Arc<Queries>,
+    _user: PhantomData<fn() -> U>,
+}
+
+impl<U, DB: sqlx::Database> Clone for SqlUsers<U, DB> {
+    fn clone(&self) -> Self {
+        SqlUsers {
+            db: self.db.clone(),
+            queries: self.queries.clone(),
+            _user: PhantomData,
+        }
+    }
+}
+
+impl<U, DB: sqlx::Database> fmt::Debug for SqlUsers<U, DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlUsers")
+            .field("db", &self.db)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Users in SQLite.
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub type SqliteUsers<U> = SqlUsers<U, sqlx::Sqlite>;
+
+/// Users in PostgreSQL.
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub type PostgresUsers<U> = SqlUsers<U, sqlx::Postgres>;
+
+macro_rules! sql_users {
+    ($db:ty, $feature:literal) => {
+        #[cfg(feature = $feature)]
+        impl<U> SqlUsers<U, $db>
+        where
+            U: AuthUser + From<UserRecord<U::Id>>,
+            U::Id: SqlId,
+        {
+            /// The users of `table` in `db`.
+            pub fn new(db: &Database<$db>, table: UserTable) -> Result<Self, ConfigError> {
+                Ok(SqlUsers {
+                    db: db.clone(),
+                    queries: std::sync::Arc::new(Queries::new::<$db, U::Id>(&table)?),
+                    _user: PhantomData,
+                })
+            }
+
+            /// Adds a user unless one with this username exists; returns the
+            /// stored user, with its id. For fixtures, demos and tests.
+            pub async fn insert(
+                &self,
+                username: &str,
+                password_hash: &str,
+                is_active: bool,
+                is_staff: bool,
+            ) -> StoreResult<U> {
+                sqlx::query(&self.queries.insert_full)
+                    .bind(username)
+                    .bind(password_hash)
+                    .bind(is_active)
+                    .bind(is_staff)
+                    .execute(self.db.pool())
+                    .await
+                    .map_err(|e| unavailable("users", e))?;
+                Self::fetch(
+                    self.db.pool(),
+                    &self.queries.by_username,
+                    Param::Text(username.to_owned()),
+                )
+                .await?
+                .ok_or_else(|| {
+                    crate::AuthError::internal("sql users: the inserted row is not readable")
+                })
+            }
+
+            async fn fetch(
+                pool: &sqlx::Pool<$db>,
+                q: &str,
+                param: Param,
+            ) -> StoreResult<Option<U>> {
+                use sqlx::Row as _;
+                let query = sqlx::query(q);
+                let query = match param {
+                    Param::Int(i) => query.bind(i),
+                    Param::Text(s) => query.bind(s),
+                };
+                let Some(row) = query
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(|e| unavailable("users", e))?
+                else {
+                    return Ok(None);
+                };
+                let bad = |e: sqlx::Error| {
+                    crate::AuthError::internal(format!(
+                        "sql users: a row does not fit the mapping: {e}"
+                    ))
+                };
+                let id = if <U::Id as SqlId>::INTEGER {
+                    <U::Id as UserId>::from_json(&serde_json::Value::from(
+                        row.try_get::<i64, _>(0).map_err(bad)?,
+                    ))
+                } else {
+                    <U::Id as UserId>::parse_str(&row.try_get::<String, _>(0).map_err(bad)?)
+                };
+                let Some(id) = id else {
+                    return Err(crate::AuthError::internal(
+                        "sql users: an id does not parse as the model's id type",
+                    ));
+                };
+                Ok(Some(U::from(UserRecord {
+                    id,
+                    username: row.try_get(1).map_err(bad)?,
+                    password: row.try_get(2).map_err(bad)?,
+                    is_active: row.try_get(3).map_err(bad)?,
+                    is_staff: row.try_get(4).map_err(bad)?,
+                    is_superuser: row.try_get(5).map_err(bad)?,
+                })))
+            }
+
+            async fn create(
+                pool: &sqlx::Pool<$db>,
+                queries: &Queries,
+                username: &str,
+            ) -> StoreResult<Option<U>> {
+                sqlx::query(&queries.insert)
+                    .bind(username)
+                    .execute(pool)
+                    .await
+                    .map_err(|e| unavailable("users", e))?;
+                Self::fetch(pool, &queries.by_username, Param::Text(username.to_owned())).await
+            }
+        }
+
+        #[cfg(feature = $feature)]
+        impl<U> UserStore<U> for SqlUsers<U, $db>
+        where
+            U: AuthUser + From<UserRecord<U::Id>>,
+            U::Id: SqlId,
+        {
+            async fn find_by_id(&self, id: &U::Id) -> StoreResult<Option<U>> {
+                Self::fetch(self.db.pool(), &self.queries.by_id, id_param(id)).await
+            }
+            async fn find_by_username(&self, username: &str) -> StoreResult<Option<U>> {
+                Self::fetch(
+                    self.db.pool(),
+                    &self.queries.by_username,
+                    Param::Text(username.to_owned()),
+                )
+                .await
+            }
+            fn find_by_id_blocking(&self, id: &U::Id) -> StoreResult<Option<U>> {
+                let param = id_param(id);
+                self.db
+                    .block_on(|pool| Self::fetch(pool, &self.queries.by_id, param))
+            }
+            fn find_by_username_blocking(&self, username: &str) -> StoreResult<Option<U>> {
+                let param = Param::Text(username.to_owned());
+                self.db
+                    .block_on(|pool| Self::fetch(pool, &self.queries.by_username, param))
+            }
+            async fn create_remote_user(&self, username: &str) -> StoreResult<Option<U>> {
+                Self::create(self.db.pool(), &self.queries, username).await
+            }
+            fn create_remote_user_blocking(&self, username: &str) -> StoreResult<Option<U>> {
+                self.db
+                    .block_on(|pool| Self::create(pool, &self.queries, username))
+            }
+        }
+    };
+}
+
+use IdParam as Param;
+
+sql_users!(sqlx::Sqlite, "sqlite");
+sql_users!(sqlx::Postgres, "postgres");

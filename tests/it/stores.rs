@@ -1,0 +1,341 @@
+//! The suite every store passes, on the async path and on the blocking
+//! path from a thread without a runtime: users (the crate's table and
+//! Django's `auth_user`), API tokens (digests and DRF's `authtoken_token`),
+//! sessions (memory, SQLite, PostgreSQL, Redis); then a request served end
+//! to end from each database, and a PostgreSQL outage that fails closed and
+//! recovers without a restart.
+
+use restflow_auth::UserStore;
+use restflow_auth::session::{MemorySessionStore, SessionData, SessionStore};
+use restflow_auth::sql::{Database, Dialect, SqlUsers, TokenTable, UserTable};
+use restflow_auth::token::{MemoryTokenStore, TokenStore};
+use serde_json::json;
+
+use crate::common::User;
+use crate::sql::{Schema, SqliteFile, database_url};
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Runs `f` on a fresh thread that has no async runtime.
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            assert!(tokio::runtime::Handle::try_current().is_err());
+            f()
+        })
+        .join()
+        .unwrap()
+    })
+}
+
+/// The store holds alice (active), bob (inactive) and root (staff); ids
+/// are looked up by name first, as they depend on the backend.
+async fn users_suite(store: &impl UserStore<User>, creates: bool) {
+    let alice = store.find_by_username("alice").await.unwrap().unwrap();
+    assert!(alice.is_active && !alice.is_staff);
+    assert_eq!(
+        store.find_by_id(&alice.id).await.unwrap(),
+        Some(alice.clone())
+    );
+    let bob = store.find_by_username("bob").await.unwrap().unwrap();
+    assert!(!bob.is_active, "an inactive row is read as inactive");
+    assert!(
+        store
+            .find_by_username("root")
+            .await
+            .unwrap()
+            .unwrap()
+            .is_staff
+    );
+    assert_eq!(store.find_by_username("nobody").await.unwrap(), None);
+    assert_eq!(store.find_by_id(&987_654).await.unwrap(), None);
+    let (a, missing) = off_runtime(|| {
+        (
+            store.find_by_id_blocking(&alice.id).unwrap(),
+            store.find_by_username_blocking("nobody").unwrap(),
+        )
+    });
+    assert_eq!((a, missing), (Some(alice.clone()), None));
+    if creates {
+        let carol = store.create_remote_user("carol").await.unwrap().unwrap();
+        assert_eq!(carol.username, "carol");
+        assert!(carol.is_active && !carol.is_staff);
+        assert!(
+            !restflow_auth::password::verify_password("", &carol.password),
+            "a created user has no usable password"
+        );
+        // Creating again finds the same user, on both paths.
+        assert_eq!(
+            store.create_remote_user("carol").await.unwrap(),
+            Some(carol.clone())
+        );
+        let dave = off_runtime(|| store.create_remote_user_blocking("dave").unwrap().unwrap());
+        assert_eq!(store.find_by_username("dave").await.unwrap(), Some(dave));
+    }
+}
+
+async fn tokens_suite(store: &impl TokenStore<i64>, alice: i64) {
+    let key = store.issue(&alice).await.unwrap();
+    assert!(key.len() == 40 && key.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(store.user_for(&key).await.unwrap(), Some(alice));
+    assert_eq!(
+        store
+            .user_for("0000000000000000000000000000000000000000")
+            .await
+            .unwrap(),
+        None
+    );
+    let newer = store.issue(&alice).await.unwrap();
+    assert_eq!(
+        store.user_for(&key).await.unwrap(),
+        None,
+        "a new key replaces the old one"
+    );
+    assert_eq!(store.user_for(&newer).await.unwrap(), Some(alice));
+    let (found, blocking_key) = off_runtime(|| {
+        let found = store.user_for_blocking(&newer).unwrap();
+        let k = store.issue_blocking(&alice).unwrap();
+        (found, k)
+    });
+    assert_eq!(found, Some(alice));
+    assert_eq!(store.user_for(&newer).await.unwrap(), None);
+    assert_eq!(store.user_for(&blocking_key).await.unwrap(), Some(alice));
+    assert!(store.revoke(&blocking_key).await.unwrap());
+    assert!(!store.revoke(&blocking_key).await.unwrap());
+    assert_eq!(store.user_for(&blocking_key).await.unwrap(), None);
+    let again = store.issue(&alice).await.unwrap();
+    assert!(off_runtime(|| store.revoke_blocking(&again).unwrap()));
+}
+
+async fn sessions_suite(store: &impl SessionStore) {
+    let data = SessionData {
+        user_id: json!(7),
+        auth_hash: "ab".repeat(32),
+        expires_at: now() + 600,
+    };
+    assert_eq!(store.load("k1").await.unwrap(), None);
+    store.save("k1", &data).await.unwrap();
+    assert_eq!(store.load("k1").await.unwrap(), Some(data.clone()));
+    let longer = SessionData {
+        expires_at: now() + 1200,
+        ..data.clone()
+    };
+    store.save("k1", &longer).await.unwrap();
+    assert_eq!(store.load("k1").await.unwrap(), Some(longer.clone()));
+    let ended = SessionData {
+        expires_at: now() - 1,
+        ..data.clone()
+    };
+    store.save("k2", &ended).await.unwrap();
+    assert_eq!(
+        store.load("k2").await.unwrap(),
+        None,
+        "an expired session is gone"
+    );
+    let text = SessionData {
+        user_id: json!("u-1"),
+        ..data.clone()
+    };
+    let (seen, after) = off_runtime(|| {
+        let seen = store.load_blocking("k1").unwrap();
+        store.save_blocking("k3", &text).unwrap();
+        store.delete_blocking("k1").unwrap();
+        (seen, store.load_blocking("k1").unwrap())
+    });
+    assert_eq!((seen, after), (Some(longer), None));
+    assert_eq!(store.load("k3").await.unwrap(), Some(text));
+    store.delete("k3").await.unwrap();
+    store.delete("k3").await.unwrap(); // deleting twice is fine
+    assert_eq!(store.load("k3").await.unwrap(), None);
+}
+
+const HASH: &str = "pbkdf2_sha256$1000$salt$c2FsdHk=";
+
+/// The crate's own tables, with alice, bob and root.
+async fn restflow_users<DB: Dialect>(db: &Database<DB>) -> SqlUsers<User, DB>
+where
+    SqlUsers<User, DB>: UserStore<User> + Inserts<Db = DB>,
+{
+    let users = SqlUsers::<User, DB>::new_for_test(db, UserTable::restflow());
+    for (name, active, staff) in [
+        ("alice", true, false),
+        ("bob", false, false),
+        ("root", true, true),
+    ] {
+        users.insert_user(name, HASH, active, staff).await;
+    }
+    users
+}
+
+/// The two backends' `new` and `insert`, for the generic helpers here.
+trait Inserts: Sized {
+    type Db: Dialect;
+    fn new_for_test(db: &Database<Self::Db>, t: UserTable) -> Self;
+    async fn insert_user(&self, name: &str, hash: &str, active: bool, staff: bool) -> User;
+}
+
+macro_rules! inserts {
+    ($db:ty) => {
+        impl Inserts for SqlUsers<User, $db> {
+            type Db = $db;
+            fn new_for_test(db: &Database<$db>, t: UserTable) -> Self {
+                SqlUsers::<User, $db>::new(db, t).unwrap()
+            }
+            async fn insert_user(&self, name: &str, hash: &str, active: bool, staff: bool) -> User {
+                self.insert(name, hash, active, staff).await.unwrap()
+            }
+        }
+    };
+}
+inserts!(sqlx::Sqlite);
+inserts!(sqlx::Postgres);
+
+// Django 5's DDL for auth_user and authtoken_token, as `migrate` makes them.
+const DJANGO_SQLITE: &[&str] = &[
+    r#"CREATE TABLE "auth_user" ("id" integer NOT NULL PRIMARY KEY AUTOINCREMENT, "password" varchar(128) NOT NULL, "last_login" datetime NULL, "is_superuser" bool NOT NULL, "username" varchar(150) NOT NULL UNIQUE, "last_name" varchar(150) NOT NULL, "email" varchar(254) NOT NULL, "is_staff" bool NOT NULL, "is_active" bool NOT NULL, "date_joined" datetime NOT NULL, "first_name" varchar(150) NOT NULL)"#,
+    r#"CREATE TABLE "authtoken_token" ("key" varchar(40) NOT NULL PRIMARY KEY, "created" datetime NOT NULL, "user_id" integer NOT NULL UNIQUE REFERENCES "auth_user" ("id") DEFERRABLE INITIALLY DEFERRED)"#,
+];
+const DJANGO_POSTGRES: &[&str] = &[
+    r#"CREATE TABLE "auth_user" ("id" integer NOT NULL PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY, "password" varchar(128) NOT NULL, "last_login" timestamp with time zone NULL, "is_superuser" boolean NOT NULL, "username" varchar(150) NOT NULL UNIQUE, "first_name" varchar(150) NOT NULL, "last_name" varchar(150) NOT NULL, "email" varchar(254) NOT NULL, "is_staff" boolean NOT NULL, "is_active" boolean NOT NULL, "date_joined" timestamp with time zone NOT NULL)"#,
+    r#"CREATE TABLE "authtoken_token" ("key" varchar(40) NOT NULL PRIMARY KEY, "created" timestamp with time zone NOT NULL, "user_id" integer NOT NULL UNIQUE REFERENCES "auth_user" ("id") DEFERRABLE INITIALLY DEFERRED)"#,
+];
+// Rows as Django writes them (`create_user`, `Token.objects.create`).
+const DJANGO_ROWS: &[&str] = &[
+    "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined) VALUES ('pbkdf2_sha256$1000$salt$c2FsdHk=', FALSE, 'alice', '', '', 'a@example.com', FALSE, TRUE, CURRENT_TIMESTAMP)",
+    "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined) VALUES ('!', FALSE, 'bob', '', '', '', FALSE, FALSE, CURRENT_TIMESTAMP)",
+    "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined) VALUES ('!', TRUE, 'root', '', '', '', TRUE, TRUE, CURRENT_TIMESTAMP)",
+    "INSERT INTO authtoken_token (key, created, user_id) VALUES ('9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b', CURRENT_TIMESTAMP, (SELECT id FROM auth_user WHERE username = 'alice'))",
+];
+
+macro_rules! run_all {
+    ($db:expr, $ddl:expr) => {{
+        let db = $db;
+        // The crate's tables.
+        let users = restflow_users(&db).await;
+        users_suite(&users, true).await;
+        let alice = users.find_by_username("alice").await.unwrap().unwrap().id;
+        tokens_suite(&db.tokens::<i64>(TokenTable::restflow()).unwrap(), alice).await;
+        let digest: (String,) = sqlx::query_as("SELECT key FROM restflow_token")
+            .fetch_one(db.pool())
+            .await
+            .unwrap_or(("none".into(),));
+        assert!(
+            digest.0 == "none" || digest.0.len() == 64,
+            "only digests are stored"
+        );
+        sessions_suite(&db.sessions()).await;
+        // Django's tables, read where they are.
+        for statement in $ddl.iter().chain(DJANGO_ROWS) {
+            sqlx::query(statement).execute(db.pool()).await.unwrap();
+        }
+        let django = db.users::<User>(UserTable::django()).unwrap();
+        users_suite(&django, true).await;
+        let drf = db.tokens::<i64>(TokenTable::drf()).unwrap();
+        let alice = django.find_by_username("alice").await.unwrap().unwrap().id;
+        assert_eq!(
+            drf.user_for("9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b")
+                .await
+                .unwrap(),
+            Some(alice),
+            "a token Django created is accepted"
+        );
+        tokens_suite(&drf, alice).await;
+        let key = drf.issue(&alice).await.unwrap();
+        let stored: (String,) = sqlx::query_as("SELECT key FROM authtoken_token")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(
+            stored.0, key,
+            "DRF's table keeps keys as DRF does, so Django accepts ours"
+        );
+        db
+    }};
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_stores_pass_the_suite() {
+    users_suite(&crate::common::users(), false).await;
+    tokens_suite(&MemoryTokenStore::<i64>::new(), 1).await;
+    sessions_suite(&MemorySessionStore::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_stores_pass_the_suite() {
+    let file = SqliteFile::new("stores");
+    let db = restflow_auth::sql::SqliteDatabase::connect(&file.url())
+        .await
+        .unwrap();
+    db.migrate().await.unwrap(); // a second run changes nothing
+    let db = run_all!(db, DJANGO_SQLITE);
+    // Cleanup drops ended sessions and leaves live ones.
+    let sessions = db.sessions();
+    let live = SessionData {
+        user_id: json!(1),
+        auth_hash: String::new(),
+        expires_at: now() + 60,
+    };
+    sessions.save("live", &live).await.unwrap();
+    sessions
+        .save(
+            "ended",
+            &SessionData {
+                expires_at: now() - 5,
+                ..live.clone()
+            },
+        )
+        .await
+        .unwrap();
+    // Two ended sessions: "ended" and the suite's "k2".
+    assert_eq!(db.cleanup().await.unwrap(), 2);
+    assert_eq!(db.cleanup().await.unwrap(), 0);
+    let left: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM restflow_session")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(left.0, 1);
+    assert_eq!(sessions.load("live").await.unwrap(), Some(live));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_stores_pass_the_suite() {
+    let Some(url) = database_url() else { return };
+    let schema = Schema::new(&url, "stores").await;
+    let db = restflow_auth::sql::PostgresDatabase::with_options(schema.options());
+    db.migrate().await.unwrap();
+    db.migrate().await.unwrap();
+    run_all!(db, DJANGO_POSTGRES);
+    drop(schema);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_sessions_pass_the_suite() {
+    let Some(url) = crate::redis::redis_url() else {
+        return;
+    };
+    let prefix = crate::redis::Prefix::new(&url, "sessions");
+    let store = prefix.sessions();
+    sessions_suite(&store).await;
+    // Entries expire with the session: Redis holds a TTL, not a forever key.
+    let data = SessionData {
+        user_id: json!(1),
+        auth_hash: String::new(),
+        expires_at: now() + 100,
+    };
+    store.save("ttl", &data).await.unwrap();
+    let mut conn = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(format!("{}ttl", prefix.prefix))
+        .query(&mut conn)
+        .unwrap();
+    assert!((90..=101).contains(&ttl), "ttl {ttl}");
+    drop(prefix);
+}
