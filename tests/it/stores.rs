@@ -339,3 +339,161 @@ async fn redis_sessions_pass_the_suite() {
     assert!((90..=101).contains(&ttl), "ttl {ttl}");
     drop(prefix);
 }
+
+/// A TCP forwarder to PostgreSQL that can be cut (listener and every live
+/// connection closed) and started again on the same port: an outage of the
+/// database as the service sees it, without stopping the shared server.
+struct Forwarder {
+    port: u16,
+    target: String,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Forwarder {
+    fn new(target: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Forwarder {
+            port,
+            target: target.to_owned(),
+            task: None,
+        }
+    }
+
+    async fn start(&mut self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .unwrap();
+        let target = self.target.clone();
+        self.task = Some(tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                let target = target.clone();
+                // Dropping the set (when this task is aborted) aborts every copy.
+                conns.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    async fn cut(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_fails_closed_and_recovers_without_a_restart() {
+    use restflow_auth::dispatch::{authenticate, authenticate_blocking};
+    use restflow_auth::prelude::*;
+
+    let Some(url) = database_url() else { return };
+    let schema = Schema::new(&url, "outage").await;
+    let real = schema.options();
+    let mut forwarder = Forwarder::new(&format!("{}:{}", real.get_host(), real.get_port()));
+    forwarder.start().await;
+    let db = restflow_auth::sql::PostgresDatabase::with_options(
+        schema.options().host("127.0.0.1").port(forwarder.port),
+    );
+    db.migrate().await.unwrap();
+    let users = restflow_users(&db).await;
+    let tokens = db.tokens::<i64>(TokenTable::restflow()).unwrap();
+    let alice = users.find_by_username("alice").await.unwrap().unwrap();
+    let key = tokens.issue(&alice.id).await.unwrap();
+    // A revoked refresh token: during the outage it must not pass for a live one.
+    let blacklist = restflow_auth::jwt::PostgresBlacklist::from_database(&db);
+    let mut settings = crate::jwt::settings_with(|_| {});
+    settings.jwt.allow_local_blacklist = false;
+    let auth = Auth::<User>::builder(settings)
+        .users(users)
+        .tokens(tokens)
+        .blacklist(blacklist)
+        .build()
+        .unwrap();
+    let header = format!("Token {key}");
+    let check = |auth: Auth<User>, header: String| async move {
+        let (parts, ()) = http::Request::get("/")
+            .header("authorization", &header)
+            .body(())
+            .unwrap()
+            .into_parts();
+        let on_async = match authenticate::<User, (Token,), (IsAuthenticated,)>(
+            &Request::new(&parts),
+            auth.context(),
+        )
+        .await
+        {
+            Ok(id) => (200, id.user.username().to_owned()),
+            Err(d) => (d.status().as_u16(), d.error.to_string()),
+        };
+        let on_blocking = std::thread::spawn(move || {
+            match authenticate_blocking::<User, (Token,), (IsAuthenticated,)>(
+                &Request::new(&parts),
+                auth.context(),
+            ) {
+                Ok(id) => (200, id.user.username().to_owned()),
+                Err(d) => (d.status().as_u16(), d.error.to_string()),
+            }
+        })
+        .join()
+        .unwrap();
+        (on_async, on_blocking)
+    };
+    let ok = (200, "alice".to_owned());
+    assert_eq!(
+        check(auth.clone(), header.clone()).await,
+        (ok.clone(), ok.clone())
+    );
+
+    forwarder.cut().await;
+    let down = (
+        503,
+        "Authentication service temporarily unavailable.".to_owned(),
+    );
+    assert_eq!(
+        check(auth.clone(), header.clone()).await,
+        (down.clone(), down.clone())
+    );
+    let jwt = auth
+        .context()
+        .store::<restflow_auth::jwt::JwtState>()
+        .unwrap();
+    let refresh = restflow_auth::jwt::RefreshToken::for_user(&alice, jwt).unwrap();
+    let app = axum::Router::new()
+        .nest("/api/auth", auth.jwt_routes())
+        .layer(auth.layer());
+    let refresh_call = |token: String| {
+        http::Request::post("/api/auth/token/refresh/")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(
+                json!({ "refresh": token }).to_string(),
+            ))
+            .unwrap()
+    };
+    let (status, _, body) =
+        crate::handlers::send(app.clone(), refresh_call(refresh.to_string())).await;
+    assert_eq!((status.as_u16(), body), (503, json!({"detail": down.1})));
+
+    forwarder.start().await;
+    assert_eq!(
+        check(auth.clone(), header.clone()).await,
+        (ok.clone(), ok),
+        "served again, no restart"
+    );
+    let (status, _, _) =
+        crate::handlers::send(app.clone(), refresh_call(refresh.to_string())).await;
+    assert_eq!(status.as_u16(), 200);
+    forwarder.cut().await;
+    drop(schema);
+}
