@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example conformance -- --fixtures PATH --addr 127.0.0.1:PORT \
-//!     [--store memory] [--blacklist memory|sqlite:PATH|postgres:URL|redis:URL]
+//!     [--store memory|sqlite:PATH|postgres:URL] [--blacklist memory|sqlite:PATH|postgres:URL|redis:URL]
 //! ```
 //!
 //! It prints `listening on http://ADDR` once it accepts connections.
@@ -21,7 +21,7 @@ restflow_auth::config! {
 fn usage(msg: &str) -> ! {
     eprintln!("error: {msg}");
     eprintln!(
-        "usage: conformance --fixtures PATH --addr HOST:PORT [--store memory] [--blacklist memory|sqlite:PATH|postgres:URL|redis:URL]"
+        "usage: conformance --fixtures PATH --addr HOST:PORT [--store memory|sqlite:PATH|postgres:URL] [--blacklist memory|sqlite:PATH|postgres:URL|redis:URL]"
     );
     std::process::exit(2);
 }

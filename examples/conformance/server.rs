@@ -7,11 +7,13 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use axum::routing::get;
 use axum::{Json, Router};
+use restflow_auth::AuthBuilder;
 use restflow_auth::jwt::{MemoryBlacklist, PostgresBlacklist, RedisBlacklist, SqliteBlacklist};
 use restflow_auth::permissions::{IsAdminUser, IsAuthenticatedOrReadOnly};
 use restflow_auth::prelude::*;
 use restflow_auth::session::MemorySessionStore;
 use restflow_auth::settings::Secret;
+use restflow_auth::sql::{PostgresDatabase, SqliteDatabase, TokenTable, UserRecord, UserTable};
 use restflow_auth::token::MemoryTokenStore;
 use serde_json::{Value, json};
 
@@ -62,9 +64,9 @@ impl Backend {
                 "{flag} {value}: expected memory | sqlite:PATH | postgres:URL | redis:URL"
             ));
         };
-        if flag == "--store" && backend != Backend::Memory {
+        if flag == "--store" && matches!(backend, Backend::Redis(_)) {
             return Err(format!(
-                "{flag} {value}: users, tokens and sessions are kept in memory in this build; the SQL stores are not available yet (the blacklist is: --blacklist)"
+                "{flag} {value}: users and API tokens live in SQL; use --store sqlite:PATH or postgres:URL (Redis serves --blacklist)"
             ));
         }
         Ok(backend)
@@ -153,15 +155,124 @@ fn string(v: &Value, what: &str) -> Result<String, String> {
         .ok_or_else(|| format!("fixtures: `{what}` must be a string"))
 }
 
+impl From<UserRecord<i64>> for User {
+    fn from(r: UserRecord<i64>) -> Self {
+        User {
+            id: r.id,
+            username: r.username,
+            password: r.password,
+            is_active: r.is_active,
+            is_staff: r.is_staff,
+            is_superuser: r.is_superuser,
+        }
+    }
+}
+
+/// The fixture users, passwords hashed, and tokens.
+fn fixture_rows(fixtures: &Value) -> Result<(Vec<UserRecord<i64>>, Vec<(String, i64)>), String> {
+    let mut users = Vec::new();
+    for u in fixtures["users"]
+        .as_array()
+        .ok_or("fixtures: `users` must be a list")?
+    {
+        users.push(UserRecord {
+            id: u["id"].as_i64().ok_or("fixtures: user ids are integers")?,
+            username: string(&u["username"], "users.username")?,
+            password: restflow_auth::password::hash_password(&string(
+                &u["password"],
+                "users.password",
+            )?)
+            .map_err(|e| e.to_string())?,
+            is_active: u["is_active"].as_bool().unwrap_or(true),
+            is_staff: u["is_staff"].as_bool().unwrap_or(false),
+            is_superuser: u["is_superuser"].as_bool().unwrap_or(false),
+        });
+    }
+    let mut tokens = Vec::new();
+    for t in fixtures["tokens"].as_array().into_iter().flatten() {
+        tokens.push((
+            string(&t["key"], "tokens.key")?,
+            t["user_id"].as_i64().ok_or("fixtures: token user ids")?,
+        ));
+    }
+    Ok((users, tokens))
+}
+
+/// Loads the fixtures into a SQL database, emptied first (a fresh start).
+macro_rules! load_sql {
+    ($builder:expr, $db:expr, $users:expr, $tokens:expr) => {{
+        let db = $db;
+        for table in ["restflow_session", "restflow_token", "restflow_user"] {
+            sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(db.pool())
+                .await?;
+        }
+        let users = db.users::<User>(UserTable::restflow())?;
+        for u in &$users {
+            users.insert_record(u).await?;
+        }
+        let tokens = db.tokens::<i64>(TokenTable::restflow())?;
+        for (key, user_id) in &$tokens {
+            tokens.insert_key(key, user_id).await?;
+        }
+        $builder.users(users).tokens(tokens).sessions(db.sessions())
+    }};
+}
+
+/// Users, API tokens and sessions on the `--store` backend.
+async fn with_stores(
+    builder: AuthBuilder<User>,
+    fixtures: &Value,
+    store: &Backend,
+) -> Result<AuthBuilder<User>, Box<dyn std::error::Error>> {
+    let (fixture_users, fixture_tokens) = fixture_rows(fixtures)?;
+    Ok(match store {
+        Backend::Memory => {
+            let next_id = Arc::new(AtomicI64::new(
+                fixture_users.iter().map(|u| u.id).max().unwrap_or(0) + 1,
+            ));
+            let users = MemoryUserStore::new().with_user_factory(move |name| User {
+                id: next_id.fetch_add(1, Ordering::SeqCst),
+                username: name.to_owned(),
+                password: String::new(),
+                is_active: true,
+                is_staff: false,
+                is_superuser: false,
+            });
+            for u in fixture_users {
+                users.insert(User::from(u));
+            }
+            let tokens = MemoryTokenStore::new();
+            for (key, user_id) in fixture_tokens {
+                tokens.insert_key(&key, user_id);
+            }
+            builder
+                .users(users)
+                .tokens(tokens)
+                .sessions(MemorySessionStore::new())
+        }
+        Backend::Sqlite(path) => load_sql!(
+            builder,
+            SqliteDatabase::connect(&format!("sqlite://{path}")).await?,
+            fixture_users,
+            fixture_tokens
+        ),
+        Backend::Postgres(url) => load_sql!(
+            builder,
+            PostgresDatabase::connect(url).await?,
+            fixture_users,
+            fixture_tokens
+        ),
+        Backend::Redis(_) => return Err("--store redis: not a user store".into()),
+    })
+}
+
 /// Builds the whole application from the fixtures.
 pub async fn app(
     fixtures: &Value,
     store: &Backend,
     blacklist: &Backend,
 ) -> Result<Router, Box<dyn std::error::Error>> {
-    if *store != Backend::Memory {
-        return Err("only --store memory is available in this build".into());
-    }
     let mut s = Settings::default();
     let j = &fixtures["jwt"];
     s.jwt.signing_key = Some(Secret::new(string(&j["signing_key"], "jwt.signing_key")?));
@@ -189,49 +300,7 @@ pub async fn app(
     s.session.csrf_header_name = string(&se["csrf_header_name"], "session.csrf_header_name")?;
     s.remote_user.header = string(&fixtures["remote_user_header"], "remote_user_header")?;
 
-    let fixture_users = fixtures["users"]
-        .as_array()
-        .ok_or("fixtures: `users` must be a list")?;
-    let next_id = Arc::new(AtomicI64::new(
-        fixture_users
-            .iter()
-            .filter_map(|u| u["id"].as_i64())
-            .max()
-            .unwrap_or(0)
-            + 1,
-    ));
-    let users = MemoryUserStore::new().with_user_factory(move |name| User {
-        id: next_id.fetch_add(1, Ordering::SeqCst),
-        username: name.to_owned(),
-        password: String::new(),
-        is_active: true,
-        is_staff: false,
-        is_superuser: false,
-    });
-    for u in fixture_users {
-        users.insert(User {
-            id: u["id"].as_i64().ok_or("fixtures: user ids are integers")?,
-            username: string(&u["username"], "users.username")?,
-            password: restflow_auth::password::hash_password(&string(
-                &u["password"],
-                "users.password",
-            )?)?,
-            is_active: u["is_active"].as_bool().unwrap_or(true),
-            is_staff: u["is_staff"].as_bool().unwrap_or(false),
-            is_superuser: u["is_superuser"].as_bool().unwrap_or(false),
-        });
-    }
-    let tokens = MemoryTokenStore::new();
-    for t in fixtures["tokens"].as_array().into_iter().flatten() {
-        tokens.insert_key(
-            &string(&t["key"], "tokens.key")?,
-            t["user_id"].as_i64().ok_or("fixtures: token user ids")?,
-        );
-    }
-    let builder = Auth::<User>::builder(s)
-        .users(users)
-        .tokens(tokens)
-        .sessions(MemorySessionStore::new());
+    let builder = with_stores(Auth::<User>::builder(s), fixtures, store).await?;
     let builder = match blacklist {
         Backend::Memory => builder.blacklist(MemoryBlacklist::new()),
         Backend::Redis(url) => {

@@ -33,7 +33,7 @@ fn skip_or_fail(why: &str) -> Option<Server> {
     None
 }
 
-fn start(blacklist: &str) -> Option<Server> {
+fn start(store: &str, blacklist: &str) -> Option<Server> {
     let fixtures = format!(
         "{}/../shared/conformance/fixtures.json",
         env!("CARGO_MANIFEST_DIR")
@@ -62,7 +62,7 @@ fn start(blacklist: &str) -> Option<Server> {
             "--addr",
             "127.0.0.1:0",
             "--store",
-            "memory",
+            store,
             "--blacklist",
             blacklist,
         ])
@@ -178,12 +178,36 @@ fn simplejwt_token(user_id: &str) -> String {
     )
 }
 
+/// The whole contract on every store: memory, a SQLite file and a
+/// PostgreSQL schema of the test's own (each with its blacklist beside it).
 #[test]
-fn the_parity_server_answers_the_contract() {
-    let Some(server) = start("memory") else {
-        return;
-    };
-    let a = server.addr.as_str();
+fn the_parity_server_answers_the_contract_on_every_store() {
+    let tmp = std::env::temp_dir().join(format!("restflow-contract-{}.db", std::process::id()));
+    let sqlite = format!("sqlite:{}", tmp.display());
+    let mut stores = vec!["memory".to_owned(), sqlite];
+    let schema = format!("restflow_test_contract_{}", std::process::id());
+    let pg = crate::sql::database_url();
+    if let Some(url) = &pg {
+        psql(url, &format!("CREATE SCHEMA IF NOT EXISTS {schema}"));
+        let sep = if url.contains('?') { '&' } else { '?' };
+        stores.push(format!("{url}{sep}options=-c%20search_path%3D{schema}"));
+    }
+    for store in &stores {
+        let Some(server) = start(store, store) else {
+            return;
+        };
+        eprintln!("contract on {store}");
+        contract(&server.addr);
+    }
+    if let Some(url) = &pg {
+        psql(url, &format!("DROP SCHEMA {schema} CASCADE"));
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", tmp.display()));
+    }
+}
+
+fn contract(a: &str) {
     let not_provided = json!({"detail": "Authentication credentials were not provided."});
 
     // Anonymous.
@@ -431,7 +455,7 @@ fn every_blacklist_backend_serves_rotation() {
         backends.push(format!("{url}{sep}options=-c%20search_path%3D{schema}"));
     }
     for backend in backends {
-        let Some(server) = start(&backend) else {
+        let Some(server) = start("memory", &backend) else {
             return;
         };
         let pid = server.child.id();

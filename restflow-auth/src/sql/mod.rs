@@ -241,6 +241,7 @@ impl Dialect for sqlx::Sqlite {
     fn param(n: usize) -> String {
         format!("?{n}")
     }
+
     const MIGRATIONS: &'static str = include_str!("../../migrations/sqlite.sql");
 }
 
@@ -249,6 +250,7 @@ impl Dialect for sqlx::Postgres {
     fn param(n: usize) -> String {
         format!("${n}")
     }
+
     const MIGRATIONS: &'static str = include_str!("../../migrations/postgres.sql");
 }
 

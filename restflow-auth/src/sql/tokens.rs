@@ -203,8 +203,20 @@ macro_rules! sql_tokens {
                 }
             }
 
-            async fn replace(&self, pool: &sqlx::Pool<$db>, user_id: &I) -> StoreResult<String> {
-                let key = crate::token::generate_key();
+            /// Sets `key` as the key of `user_id`, replacing the user's
+            /// previous one (for fixtures; `issue` makes new keys).
+            pub async fn insert_key(&self, key: &str, user_id: &I) -> StoreResult<()> {
+                self.replace(self.db.pool(), user_id, key.to_owned())
+                    .await
+                    .map(drop)
+            }
+
+            async fn replace(
+                &self,
+                pool: &sqlx::Pool<$db>,
+                user_id: &I,
+                key: String,
+            ) -> StoreResult<String> {
                 let fail = |e| unavailable("tokens", e);
                 let mut tx = pool.begin().await.map_err(fail)?;
                 let (del, ins) = (
@@ -237,7 +249,8 @@ macro_rules! sql_tokens {
                 self.find(self.db.pool(), key).await
             }
             async fn issue(&self, user_id: &I) -> StoreResult<String> {
-                self.replace(self.db.pool(), user_id).await
+                self.replace(self.db.pool(), user_id, crate::token::generate_key())
+                    .await
             }
             async fn revoke(&self, key: &str) -> StoreResult<bool> {
                 self.delete(self.db.pool(), key).await
@@ -246,7 +259,8 @@ macro_rules! sql_tokens {
                 self.db.block_on(|pool| self.find(pool, key))
             }
             fn issue_blocking(&self, user_id: &I) -> StoreResult<String> {
-                self.db.block_on(|pool| self.replace(pool, user_id))
+                self.db
+                    .block_on(|pool| self.replace(pool, user_id, crate::token::generate_key()))
             }
             fn revoke_blocking(&self, key: &str) -> StoreResult<bool> {
                 self.db.block_on(|pool| self.delete(pool, key))

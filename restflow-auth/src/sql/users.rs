@@ -186,6 +186,12 @@ struct Queries {
     insert: String,
     /// A user with every field given.
     insert_full: String,
+    /// A user with every field and the id given.
+    insert_with_id: String,
+    /// Whether the table has an `is_superuser` column.
+    has_superuser: bool,
+    /// After ids were given: moves PostgreSQL's id sequence past them.
+    bump_sequence: Option<String>,
 }
 
 impl Queries {
@@ -233,16 +239,37 @@ impl Queries {
             values.push(v.clone());
             full.push(v.clone());
         }
-        let insert = |values: &[String]| {
+        let insert = |columns: &[String], values: &[String]| {
             sql::<DB>(&format!(
                 "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({username}) DO NOTHING",
                 columns.join(", "),
                 values.join(", ")
             ))
         };
+        let mut with_id_columns = columns.clone();
+        with_id_columns.push(id.clone());
+        let mut with_id_values = full.clone();
+        with_id_values.push("{5}".into());
+        if t.is_superuser.is_some() {
+            // After username, password, is_active, is_staff: is_superuser.
+            with_id_values[4] = "{6}".into();
+        }
+        let bump_sequence = (DB::NAME == "PostgreSQL" && I::INTEGER).then(|| {
+            let plain = |s: &str| s.replace('"', "");
+            format!(
+                "SELECT setval(pg_get_serial_sequence('{}', '{}'), GREATEST((SELECT MAX({id}) FROM {table}), 1))",
+                plain(&table),
+                plain(&id)
+            )
+        });
         Ok(Queries {
-            insert: insert(&values),
-            insert_full: insert(&full),
+            insert: insert(&columns, &values),
+            insert_full: insert(&columns, &full),
+            insert_with_id: insert(&with_id_columns, &with_id_values)
+                .replace("{5}", &DB::param(5))
+                .replace("{6}", &DB::param(6)),
+            has_superuser: t.is_superuser.is_some(),
+            bump_sequence,
             by_id: sql::<DB>(&format!("{select} WHERE {}", id_where::<I>(&id, "{1}"))),
             by_username: sql::<DB>(&format!("{select} WHERE {username} = {{1}}")),
         })
@@ -327,6 +354,37 @@ macro_rules! sql_users {
                 .ok_or_else(|| {
                     crate::AuthError::internal("sql users: the inserted row is not readable")
                 })
+            }
+
+            /// Adds `record` with its own id unless its username exists (for
+            /// fixtures); in PostgreSQL an integer id sequence then moves
+            /// past it. Text ids are bound as text (a PostgreSQL `uuid`
+            /// column needs the application's own insert).
+            pub async fn insert_record(&self, record: &UserRecord<U::Id>) -> StoreResult<()> {
+                let q = sqlx::query(&self.queries.insert_with_id)
+                    .bind(record.username.clone())
+                    .bind(record.password.clone())
+                    .bind(record.is_active)
+                    .bind(record.is_staff);
+                let q = match id_param(&record.id) {
+                    Param::Int(i) => q.bind(i),
+                    Param::Text(s) => q.bind(s),
+                };
+                let q = if self.queries.has_superuser {
+                    q.bind(record.is_superuser)
+                } else {
+                    q
+                };
+                q.execute(self.db.pool())
+                    .await
+                    .map_err(|e| unavailable("users", e))?;
+                if let Some(bump) = &self.queries.bump_sequence {
+                    sqlx::query(bump)
+                        .execute(self.db.pool())
+                        .await
+                        .map_err(|e| unavailable("users", e))?;
+                }
+                Ok(())
             }
 
             async fn fetch(
