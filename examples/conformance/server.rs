@@ -168,8 +168,13 @@ impl From<UserRecord<i64>> for User {
     }
 }
 
-/// The fixture users, passwords hashed, and tokens.
-fn fixture_rows(fixtures: &Value) -> Result<(Vec<UserRecord<i64>>, Vec<(String, i64)>), String> {
+/// The fixture users, passwords hashed.
+type FixtureUsers = Vec<UserRecord<i64>>;
+/// The fixture token keys and their users.
+type FixtureTokens = Vec<(String, i64)>;
+
+/// The fixture users and tokens.
+fn fixture_rows(fixtures: &Value) -> Result<(FixtureUsers, FixtureTokens), String> {
     let mut users = Vec::new();
     for u in fixtures["users"]
         .as_array()
