@@ -1,22 +1,34 @@
-//! The quickstart: a small axum service on 127.0.0.1:8000 with the in-memory
-//! user store, the built-in JWT (obtain, refresh, blacklist) and the HMAC
+//! The quickstart: a small axum service on 127.0.0.1:8000 on the embedded
+//! SQLite default, with a browser page for session login (CSRF included),
+//! the built-in JWT (obtain, refresh, blacklist) and the HMAC
 //! request-signature authenticator of `examples/custom_authenticator`.
 //!
 //! ```text
 //! cargo run --example quickstart
 //! ```
 //!
-//! It prints the demo credentials and curl commands to try. Settings come
-//! from `restflow.toml` and `RESTFLOW_*` variables when present.
+//! On first start it creates `restflow-quickstart.db` in the working
+//! directory (migrated by one call), a demo user with a random password
+//! (printed once; only its hash is stored) and random secrets in
+//! `restflow-quickstart.secrets.json` (mode 0600), so no key is hard-coded.
+//! Settings come from `restflow.toml` and `RESTFLOW_*` variables when
+//! present; `QUICKSTART_ADDR` and `QUICKSTART_DB` move the address and the
+//! database.
 
 #[path = "../custom_authenticator/signature.rs"]
 mod signature;
 
+use std::path::Path;
+use std::time::Duration;
+
+use axum::response::Html;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use restflow_auth::jwt::MemoryBlacklist;
+use restflow_auth::jwt::SqliteBlacklist;
 use restflow_auth::permissions::IsAdminUser;
 use restflow_auth::prelude::*;
+use restflow_auth::settings::Secret;
+use restflow_auth::sql::{SqliteDatabase, UserRecord, UserTable};
 use serde_json::{Value, json};
 use signature::{ApiKeySignature, ApiKeys, signature};
 
@@ -34,17 +46,50 @@ struct User {
     is_staff: bool,
 }
 
+/// How the SQLite user store builds a `User` from a row.
+impl From<UserRecord<i64>> for User {
+    fn from(r: UserRecord<i64>) -> Self {
+        User {
+            id: r.id,
+            username: r.username,
+            password: r.password,
+            is_active: r.is_active,
+            is_staff: r.is_staff,
+        }
+    }
+}
+
 // Project defaults: every handler without its own list uses these.
 restflow_auth::config! {
     user: User,
-    authentication: [Jwt, ApiKeySignature],
+    authentication: [Jwt, Session, ApiKeySignature],
     permissions: [IsAuthenticated],
+}
+
+/// The browser page: session login, a protected call, logout.
+async fn page() -> Html<&'static str> {
+    Html(include_str!("page.html"))
 }
 
 /// Anyone; tells who is calling.
 #[permissions(AllowAny)]
 async fn whoami(user: MaybeUser<User>) -> Json<Value> {
     Json(json!({ "id": user.user().map(|u| u.id), "username": user.username() }))
+}
+
+/// The logged-in user (session or JWT).
+#[authenticate(Session, Jwt)]
+#[permissions(IsAuthenticated)]
+async fn me(user: CurrentUser<User>) -> Json<Value> {
+    Json(json!({ "id": user.id, "username": user.username, "is_staff": user.is_staff }))
+}
+
+/// A protected write: with a session, Django's CSRF rules apply.
+#[authenticate(Session, Jwt)]
+#[permissions(IsAuthenticated)]
+async fn notes(user: CurrentUser<User>, body: String) -> Json<Value> {
+    let note: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    Json(json!({ "saved_by": user.username, "note": note }))
 }
 
 /// Authenticated users only (the project defaults).
@@ -54,68 +99,123 @@ async fn orders(user: CurrentUser<User>, body: String) -> Json<Value> {
 }
 
 /// Staff only.
-#[authenticate(Jwt, ApiKeySignature)]
+#[authenticate(Jwt, Session, ApiKeySignature)]
 #[permissions(IsAdminUser)]
 async fn admin(user: CurrentUser<User>) -> Json<Value> {
     Json(json!({ "admin": user.username }))
 }
 
-const SECRET: &str = "demo-secret-change-me";
+/// 48 random bytes as hex.
+fn random_hex(bytes: usize) -> Result<String, getrandom::Error> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf)?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The secrets of this installation: read, or made and stored (0600).
+fn secrets(path: &Path) -> Result<(String, String), Box<dyn std::error::Error>> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        let v: Value = serde_json::from_str(&text)?;
+        let get = |k: &str| {
+            v[k].as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("{}: `{k}` is missing", path.display()))
+        };
+        return Ok((get("jwt_signing_key")?, get("api_key_secret")?));
+    }
+    let (jwt, api) = (random_hex(48)?, random_hex(32)?);
+    let text = json!({ "jwt_signing_key": jwt, "api_key_secret": api }).to_string();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(path)?, text.as_bytes())?;
+    Ok((jwt, api))
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let db_path =
+        std::env::var("QUICKSTART_DB").unwrap_or_else(|_| "restflow-quickstart.db".into());
+    let secrets_path = Path::new(&db_path).with_extension("secrets.json");
+    let (jwt_key, api_secret) = secrets(&secrets_path)?;
     let mut settings = Settings::load()?;
     if settings.jwt.signing_key.is_none() {
-        // No key configured: a random one for this run (tokens end with it).
-        let mut bytes = [0u8; 48];
-        getrandom::fill(&mut bytes)?;
-        let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        settings.jwt.signing_key = Some(restflow_auth::settings::Secret::new(key));
+        settings.jwt.signing_key = Some(Secret::new(jwt_key));
     }
-    // One process: an in-memory blacklist is fine here, and must be said so.
-    settings.jwt.allow_local_blacklist = true;
 
-    let users = MemoryUserStore::new();
-    for (id, name, staff) in [(1, "demo", false), (2, "admin", true)] {
-        let password = restflow_auth::password::hash_password(&format!("{name}-password"))?;
-        users.insert(User {
-            id,
-            username: name.into(),
-            password,
-            is_active: true,
-            is_staff: staff,
-        });
-    }
-    let keys = ApiKeys::<i64>::new()
-        .with_key("demo-key", 1, SECRET.as_bytes())
-        .with_key("admin-key", 2, SECRET.as_bytes());
+    // The embedded default: a SQLite file, created and migrated here.
+    let db = SqliteDatabase::connect(&format!("sqlite://{db_path}")).await?;
+    let users = db.users::<User>(UserTable::restflow())?;
+    let created = match users.find_by_username("demo").await? {
+        Some(_) => None,
+        None => {
+            let password = random_hex(8)?;
+            let hash = restflow_auth::password::hash_password(&password)?;
+            users.insert("demo", &hash, true, false).await?;
+            Some(password)
+        }
+    };
+    let demo = users
+        .find_by_username("demo")
+        .await?
+        .ok_or("the demo user is missing")?;
+    // Expired sessions and blacklist entries are removed every five minutes.
+    db.spawn_cleanup(Duration::from_secs(300));
+
+    let keys = ApiKeys::<i64>::new().with_key("demo-key", demo.id, api_secret.as_bytes());
     let auth = Auth::<User>::builder(settings)
         .users(users)
+        .sessions(db.sessions())
+        .blacklist(SqliteBlacklist::from_database(&db))
         .with_store(keys)
-        .blacklist(MemoryBlacklist::new())
         .build()?;
 
     let app = Router::new()
+        .route("/", get(page))
         .route("/api/whoami/", get(whoami).post(whoami))
+        .route("/api/me/", get(me))
+        .route("/api/notes/", post(notes))
         .route("/api/orders/", post(orders))
         .route("/api/admin/", get(admin))
         .nest("/api/auth", auth.jwt_routes())
+        .nest("/api/auth", auth.session_routes())
+        .nest("/api", auth.csrf_routes())
         // Signatures cover the body, so bodies are read before the chain runs.
         .layer(auth.layer().buffer_bodies());
 
     let addr = std::env::var("QUICKSTART_ADDR").unwrap_or_else(|_| "127.0.0.1:8000".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let addr = listener.local_addr()?;
+    print_help(addr, &db_path, created.as_deref(), &api_secret);
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+fn print_help(addr: std::net::SocketAddr, db_path: &str, created: Option<&str>, secret: &str) {
     let json = "-H 'Content-Type: application/json'";
     println!("restflow-auth quickstart listening on http://{addr}");
     println!();
-    println!("Users: demo / demo-password, admin / admin-password (staff).");
+    match created {
+        Some(password) => {
+            println!("Created {db_path} and the demo user:");
+            println!("  username: demo");
+            println!("  password: {password}");
+            println!("(shown once: only its hash is stored; delete {db_path} to start over)");
+        }
+        None => {
+            println!("Using {db_path}; the demo user's password was printed at its first start.")
+        }
+    }
     println!();
-    println!("JWT: obtain a pair, call protected routes, refresh (rotates), blacklist:");
+    println!("Browser: open http://{addr}/ to log in with a session (CSRF included).");
+    println!();
+    println!("JWT: obtain a pair, call a protected route, refresh (rotates), blacklist:");
     println!(
-        "  curl -s -X POST http://{addr}/api/auth/token/ {json} -d '{{\"username\":\"demo\",\"password\":\"demo-password\"}}'"
+        "  curl -s -X POST http://{addr}/api/auth/token/ {json} -d '{{\"username\":\"demo\",\"password\":\"PASSWORD\"}}'"
     );
     println!("  ACCESS=...; REFRESH=...   # from the answer");
-    println!("  curl -s http://{addr}/api/whoami/ -H \"Authorization: Bearer $ACCESS\"");
+    println!("  curl -s http://{addr}/api/me/ -H \"Authorization: Bearer $ACCESS\"");
     println!(
         "  curl -s http://{addr}/api/admin/ -H \"Authorization: Bearer $ACCESS\"     # 403, not staff"
     );
@@ -126,20 +226,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "  curl -s -X POST http://{addr}/api/auth/token/blacklist/ {json} -d \"{{\\\"refresh\\\":\\\"$REFRESH\\\"}}\""
     );
     println!();
-    println!(
-        "HMAC-signed requests: API keys demo-key (demo) and admin-key (admin), secret {SECRET};"
-    );
+    println!("HMAC-signed requests: API key demo-key, with this installation's secret;");
     println!("the signature is hex(HMAC-SHA256(secret, METHOD \\n PATH \\n BODY)):");
-    let sig = signature(SECRET.as_bytes(), "GET", "/api/whoami/", b"");
+    let sig = signature(secret.as_bytes(), "GET", "/api/whoami/", b"");
     println!(
         "  curl -s http://{addr}/api/whoami/ -H 'X-Api-Key: demo-key' -H 'X-Signature: {sig}'"
     );
     println!(
-        "  body=apples; sig=$(printf 'POST\\n/api/orders/\\n%s' \"$body\" | openssl dgst -sha256 -hmac {SECRET} | cut -d' ' -f2)"
+        "  SECRET=$(python3 -c 'import json;print(json.load(open(\"{}\"))[\"api_key_secret\"])')",
+        Path::new(db_path).with_extension("secrets.json").display()
+    );
+    println!(
+        "  body=apples; sig=$(printf 'POST\\n/api/orders/\\n%s' \"$body\" | openssl dgst -sha256 -hmac \"$SECRET\" | cut -d' ' -f2)"
     );
     println!(
         "  curl -s -X POST http://{addr}/api/orders/ -H 'X-Api-Key: demo-key' -H \"X-Signature: $sig\" -d \"$body\""
     );
-    axum::serve(listener, app).await?;
-    Ok(())
 }

@@ -4,6 +4,7 @@
 mod basic;
 mod blacklists;
 mod blocking;
+mod browser;
 mod common;
 mod conformance;
 mod deny_warnings;
