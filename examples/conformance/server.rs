@@ -46,6 +46,9 @@ pub enum Backend {
     Postgres(String),
     /// A Redis URL (the blacklist only).
     Redis(String),
+    /// No blacklist at all (`--blacklist off`, for the load benchmark's
+    /// baseline; the contract's rotation rows then no longer hold).
+    Off,
 }
 
 impl Backend {
@@ -53,6 +56,8 @@ impl Backend {
     pub fn parse(flag: &str, value: &str) -> Result<Self, String> {
         let backend = if value == "memory" {
             Backend::Memory
+        } else if value == "off" && flag == "--blacklist" {
+            Backend::Off
         } else if let Some(path) = value.strip_prefix("sqlite:") {
             Backend::Sqlite(path.to_owned())
         } else if value.starts_with("postgres:") || value.starts_with("postgresql:") {
@@ -268,7 +273,7 @@ async fn with_stores(
             fixture_users,
             fixture_tokens
         ),
-        Backend::Redis(_) => return Err("--store redis: not a user store".into()),
+        Backend::Redis(_) | Backend::Off => return Err("--store: not a user store".into()),
     })
 }
 
@@ -285,7 +290,8 @@ pub async fn app(
     s.jwt.access_token_lifetime_s = j["access_token_lifetime_s"].as_u64().unwrap_or(300);
     s.jwt.refresh_token_lifetime_s = j["refresh_token_lifetime_s"].as_u64().unwrap_or(86_400);
     s.jwt.rotate_refresh_tokens = j["rotate_refresh_tokens"].as_bool().unwrap_or(true);
-    s.jwt.blacklist_enabled = j["blacklist_enabled"].as_bool().unwrap_or(true);
+    s.jwt.blacklist_enabled =
+        j["blacklist_enabled"].as_bool().unwrap_or(true) && *blacklist != Backend::Off;
     s.jwt.user_id_claim = string(&j["user_id_claim"], "jwt.user_id_claim")?;
     s.jwt.leeway_s = j["leeway_s"].as_u64().unwrap_or(0);
     s.jwt.auth_header_types = serde_json::from_value(j["auth_header_types"].clone())?;
@@ -308,6 +314,7 @@ pub async fn app(
     let builder = with_stores(Auth::<User>::builder(s), fixtures, store).await?;
     let builder = match blacklist {
         Backend::Memory => builder.blacklist(MemoryBlacklist::new()),
+        Backend::Off => builder,
         Backend::Redis(url) => {
             // A fresh key prefix per start, as the contract asks.
             let prefix = format!("restflow:conformance:{}:", std::process::id());

@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# HTTP load benchmark of the conformance example (release build), on loopback.
+#
+#   bash bench/load.sh                 # routes, then blacklist backends, then a 60 s memory run
+#   DURATION=5s ROUNDS=2 bash bench/load.sh routes
+#
+# Phases (arguments select them; default: all three):
+#   routes     JWT, Token, Session, the 401 path and the anonymous baseline,
+#              in interleaved rounds, a fresh server per run: requests/s,
+#              p50, p99, the server's peak memory (VmHWM), ratios to baseline.
+#   blacklist  the JWT route with the blacklist off, memory, Redis, SQLite and
+#              PostgreSQL, interleaved: ratios to "off". Redis and PostgreSQL
+#              come from RESTFLOW_TEST_REDIS_URL / RESTFLOW_TEST_DATABASE_URL.
+#   soak       one server for SOAK seconds (default 60) of JWT obtain+call
+#              traffic and session logins: VmRSS sampled every 10 s.
+#
+# The machine is shared and noisy: compare ratios within one run, not
+# absolute numbers between runs. wrk (Debian's package) is installed if missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-3}
+CONNECTIONS=${CONNECTIONS:-64}
+SOAK=${SOAK:-60}
+PHASES=${*:-routes blacklist soak}
+FIXTURES=${FIXTURES:-../shared/conformance/fixtures.json}
+REDIS_URL=${RESTFLOW_TEST_REDIS_URL:-redis://127.0.0.1:6379}
+PG_URL=${RESTFLOW_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
+
+if ! command -v wrk >/dev/null; then
+    apt-get install -y -q wrk >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
+fi
+command -v curl >/dev/null || { echo "curl is needed" >&2; exit 1; }
+[ -f "$FIXTURES" ] || { echo "fixtures not found: $FIXTURES" >&2; exit 1; }
+
+cargo build --release --example conformance >&2
+BIN=target/release/examples/conformance
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+SERVER_PID=""
+ADDR=""
+# start_server [--blacklist X]: a fresh server on a free port.
+start_server() {
+    "$BIN" --fixtures "$FIXTURES" --addr 127.0.0.1:0 "$@" >"$WORK/server.out" 2>"$WORK/server.err" &
+    SERVER_PID=$!
+    for _ in $(seq 1 200); do
+        ADDR=$(sed -n 's#^listening on http://##p' "$WORK/server.out")
+        [ -n "$ADDR" ] && return 0
+        sleep 0.05
+    done
+    echo "the server did not start: $(cat "$WORK/server.err")" >&2
+    exit 1
+}
+stop_server() {
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+}
+hwm_kib() { awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status"; }
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status"; }
+
+access_token() {
+    curl -s -X POST "http://$ADDR/api/auth/token/" -H 'Content-Type: application/json' \
+        -d '{"username":"alice","password":"alice-password-1"}' | sed 's/.*"access":"\([^"]*\)".*/\1/'
+}
+session_cookie() {
+    curl -s -D - -o /dev/null -X POST "http://$ADDR/api/auth/session/login/" -H 'Content-Type: application/json' \
+        -d '{"username":"alice","password":"alice-password-1"}' | sed -n 's/^[Ss]et-[Cc]ookie: \(sessionid=[^;]*\).*/\1/p'
+}
+
+# to_ms VALUE: wrk prints 812.00us, 1.23ms or 1.01s.
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+        else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
+        else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
+        else printf "%s", v }'
+}
+
+# run_wrk NAME PATH [HEADER]: appends "NAME rps p50 p99 hwm status-ok" to $WORK/results.
+run_wrk() {
+    local name=$1 path=$2 header=${3:-}
+    local args=(-t1 -c"$CONNECTIONS" -d"$DURATION" --latency)
+    [ -n "$header" ] && args+=(-H "$header")
+    # The answer's status, once, so a route that fails is not timed as fast.
+    local status
+    if [ -n "$header" ]; then
+        status=$(curl -s -o /dev/null -w '%{http_code}' -H "$header" "http://$ADDR$path")
+    else
+        status=$(curl -s -o /dev/null -w '%{http_code}' "http://$ADDR$path")
+    fi
+    local out
+    out=$(wrk "${args[@]}" "http://$ADDR$path")
+    local rps p50 p99 non2xx
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+    p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+    non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")
+    echo "$name $rps $p50 $p99 $(hwm_kib) $status ${non2xx:-0}" >>"$WORK/results"
+    printf '  %-10s %10s req/s  p50 %7s ms  p99 %7s ms  VmHWM %7s KiB  status %s\n' \
+        "$name" "$rps" "$p50" "$p99" "$(hwm_kib)" "$status" >&2
+}
+
+# summarise BASELINE: median of each name over the rounds, and ratios.
+summarise() {
+    local base=$1
+    python3 - "$WORK/results" "$base" <<'PY'
+import statistics, sys
+rows = {}
+order = []
+for line in open(sys.argv[1]):
+    name, rps, p50, p99, hwm, status, non2xx = line.split()
+    if name not in rows:
+        rows[name] = []
+        order.append(name)
+    rows[name].append((float(rps), float(p50), float(p99), int(hwm), status))
+med = {n: [statistics.median(v[i] for v in rows[n]) for i in range(4)] + [rows[n][0][4]] for n in order}
+b = med[sys.argv[2]]
+print("| route | status | req/s | p50 ms | p99 ms | VmHWM KiB | req/s ratio | VmHWM ratio |")
+print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+for n in order:
+    m = med[n]
+    print(f"| {n} | {m[4]} | {m[0]:.0f} | {m[1]:.3f} | {m[2]:.3f} | {m[3]:.0f} | {m[0]/b[0]:.2f}x | {m[3]/b[3]:.2f}x |")
+print(f"\n(medians of {len(rows[order[0]])} interleaved rounds)")
+PY
+}
+
+phase_routes() {
+    echo "== routes: $ROUNDS rounds x $DURATION, $CONNECTIONS connections, a fresh server per run" >&2
+    : >"$WORK/results"
+    local names=(baseline jwt token session 401)
+    for round in $(seq 1 "$ROUNDS"); do
+        echo " round $round" >&2
+        # Rotate the order each round so no route always runs first.
+        local k
+        for k in $(seq 0 4); do
+            local name=${names[$(((k + round) % 5))]}
+            start_server --blacklist memory
+            # The same setup for every route: a JWT pair and a session login
+            # (each checks a password with argon2id, which holds ~19 MiB
+            # while it runs), so VmHWM compares the serving, not the setup.
+            local access cookie
+            access=$(access_token)
+            cookie=$(session_cookie)
+            case $name in
+                baseline) run_wrk baseline /api/whoami/open/ ;;
+                jwt) run_wrk jwt /api/whoami/jwt/ "Authorization: Bearer $access" ;;
+                token) run_wrk token /api/whoami/token/ "Authorization: Token a11ce0000000000000000000000000000000a11c" ;;
+                session) run_wrk session /api/whoami/session/ "Cookie: $cookie" ;;
+                401) run_wrk 401 /api/whoami/jwt/ ;;
+            esac
+            stop_server
+        done
+    done
+    echo
+    echo "### Routes (conformance example, release, --store memory --blacklist memory)"
+    echo
+    summarise baseline
+}
+
+phase_blacklist() {
+    echo "== blacklist backends: the JWT route, $ROUNDS rounds x $DURATION" >&2
+    : >"$WORK/results"
+    local schema="restflow_bench_$$"
+    psql "$PG_URL" -q -c "CREATE SCHEMA IF NOT EXISTS $schema" >/dev/null 2>&1 || true
+    local sep='?'
+    [[ "$PG_URL" == *\?* ]] && sep='&'
+    local pg="${PG_URL}${sep}options=-c%20search_path%3D$schema"
+    local names=(off memory redis sqlite postgres)
+    for round in $(seq 1 "$ROUNDS"); do
+        echo " round $round" >&2
+        local k
+        for k in $(seq 0 4); do
+            local name=${names[$(((k + round) % 5))]}
+            case $name in
+                off) start_server --blacklist off ;;
+                memory) start_server --blacklist memory ;;
+                redis) start_server --blacklist "$REDIS_URL" ;;
+                sqlite) start_server --blacklist "sqlite:$WORK/blacklist.db" ;;
+                postgres) start_server --blacklist "$pg" ;;
+            esac
+            run_wrk "$name" /api/whoami/jwt/ "Authorization: Bearer $(access_token)"
+            stop_server
+        done
+    done
+    psql "$PG_URL" -q -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true
+    redis-cli -u "$REDIS_URL" --scan --pattern 'restflow:conformance:*' 2>/dev/null | xargs -r redis-cli -u "$REDIS_URL" del >/dev/null 2>&1 || true
+    echo
+    echo "### JWT route per blacklist backend (ratio to the blacklist off)"
+    echo
+    summarise off
+}
+
+phase_soak() {
+    echo "== soak: ${SOAK}s of logins, JWT pairs, refreshes and session logins on one server" >&2
+    start_server --blacklist memory
+    local token
+    token=$(access_token)
+    wrk -t1 -c16 -d"${SOAK}s" -H "Authorization: Bearer $token" "http://$ADDR/api/whoami/jwt/" >/dev/null &
+    local wrk_pid=$!
+    local samples=()
+    local t0=$SECONDS
+    while kill -0 "$wrk_pid" 2>/dev/null; do
+        # Churn: sessions begin and end, refresh tokens rotate (blacklist entries).
+        for _ in $(seq 1 20); do
+            session_cookie >/dev/null
+            local refresh
+            refresh=$(curl -s -X POST "http://$ADDR/api/auth/token/" -H 'Content-Type: application/json' \
+                -d '{"username":"alice","password":"alice-password-1"}' | sed 's/.*"refresh":"\([^"]*\)".*/\1/')
+            curl -s -o /dev/null -X POST "http://$ADDR/api/auth/token/refresh/" -H 'Content-Type: application/json' \
+                -d "{\"refresh\":\"$refresh\"}"
+        done
+        if (((SECONDS - t0) % 10 == 0)) || [ ${#samples[@]} -eq 0 ]; then
+            samples+=("$((SECONDS - t0))s:$(rss_kib)")
+        fi
+        sleep 1
+    done
+    samples+=("end:$(rss_kib)")
+    echo
+    echo "### Memory over ${SOAK} s (VmRSS KiB; VmHWM $(hwm_kib) KiB)"
+    echo
+    echo "${samples[*]}"
+    stop_server
+}
+
+for phase in $PHASES; do
+    "phase_$phase"
+done
