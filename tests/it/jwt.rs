@@ -704,3 +704,44 @@ fn custom_header_types_name_the_challenge() {
         "Authentication credentials were not provided."
     );
 }
+
+/// A token verified once is served from the cache afterwards, but what must
+/// be current is read every time: the blacklist, the user, and the clock.
+#[test]
+fn a_cached_token_still_meets_the_blacklist_the_user_and_the_clock() {
+    let store = users();
+    let auth = Auth::builder(settings_with(|j| j.leeway_s = 0))
+        .users(store.clone())
+        .blacklist(MemoryBlacklist::new())
+        .build()
+        .unwrap();
+    let key = KEY;
+    // Verified twice: the second answer comes from the cache and is the same.
+    let t = craft(H, &claims(json!({"jti": "cached-1"})), key);
+    assert_eq!(check(&auth, &t), "user:alice");
+    assert_eq!(check(&auth, &t), "user:alice");
+    // Blacklisted after it was cached: refused.
+    let jwt = state(&auth);
+    jwt.blacklist_backend()
+        .unwrap()
+        .blacklist_blocking("cached-1", now() + 300)
+        .unwrap();
+    assert_eq!(check(&auth, &t), "Token has been blacklisted.");
+    // The user turned inactive after the token was cached: refused.
+    let t2 = craft(H, &claims(json!({"jti": "cached-2"})), key);
+    assert_eq!(check(&auth, &t2), "user:alice");
+    let mut alice = store.find_by_id_blocking(&1).unwrap().unwrap();
+    alice.is_active = false;
+    store.insert(alice);
+    assert_eq!(check(&auth, &t2), "User is inactive.");
+    // Expiry is checked on every hit: a token that expires while cached is refused
+    // with PyJWT's message.
+    let t3 = craft(
+        H,
+        &claims(json!({"jti": "cached-3", "user_id": 3, "exp": now() + 1})),
+        key,
+    );
+    assert_eq!(check(&auth, &t3), "user:root");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert_eq!(check(&auth, &t3), "Token has expired.");
+}

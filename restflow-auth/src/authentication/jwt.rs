@@ -110,7 +110,7 @@ impl<U: AuthUser> Authenticator<U> for Jwt {
         let Some(raw) = bearer(req, jwt)? else {
             return Ok(None);
         };
-        let token = AccessToken::verify(&raw, jwt)?;
+        let token = AccessToken::verify_cached(&raw, jwt)?;
         if let Some(bl) = jwt.checked_blacklist()
             && !token.jti().is_empty()
             && bl.is_blacklisted(token.jti()).await?
@@ -131,7 +131,7 @@ impl<U: AuthUser> Authenticator<U> for Jwt {
         let Some(raw) = bearer(req, jwt)? else {
             return Ok(None);
         };
-        let token = AccessToken::verify(&raw, jwt)?;
+        let token = AccessToken::verify_cached(&raw, jwt)?;
         if let Some(bl) = jwt.checked_blacklist()
             && !token.jti().is_empty()
             && bl.is_blacklisted_blocking(token.jti())?

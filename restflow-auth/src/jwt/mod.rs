@@ -8,6 +8,7 @@
 
 mod b64;
 pub mod blacklist;
+mod cache;
 pub mod jws;
 pub mod keys;
 #[cfg(feature = "redis")]
@@ -40,6 +41,7 @@ pub struct JwtState {
     pub(crate) keys: JwtKeys,
     pub(crate) settings: JwtSettings,
     blacklist: Option<Blacklists>,
+    pub(crate) verified: cache::VerifiedCache,
 }
 
 impl JwtState {
@@ -73,6 +75,7 @@ impl JwtState {
             keys,
             settings: settings.clone(),
             blacklist,
+            verified: cache::VerifiedCache::default(),
         })
     }
 

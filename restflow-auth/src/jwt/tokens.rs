@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use super::JwtState;
 use super::jws::{self, TokenError, Verified};
@@ -32,7 +33,7 @@ macro_rules! token_type {
         #[derive(Clone, PartialEq)]
         pub struct $name {
             raw: String,
-            claims: Verified,
+            claims: Arc<Verified>,
         }
 
         impl fmt::Debug for $name {
@@ -51,7 +52,8 @@ macro_rules! token_type {
 
             /// Verifies `raw`: signature, registered claims, and `token_type`.
             pub fn verify(raw: &str, jwt: &JwtState) -> Result<Self, TokenError> {
-                let claims = jws::decode(raw, &jwt.keys, &jwt.settings, $kind, jws::now_f64())?;
+                let now = jws::now_f64();
+                let claims = Arc::new(jws::decode(raw, &jwt.keys, &jwt.settings, $kind, now)?);
                 Ok($name { raw: raw.to_owned(), claims })
             }
 
@@ -69,7 +71,7 @@ macro_rules! token_type {
             ) -> Result<Self, TokenError> {
                 let user_id = jwt.user_id_value(user);
                 let revoke = jwt.settings.check_revoke_token.then(|| revoke_value(user.password_hash()));
-                jwt.mint($kind, user_id, revoke, extra).map(|(raw, claims)| $name { raw, claims })
+                jwt.mint($kind, user_id, revoke, extra).map(|(raw, claims)| $name { raw, claims: Arc::new(claims) })
             }
 
             /// The encoded token.
@@ -110,6 +112,25 @@ macro_rules! token_type {
     };
 }
 
+impl AccessToken {
+    /// [`verify`](Self::verify) through the state's cache of tokens
+    /// verified before (see `jwt/cache.rs`): the same answer, without
+    /// checking the same signature again on every request.
+    pub fn verify_cached(raw: &str, jwt: &JwtState) -> Result<Self, TokenError> {
+        let now = jws::now_f64();
+        let leeway = jwt.settings.leeway_s as f64;
+        if let Some(claims) = jwt.verified.get(raw, now, leeway) {
+            return Ok(AccessToken {
+                raw: raw.to_owned(),
+                claims,
+            });
+        }
+        let token = Self::verify(raw, jwt)?;
+        jwt.verified.insert(raw, &token.claims, now, leeway);
+        Ok(token)
+    }
+}
+
 token_type!(
     /// A short-lived token that authenticates requests.
     AccessToken, "access"
@@ -125,13 +146,19 @@ impl RefreshToken {
     /// `iss`/`aud` from the current settings); custom claims are not copied.
     pub fn access_token(&self, jwt: &JwtState) -> Result<AccessToken, TokenError> {
         let (raw, claims) = self.mint_like(jwt, AccessToken::TOKEN_TYPE)?;
-        Ok(AccessToken { raw, claims })
+        Ok(AccessToken {
+            raw,
+            claims: Arc::new(claims),
+        })
     }
 
     /// A new refresh token for the same user, with a full lifetime.
     pub fn rotate(&self, jwt: &JwtState) -> Result<RefreshToken, TokenError> {
         let (raw, claims) = self.mint_like(jwt, RefreshToken::TOKEN_TYPE)?;
-        Ok(RefreshToken { raw, claims })
+        Ok(RefreshToken {
+            raw,
+            claims: Arc::new(claims),
+        })
     }
 
     /// A fresh token of `kind` carrying this one's user id and revoke claims.

@@ -1,0 +1,93 @@
+//! Access tokens verified before, so that a client sending the same token
+//! on every request pays for its signature and claims once.
+//!
+//! An entry is keyed by the whole token (header, claims and signature), so
+//! a hit means these exact bytes were verified with this state's keys and
+//! settings. What can change with time is checked again on every hit: the
+//! entry serves only while `exp` is ahead of now minus the leeway (PyJWT's
+//! rule); after that the full path runs and gives the exact error. What
+//! must be current is never cached: the blacklist and the user are read on
+//! every request. The cache is bounded (a few MiB at most) and sharded to
+//! keep lock contention low.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::jws::Verified;
+
+const SHARDS: usize = 16;
+const PER_SHARD: usize = 512;
+/// Longer tokens are not kept (they are unusual and would cost memory).
+const MAX_TOKEN_LEN: usize = 2048;
+
+pub(crate) struct VerifiedCache {
+    hasher: std::collections::hash_map::RandomState,
+    shards: Box<[Mutex<HashMap<Box<str>, Arc<Verified>>>]>,
+}
+
+impl std::fmt::Debug for VerifiedCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Keys are bearer credentials: only the size is printed.
+        f.debug_struct("VerifiedCache")
+            .field("entries", &self.len())
+            .finish()
+    }
+}
+
+impl Default for VerifiedCache {
+    fn default() -> Self {
+        VerifiedCache {
+            hasher: Default::default(),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
+    }
+}
+
+impl VerifiedCache {
+    fn shard(&self, raw: &str) -> &Mutex<HashMap<Box<str>, Arc<Verified>>> {
+        &self.shards[(self.hasher.hash_one(raw) as usize) % SHARDS]
+    }
+
+    /// The claims of `raw` if it was verified before and has not expired
+    /// at `now` (seconds, with `leeway`).
+    pub(crate) fn get(&self, raw: &str, now: f64, leeway: f64) -> Option<Arc<Verified>> {
+        let mut shard = self
+            .shard(raw)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let hit = shard.get(raw)?;
+        if (hit.exp as f64) > now - leeway {
+            Some(Arc::clone(hit))
+        } else {
+            shard.remove(raw);
+            None
+        }
+    }
+
+    /// Keeps `claims`, verified just now, for `raw`. A full shard first
+    /// drops its expired entries, then, if still full, all of them.
+    pub(crate) fn insert(&self, raw: &str, claims: &Arc<Verified>, now: f64, leeway: f64) {
+        if raw.len() > MAX_TOKEN_LEN {
+            return;
+        }
+        let mut shard = self
+            .shard(raw)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if shard.len() >= PER_SHARD {
+            shard.retain(|_, v| (v.exp as f64) > now - leeway);
+            if shard.len() >= PER_SHARD {
+                shard.clear();
+            }
+        }
+        shard.insert(raw.into(), Arc::clone(claims));
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).len())
+            .sum()
+    }
+}
