@@ -171,8 +171,21 @@ fn main() {
                 .build()
                 .unwrap(),
         ));
-        if let Ok(url) = std::env::var("RESTFLOW_TEST_DATABASE_URL") {
-            let pg = PostgresBlacklist::connect(&url).await.unwrap();
+        // PostgreSQL in a schema of this run's own, dropped at the end.
+        let schema = format!("restflow_bench_{}", std::process::id());
+        let pg_url = std::env::var("RESTFLOW_TEST_DATABASE_URL").ok();
+        if let Some(url) = &pg_url {
+            let admin = restflow_auth::sql::PostgresDatabase::with_options(url.parse().unwrap());
+            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                .execute(admin.pool())
+                .await
+                .unwrap();
+            let options = url
+                .parse::<sqlx::postgres::PgConnectOptions>()
+                .unwrap()
+                .options([("search_path", schema.as_str())]);
+            let pg = PostgresBlacklist::with_options(options);
+            pg.migrate().await.unwrap();
             backends.push((
                 "postgres",
                 Auth::builder(settings(true))
@@ -202,6 +215,13 @@ fn main() {
         }
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", sqlite_path.display()));
+        }
+        if let Some(url) = &pg_url {
+            let admin = restflow_auth::sql::PostgresDatabase::with_options(url.parse().unwrap());
+            sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                .execute(admin.pool())
+                .await
+                .unwrap();
         }
     });
 }

@@ -21,9 +21,12 @@ const PER_SHARD: usize = 512;
 /// Longer tokens are not kept (they are unusual and would cost memory).
 const MAX_TOKEN_LEN: usize = 2048;
 
+/// One shard: whole tokens to their verified claims.
+type Shard = Mutex<HashMap<Box<str>, Arc<Verified>>>;
+
 pub(crate) struct VerifiedCache {
     hasher: std::collections::hash_map::RandomState,
-    shards: Box<[Mutex<HashMap<Box<str>, Arc<Verified>>>]>,
+    shards: Box<[Shard]>,
 }
 
 impl std::fmt::Debug for VerifiedCache {
@@ -45,7 +48,7 @@ impl Default for VerifiedCache {
 }
 
 impl VerifiedCache {
-    fn shard(&self, raw: &str) -> &Mutex<HashMap<Box<str>, Arc<Verified>>> {
+    fn shard(&self, raw: &str) -> &Shard {
         &self.shards[(self.hasher.hash_one(raw) as usize) % SHARDS]
     }
 
@@ -89,5 +92,47 @@ impl VerifiedCache {
             .iter()
             .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).len())
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: i64) -> Arc<Verified> {
+        Arc::new(Verified {
+            payload: "{}".into(),
+            jti: None,
+            exp,
+            user_id: None,
+            revoke: None,
+        })
+    }
+
+    #[test]
+    fn serves_live_entries_only_and_stays_bounded() {
+        let cache = VerifiedCache::default();
+        cache.insert("a.b.c", &claims(1_000), 900.0, 0.0);
+        assert!(cache.get("a.b.c", 999.0, 0.0).is_some());
+        assert!(
+            cache.get("a.b.d", 999.0, 0.0).is_none(),
+            "another signature"
+        );
+        assert!(
+            cache.get("a.b.c", 1_005.0, 10.0).is_some(),
+            "within the leeway"
+        );
+        assert!(cache.get("a.b.c", 1_000.0, 0.0).is_none(), "expired at exp");
+        assert_eq!(cache.len(), 0, "an expired entry is dropped when seen");
+        for i in 0..(SHARDS * PER_SHARD * 3) {
+            cache.insert(&format!("token-{i}"), &claims(2_000), 900.0, 0.0);
+        }
+        assert!(cache.len() <= SHARDS * PER_SHARD);
+        cache.insert(&"x".repeat(MAX_TOKEN_LEN + 1), &claims(2_000), 900.0, 0.0);
+        assert!(
+            cache
+                .get(&"x".repeat(MAX_TOKEN_LEN + 1), 900.0, 0.0)
+                .is_none()
+        );
     }
 }

@@ -30,7 +30,6 @@ macro_rules! sql_blacklist {
     (
         $(#[$doc:meta])*
         $name:ident, $feature:literal, $db:ty, $options:ty,
-        create: [$($create:literal),*],
         upsert: $upsert:literal,
         insert_new: $insert_new:literal,
         exists: $exists:literal,
@@ -63,18 +62,16 @@ macro_rules! sql_blacklist {
                 $name { db: db.clone() }
             }
 
-            /// Connects to `url` and creates the table if it is missing.
+            /// Connects to `url` and runs the crate's migrations
+            /// (`Database::connect`).
             pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
-                let options: $options = url.parse()?;
-                let this = Self::with_options(options);
-                this.migrate().await?;
-                Ok(this)
+                Ok($name { db: Database::<$db>::connect(url).await? })
             }
 
-            /// Creates the table and its index (idempotent).
+            /// Creates the crate's tables, this one among them, if they are
+            /// missing (`Database::migrate`). Idempotent.
             pub async fn migrate(&self) -> Result<(), sqlx::Error> {
-                $(sqlx::query($create).execute(self.db.pool()).await?;)*
-                Ok(())
+                self.db.migrate().await
             }
 
             /// Deletes rows whose token has expired; returns how many.
@@ -139,10 +136,6 @@ macro_rules! sql_blacklist {
 sql_blacklist! {
     /// The JWT blacklist in SQLite (`sqlite://path/to/file.db?mode=rwc`).
     SqliteBlacklist, "sqlite", sqlx::Sqlite, sqlx::sqlite::SqliteConnectOptions,
-    create: [
-        "CREATE TABLE IF NOT EXISTS restflow_blacklisted_token (id INTEGER PRIMARY KEY AUTOINCREMENT, jti VARCHAR(128) NOT NULL UNIQUE, expires_at BIGINT NOT NULL, created_at BIGINT NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS restflow_blacklisted_token_expires ON restflow_blacklisted_token (expires_at)"
-    ],
     upsert: "INSERT INTO restflow_blacklisted_token (jti, expires_at, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)",
     insert_new: "INSERT INTO restflow_blacklisted_token (jti, expires_at, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (jti) DO NOTHING",
     exists: "SELECT 1 FROM restflow_blacklisted_token WHERE jti = ?1 AND expires_at > ?2",
@@ -153,10 +146,6 @@ sql_blacklist! {
 sql_blacklist! {
     /// The JWT blacklist in PostgreSQL (`postgres://user@host/db`).
     PostgresBlacklist, "postgres", sqlx::Postgres, sqlx::postgres::PgConnectOptions,
-    create: [
-        "CREATE TABLE IF NOT EXISTS restflow_blacklisted_token (id BIGSERIAL PRIMARY KEY, jti VARCHAR(128) NOT NULL UNIQUE, expires_at BIGINT NOT NULL, created_at BIGINT NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS restflow_blacklisted_token_expires ON restflow_blacklisted_token (expires_at)"
-    ],
     upsert: "INSERT INTO restflow_blacklisted_token (jti, expires_at, created_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO UPDATE SET expires_at = GREATEST(restflow_blacklisted_token.expires_at, excluded.expires_at)",
     insert_new: "INSERT INTO restflow_blacklisted_token (jti, expires_at, created_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING",
     exists: "SELECT 1 FROM restflow_blacklisted_token WHERE jti = $1 AND expires_at > $2",

@@ -8,7 +8,7 @@
 //! are read where they are through a mapping ([`UserTable`],
 //! [`TokenTable`]) and never created or altered here.
 //!
-//! ```no_run
+//! ```
 //! # #[derive(Clone, Debug)] struct User { id: i64, username: String, password: String, active: bool, staff: bool }
 //! # impl restflow_auth::AuthUser for User {
 //! #     type Id = i64;
@@ -18,7 +18,9 @@
 //! #     fn is_active(&self) -> bool { self.active }
 //! #     fn is_staff(&self) -> bool { self.staff }
 //! # }
-//! use restflow_auth::sql::{SqliteDatabase, SqliteUsers, UserRecord, UserTable};
+//! use restflow_auth::UserStore;
+//! use restflow_auth::sql::{SqliteDatabase, TokenTable, UserRecord, UserTable};
+//! use restflow_auth::token::TokenStore;
 //!
 //! impl From<UserRecord<i64>> for User {
 //!     fn from(r: UserRecord<i64>) -> Self {
@@ -26,12 +28,21 @@
 //!     }
 //! }
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let db = SqliteDatabase::connect("sqlite://app.db").await?; // created and migrated
-//! let users = SqliteUsers::<User>::new(&db, UserTable::django())?;
-//! let tokens = db.tokens::<i64>(restflow_auth::sql::TokenTable::drf())?;
-//! let sessions = db.sessions();
-//! # let _ = (users, tokens, sessions); Ok(()) }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let path = std::env::temp_dir().join(format!("restflow-doc-{}.db", std::process::id()));
+//! # let url = format!("sqlite://{}", path.display());
+//! let db = SqliteDatabase::connect(&url).await?; // created and migrated
+//! let users = db.users::<User>(UserTable::restflow())?; // or UserTable::django()
+//! let alice = users.insert("alice", "!", true, false).await?;
+//! assert_eq!(users.find_by_username("alice").await?.map(|u| u.id), Some(alice.id));
+//!
+//! let tokens = db.tokens::<i64>(TokenTable::restflow())?; // or TokenTable::drf()
+//! let key = tokens.issue(&alice.id).await?;
+//! assert_eq!(tokens.user_for(&key).await?, Some(alice.id));
+//! let _sessions = db.sessions();
+//! # drop(db); for s in ["", "-wal", "-shm"] { let _ = std::fs::remove_file(format!("{}{s}", path.display())); }
+//! # Ok(()) }
 //! ```
 //!
 //! Every pool connects lazily and waits at most two seconds for a
