@@ -497,3 +497,104 @@ async fn a_database_outage_fails_closed_and_recovers_without_a_restart() {
     forwarder.cut().await;
     drop(schema);
 }
+
+/// Counts `restflow-auth: request failed closed` events and keeps their causes.
+#[derive(Clone, Default)]
+struct FailedClosedLog(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl tracing::Subscriber for FailedClosedLog {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Fields(String, String);
+        impl tracing::field::Visit for Fields {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                match field.name() {
+                    "message" => self.0 = format!("{value:?}"),
+                    "cause" => self.1 = format!("{value:?}"),
+                    _ => {}
+                }
+            }
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                match field.name() {
+                    "message" => self.0 = value.to_owned(),
+                    "cause" => self.1 = value.to_owned(),
+                    _ => {}
+                }
+            }
+        }
+        let mut f = Fields(String::new(), String::new());
+        event.record(&mut f);
+        if f.0.contains("request failed closed") {
+            self.0.lock().unwrap().push(f.1);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_request_that_fails_closed_is_logged_once_with_its_cause() {
+    use restflow_auth::prelude::*;
+    // A database on a closed port: the refresh view's blacklist check fails.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let options = sqlx::postgres::PgConnectOptions::new()
+        .host("127.0.0.1")
+        .port(port)
+        .username("postgres");
+    let blacklist = restflow_auth::jwt::PostgresBlacklist::with_options(options);
+    let mut settings = crate::jwt::settings_with(|_| {});
+    settings.jwt.allow_local_blacklist = false;
+    let auth = Auth::<User>::builder(settings)
+        .users(crate::jwt::users())
+        .blacklist(blacklist)
+        .build()
+        .unwrap();
+    let jwt = auth
+        .context()
+        .store::<restflow_auth::jwt::JwtState>()
+        .unwrap();
+    let refresh = restflow_auth::jwt::RefreshToken::for_user(
+        &crate::common::user(1, "alice", true, false),
+        jwt,
+    )
+    .unwrap();
+    let app = axum::Router::new()
+        .nest("/api/auth", auth.jwt_routes())
+        .layer(auth.layer());
+    let log = FailedClosedLog::default();
+    let _guard = tracing::subscriber::set_default(log.clone());
+    let (status, _, body) = crate::handlers::send(
+        app,
+        http::Request::post("/api/auth/token/refresh/")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(
+                json!({ "refresh": refresh.to_string() }).to_string(),
+            ))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), body),
+        (
+            503,
+            json!({"detail": "Authentication service temporarily unavailable."})
+        )
+    );
+    let causes = log.0.lock().unwrap().clone();
+    assert_eq!(causes.len(), 1, "logged once: {causes:?}");
+    assert!(
+        causes[0].starts_with("sql blacklist: "),
+        "with its cause: {causes:?}"
+    );
+}
