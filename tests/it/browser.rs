@@ -71,13 +71,7 @@ impl Drop for Killed {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::common::free_port;
 
 /// target/<profile>/examples/<name>, beside this test binary.
 fn example(name: &str) -> PathBuf {

@@ -199,3 +199,12 @@ impl From<restflow_auth::sql::UserRecord<i64>> for User {
         }
     }
 }
+
+/// A port nothing listens on (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

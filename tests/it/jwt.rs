@@ -41,6 +41,30 @@ pub(crate) fn settings_with(f: impl FnOnce(&mut JwtSettings)) -> Settings {
     s
 }
 
+/// Settings for a shared blacklist backend: the process-local opt-in off.
+pub(crate) fn shared_settings() -> Settings {
+    settings_with(|j| j.allow_local_blacklist = false)
+}
+
+/// alice, bob and root (`users()`) with `blacklist`, a shared backend.
+pub(crate) fn auth_on(blacklist: impl restflow_auth::jwt::Blacklist) -> Auth<User> {
+    Auth::builder(shared_settings())
+        .users(users())
+        .blacklist(blacklist)
+        .build()
+        .unwrap()
+}
+
+/// An access token and a refresh token for alice (id 1).
+pub(crate) fn alice_tokens(auth: &Auth<User>) -> (AccessToken, RefreshToken) {
+    let jwt = state(auth);
+    let alice = user(1, "alice", true, false);
+    (
+        AccessToken::for_user(&alice, jwt).unwrap(),
+        RefreshToken::for_user(&alice, jwt).unwrap(),
+    )
+}
+
 pub(crate) fn auth_with(f: impl FnOnce(&mut JwtSettings)) -> Auth<User> {
     Auth::builder(settings_with(f))
         .users(users())

@@ -11,7 +11,6 @@ use restflow_auth::prelude::*;
 
 use crate::blacklists::suite;
 use crate::common::User;
-use crate::jwt::{settings_with, users};
 
 pub(crate) fn redis_url() -> Option<String> {
     match std::env::var("RESTFLOW_TEST_REDIS_URL") {
@@ -87,13 +86,7 @@ async fn thirty_two_concurrent_refreshes_have_one_winner_on_redis() {
     crate::blacklists::race(p.blacklist()).await;
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::common::free_port;
 
 fn start_redis(port: u16) -> Option<Child> {
     let child = Command::new("redis-server")
@@ -133,22 +126,8 @@ async fn an_outage_fails_closed_and_recovers_without_a_restart() {
         return;
     };
     let url = format!("redis://127.0.0.1:{port}");
-    let mut s = settings_with(|_| {});
-    s.jwt.allow_local_blacklist = false;
-    let auth = Auth::<User>::builder(s)
-        .users(users())
-        .blacklist(RedisBlacklist::new(&url).unwrap())
-        .build()
-        .unwrap();
-    let jwt = auth
-        .context()
-        .store::<restflow_auth::jwt::JwtState>()
-        .unwrap();
-    let token = restflow_auth::jwt::AccessToken::for_user(
-        &crate::common::user(1, "alice", true, false),
-        jwt,
-    )
-    .unwrap();
+    let auth = crate::jwt::auth_on(RedisBlacklist::new(&url).unwrap());
+    let (token, _) = crate::jwt::alice_tokens(&auth);
     let bearer = format!("Bearer {token}");
     let check = |auth: &Auth<User>| {
         let (parts, ()) = http::Request::get("/")
@@ -199,7 +178,12 @@ async fn an_outage_fails_closed_and_recovers_without_a_restart() {
         )
     );
     // A revocation cannot be written either.
-    let bl = jwt.blacklist_backend().unwrap();
+    let bl = auth
+        .context()
+        .store::<restflow_auth::jwt::JwtState>()
+        .unwrap()
+        .blacklist_backend()
+        .unwrap();
     assert!(bl.blacklist(token.jti(), token.exp()).await.is_err());
     // Redis comes back on the same port: requests succeed again.
     let mut server = start_redis(port).expect("restart redis-server");

@@ -182,22 +182,8 @@ async fn an_unreachable_database_fails_closed() {
         .username("postgres");
     let bl = PostgresBlacklist::with_options(opts);
     assert!(bl.is_blacklisted("x").await.is_err());
-    let mut s = crate::jwt::settings_with(|_| {});
-    s.jwt.allow_local_blacklist = false;
-    let auth = Auth::<crate::common::User>::builder(s)
-        .users(crate::jwt::users())
-        .blacklist(bl)
-        .build()
-        .unwrap();
-    let jwt = auth
-        .context()
-        .store::<restflow_auth::jwt::JwtState>()
-        .unwrap();
-    let token = restflow_auth::jwt::AccessToken::for_user(
-        &crate::common::user(1, "alice", true, false),
-        jwt,
-    )
-    .unwrap();
+    let auth = crate::jwt::auth_on(bl);
+    let (token, _) = crate::jwt::alice_tokens(&auth);
     let auth2 = auth.clone();
     let bearer = format!("Bearer {token}");
     let b2 = bearer.clone();

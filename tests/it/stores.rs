@@ -351,11 +351,7 @@ struct Forwarder {
 
 impl Forwarder {
     fn new(target: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::common::free_port();
         Forwarder {
             port,
             target: target.to_owned(),
@@ -413,9 +409,7 @@ async fn a_database_outage_fails_closed_and_recovers_without_a_restart() {
     let key = tokens.issue(&alice.id).await.unwrap();
     // A revoked refresh token: during the outage it must not pass for a live one.
     let blacklist = restflow_auth::jwt::PostgresBlacklist::from_database(&db);
-    let mut settings = crate::jwt::settings_with(|_| {});
-    settings.jwt.allow_local_blacklist = false;
-    let auth = Auth::<User>::builder(settings)
+    let auth = Auth::<User>::builder(crate::jwt::shared_settings())
         .users(users)
         .tokens(tokens)
         .blacklist(blacklist)
@@ -498,9 +492,35 @@ async fn a_database_outage_fails_closed_and_recovers_without_a_restart() {
     drop(schema);
 }
 
-/// Counts `restflow-auth: request failed closed` events and keeps their causes.
+/// Keeps the cause of every `restflow-auth: request failed closed` event,
+/// with the thread that logged it. Installed once as the global subscriber:
+/// a thread-local one misses events when other tests hit the same callsite
+/// first (tracing caches callsite interest).
 #[derive(Clone, Default)]
-struct FailedClosedLog(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+struct FailedClosedLog(std::sync::Arc<std::sync::Mutex<Vec<(std::thread::ThreadId, String)>>>);
+
+impl FailedClosedLog {
+    fn global() -> &'static FailedClosedLog {
+        static LOG: std::sync::OnceLock<FailedClosedLog> = std::sync::OnceLock::new();
+        LOG.get_or_init(|| {
+            let log = FailedClosedLog::default();
+            tracing::subscriber::set_global_default(log.clone())
+                .expect("the only global subscriber");
+            log
+        })
+    }
+    /// The causes logged on this thread.
+    fn here(&self) -> Vec<String> {
+        let me = std::thread::current().id();
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(t, _)| *t == me)
+            .map(|(_, c)| c.clone())
+            .collect()
+    }
+}
 
 impl tracing::Subscriber for FailedClosedLog {
     fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
@@ -532,7 +552,10 @@ impl tracing::Subscriber for FailedClosedLog {
         let mut f = Fields(String::new(), String::new());
         event.record(&mut f);
         if f.0.contains("request failed closed") {
-            self.0.lock().unwrap().push(f.1);
+            self.0
+                .lock()
+                .unwrap()
+                .push((std::thread::current().id(), f.1));
         }
     }
     fn enter(&self, _: &tracing::span::Id) {}
@@ -541,39 +564,19 @@ impl tracing::Subscriber for FailedClosedLog {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_request_that_fails_closed_is_logged_once_with_its_cause() {
-    use restflow_auth::prelude::*;
     // A database on a closed port: the refresh view's blacklist check fails.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::common::free_port();
     let options = sqlx::postgres::PgConnectOptions::new()
         .host("127.0.0.1")
         .port(port)
         .username("postgres");
-    let blacklist = restflow_auth::jwt::PostgresBlacklist::with_options(options);
-    let mut settings = crate::jwt::settings_with(|_| {});
-    settings.jwt.allow_local_blacklist = false;
-    let auth = Auth::<User>::builder(settings)
-        .users(crate::jwt::users())
-        .blacklist(blacklist)
-        .build()
-        .unwrap();
-    let jwt = auth
-        .context()
-        .store::<restflow_auth::jwt::JwtState>()
-        .unwrap();
-    let refresh = restflow_auth::jwt::RefreshToken::for_user(
-        &crate::common::user(1, "alice", true, false),
-        jwt,
-    )
-    .unwrap();
+    let auth = crate::jwt::auth_on(restflow_auth::jwt::PostgresBlacklist::with_options(options));
+    let (_, refresh) = crate::jwt::alice_tokens(&auth);
     let app = axum::Router::new()
         .nest("/api/auth", auth.jwt_routes())
         .layer(auth.layer());
-    let log = FailedClosedLog::default();
-    let _guard = tracing::subscriber::set_default(log.clone());
+    let log = FailedClosedLog::global();
+    let before = log.here().len();
     let (status, _, body) = crate::handlers::send(
         app,
         http::Request::post("/api/auth/token/refresh/")
@@ -591,7 +594,8 @@ async fn a_request_that_fails_closed_is_logged_once_with_its_cause() {
             json!({"detail": "Authentication service temporarily unavailable."})
         )
     );
-    let causes = log.0.lock().unwrap().clone();
+    // This test's runtime is single-threaded: its events are on this thread.
+    let causes = log.here()[before..].to_vec();
     assert_eq!(causes.len(), 1, "logged once: {causes:?}");
     assert!(
         causes[0].starts_with("sql blacklist: "),
