@@ -13,6 +13,11 @@
 #              come from RESTFLOW_TEST_REDIS_URL / RESTFLOW_TEST_DATABASE_URL.
 #   soak       one server for SOAK seconds (default 60) of JWT obtain+call
 #              traffic and session logins: VmRSS sampled every 10 s.
+#   profile    (not in the default set; needs perf) each route under load
+#              with `perf record -e cpu-clock`: the share of the server's CPU
+#              samples spent in restflow-auth and its crypto. Steadier than
+#              req/s on a shared machine: the rest of a request (kernel,
+#              hyper, axum) is the same on every route.
 #
 # The machine is shared and noisy: compare ratios within one run, not
 # absolute numbers between runs. wrk (Debian's package) is installed if missing.
@@ -58,6 +63,9 @@ stop_server() {
     wait "$SERVER_PID" 2>/dev/null || true
 }
 hwm_kib() { awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status"; }
+# The server's CPU time so far (user + system), in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
+TICKS=$(getconf CLK_TCK)
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status"; }
 
 access_token() {
@@ -90,16 +98,21 @@ run_wrk() {
     else
         status=$(curl -s -o /dev/null -w '%{http_code}' "http://$ADDR$path")
     fi
-    local out
+    local out t0 t1
+    t0=$(cpu_ticks)
     out=$(wrk "${args[@]}" "http://$ADDR$path")
-    local rps p50 p99 non2xx
+    t1=$(cpu_ticks)
+    local rps p50 p99 non2xx requests cpu_us
+    requests=$(awk '/requests in/ {print $1}' <<<"$out")
+    # Server CPU per request: steadier than req/s on a shared machine.
+    cpu_us=$(awk -v d=$((t1 - t0)) -v n="$requests" -v hz="$TICKS" 'BEGIN {printf "%.2f", d / hz * 1e6 / n}')
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
     p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
     non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")
-    echo "$name $rps $p50 $p99 $(hwm_kib) $status ${non2xx:-0}" >>"$WORK/results"
-    printf '  %-10s %10s req/s  p50 %7s ms  p99 %7s ms  VmHWM %7s KiB  status %s\n' \
-        "$name" "$rps" "$p50" "$p99" "$(hwm_kib)" "$status" >&2
+    echo "$name $rps $p50 $p99 $(hwm_kib) $status ${non2xx:-0} $cpu_us" >>"$WORK/results"
+    printf '  %-10s %10s req/s  p50 %7s ms  p99 %7s ms  VmHWM %7s KiB  CPU %6s us/req  status %s\n' \
+        "$name" "$rps" "$p50" "$p99" "$(hwm_kib)" "$cpu_us" "$status" >&2
 }
 
 # summarise BASELINE: median of each name over the rounds, and ratios.
@@ -110,18 +123,18 @@ import statistics, sys
 rows = {}
 order = []
 for line in open(sys.argv[1]):
-    name, rps, p50, p99, hwm, status, non2xx = line.split()
+    name, rps, p50, p99, hwm, status, non2xx, cpu = line.split()
     if name not in rows:
         rows[name] = []
         order.append(name)
-    rows[name].append((float(rps), float(p50), float(p99), int(hwm), status))
-med = {n: [statistics.median(v[i] for v in rows[n]) for i in range(4)] + [rows[n][0][4]] for n in order}
+    rows[name].append((float(rps), float(p50), float(p99), int(hwm), float(cpu), status))
+med = {n: [statistics.median(v[i] for v in rows[n]) for i in range(5)] + [rows[n][0][5]] for n in order}
 b = med[sys.argv[2]]
-print("| route | status | req/s | p50 ms | p99 ms | VmHWM KiB | req/s ratio | VmHWM ratio |")
-print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+print("| route | status | req/s | p50 ms | p99 ms | VmHWM KiB | server CPU us/req | req/s ratio | CPU/req ratio | VmHWM ratio |")
+print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for n in order:
     m = med[n]
-    print(f"| {n} | {m[4]} | {m[0]:.0f} | {m[1]:.3f} | {m[2]:.3f} | {m[3]:.0f} | {m[0]/b[0]:.2f}x | {m[3]/b[3]:.2f}x |")
+    print(f"| {n} | {m[5]} | {m[0]:.0f} | {m[1]:.3f} | {m[2]:.3f} | {m[3]:.0f} | {m[4]:.2f} | {m[0]/b[0]:.2f}x | {m[4]/b[4]:.2f}x | {m[3]/b[3]:.2f}x |")
 print(f"\n(medians of {len(rows[order[0]])} interleaved rounds)")
 PY
 }
@@ -222,6 +235,43 @@ phase_soak() {
     echo
     echo "${samples[*]}"
     stop_server
+}
+
+phase_profile() {
+    command -v perf >/dev/null || { echo "perf is not installed (Debian: linux-perf)" >&2; return 1; }
+    echo "== profile: the library's share of server CPU per route" >&2
+    echo
+    echo "### Share of the server's CPU samples in restflow-auth and its crypto (perf cpu-clock)"
+    echo
+    echo "| route | share | implied req/s vs baseline |"
+    echo "| --- | ---: | ---: |"
+    local base=""
+    local name
+    for name in baseline jwt token session 401; do
+        start_server --blacklist memory
+        local access cookie header path
+        access=$(access_token)
+        cookie=$(session_cookie)
+        case $name in
+            baseline) header="X-Nothing: 1"; path=/api/whoami/open/ ;;
+            jwt) header="Authorization: Bearer $access"; path=/api/whoami/jwt/ ;;
+            token) header="Authorization: Token a11ce0000000000000000000000000000000a11c"; path=/api/whoami/token/ ;;
+            session) header="Cookie: $cookie"; path=/api/whoami/session/ ;;
+            401) header="X-Nothing: 1"; path=/api/whoami/jwt/ ;;
+        esac
+        perf record -q -e cpu-clock -F 2000 -p "$SERVER_PID" -o "$WORK/perf.data" -- sleep 6 >/dev/null 2>&1 &
+        local perf_pid=$!
+        sleep 0.5
+        wrk -t1 -c"$CONNECTIONS" -d5s -H "$header" "http://$ADDR$path" >/dev/null
+        wait "$perf_pid" || true
+        stop_server
+        local share
+        share=$(perf report -i "$WORK/perf.data" --no-children --sort symbol --stdio -g none 2>/dev/null |
+            awk '!/^#/ && /%/ && /restflow_auth|sha2::|hmac|md5|base64/ {s += $1} END {printf "%.2f", s}')
+        [ -n "$base" ] || base=$share
+        # Same cost outside the library: ratio = (1 - share) / (1 - baseline share).
+        awk -v n="$name" -v s="$share" -v b="$base" 'BEGIN {printf "| %s | %.2f%% | %.3fx |\n", n, s, (100 - s) / (100 - b)}'
+    done
 }
 
 for phase in $PHASES; do
