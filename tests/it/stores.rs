@@ -602,3 +602,17 @@ async fn a_request_that_fails_closed_is_logged_once_with_its_cause() {
         "with its cause: {causes:?}"
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_blocking_sql_call_inside_a_runtime_is_an_error_not_a_panic() {
+    let file = SqliteFile::new("inside");
+    let db = restflow_auth::sql::SqliteDatabase::connect(&file.url())
+        .await
+        .unwrap();
+    let err = db.sessions().load_blocking("k").unwrap_err();
+    assert_eq!(err.status(false).as_u16(), 500);
+    assert!(
+        err.cause().unwrap().contains("inside an async runtime"),
+        "{err:?}"
+    );
+}

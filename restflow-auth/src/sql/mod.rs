@@ -184,6 +184,12 @@ impl<DB: sqlx::Database> Database<DB> {
     where
         F: std::future::Future<Output = StoreResult<T>> + 'a,
     {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // Blocking inside a runtime would panic (or stall its worker).
+            return Err(AuthError::internal(
+                "a blocking SQL store method was called inside an async runtime: call the async method, or run the blocking path on a thread of its own",
+            ));
+        }
         let (rt, pool) = self
             .inner
             .blocking
