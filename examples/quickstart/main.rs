@@ -211,8 +211,10 @@ fn print_help(addr: std::net::SocketAddr, db_path: &str, created: Option<&str>, 
     println!("Browser: open http://{addr}/ to log in with a session (CSRF included).");
     println!();
     println!("JWT: obtain a pair, call a protected route, refresh (rotates), blacklist:");
+    // The real password when it was just made; a placeholder afterwards.
+    let password = created.unwrap_or("PASSWORD");
     println!(
-        "  curl -s -X POST http://{addr}/api/auth/token/ {json} -d '{{\"username\":\"demo\",\"password\":\"PASSWORD\"}}'"
+        "  curl -s -X POST http://{addr}/api/auth/token/ {json} -d '{{\"username\":\"demo\",\"password\":\"{password}\"}}'"
     );
     println!("  ACCESS=...; REFRESH=...   # from the answer");
     println!("  curl -s http://{addr}/api/me/ -H \"Authorization: Bearer $ACCESS\"");
