@@ -616,3 +616,22 @@ async fn a_blocking_sql_call_inside_a_runtime_is_an_error_not_a_panic() {
         "{err:?}"
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_mapping_takes_plain_names_only() {
+    let file = SqliteFile::new("names");
+    let db = restflow_auth::sql::SqliteDatabase::connect(&file.url())
+        .await
+        .unwrap();
+    let bad = db
+        .users::<User>(UserTable::restflow().table("auth_user; DROP TABLE restflow_user"))
+        .unwrap_err();
+    assert!(bad.to_string().contains("is not a plain SQL name"), "{bad}");
+    assert!(
+        db.tokens::<i64>(TokenTable::drf().table("app.authtoken_token"))
+            .is_ok(),
+        "schema.table is allowed"
+    );
+    let quoted = db.users::<User>(UserTable::django().insert_default("email", "''; DROP TABLE x"));
+    assert!(quoted.is_err(), "a default is one expression");
+}
