@@ -160,19 +160,6 @@ fn string(v: &Value, what: &str) -> Result<String, String> {
         .ok_or_else(|| format!("fixtures: `{what}` must be a string"))
 }
 
-impl From<UserRecord<i64>> for User {
-    fn from(r: UserRecord<i64>) -> Self {
-        User {
-            id: r.id,
-            username: r.username,
-            password: r.password,
-            is_active: r.is_active,
-            is_staff: r.is_staff,
-            is_superuser: r.is_superuser,
-        }
-    }
-}
-
 /// The fixture users, passwords hashed.
 type FixtureUsers = Vec<UserRecord<i64>>;
 /// The fixture token keys and their users.

@@ -28,7 +28,7 @@ use restflow_auth::jwt::SqliteBlacklist;
 use restflow_auth::permissions::IsAdminUser;
 use restflow_auth::prelude::*;
 use restflow_auth::settings::Secret;
-use restflow_auth::sql::{SqliteDatabase, UserRecord, UserTable};
+use restflow_auth::sql::{SqliteDatabase, UserTable};
 use serde_json::{Value, json};
 use signature::{ApiKeySignature, ApiKeys, signature};
 
@@ -44,19 +44,6 @@ struct User {
     is_active: bool,
     #[auth_user(is_staff)]
     is_staff: bool,
-}
-
-/// How the SQLite user store builds a `User` from a row.
-impl From<UserRecord<i64>> for User {
-    fn from(r: UserRecord<i64>) -> Self {
-        User {
-            id: r.id,
-            username: r.username,
-            password: r.password,
-            is_active: r.is_active,
-            is_staff: r.is_staff,
-        }
-    }
 }
 
 // Project defaults: every handler without its own list uses these.

@@ -5,7 +5,7 @@ pub use crate::authentication::{Authenticator, Chain};
 pub use crate::context::Context;
 pub use crate::extract::Guard;
 pub use crate::permissions::{And, Not, Or, Permission, PermissionSet};
-pub use crate::user::{AuthUser, UserId};
+pub use crate::user::{AuthUser, UserId, UserRecord};
 pub use core;
 
 /// Set once per crate by `restflow_auth::config!`; a bare `#[authenticate]`

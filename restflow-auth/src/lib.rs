@@ -100,7 +100,7 @@ pub use request::Request;
 pub use settings::Settings;
 #[cfg(feature = "memory")]
 pub use user::MemoryUserStore;
-pub use user::{AuthUser, RequestUser, UserId, UserStore};
+pub use user::{AuthUser, RequestUser, UserId, UserRecord, UserStore};
 
 #[cfg(feature = "macros")]
 #[doc = include_str!("docs/derive_auth_user.md")]

@@ -123,6 +123,38 @@ impl UserId for uuid::Uuid {
     }
 }
 
+/// One user as a store reads it (a SQL row, say); the user model is built
+/// from it with `From<UserRecord<Id>>`, which `#[derive(AuthUser)]`
+/// generates when every field of the struct has a role.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserRecord<I> {
+    /// The primary key.
+    pub id: I,
+    /// The login name.
+    pub username: String,
+    /// The password hash (Django's format).
+    pub password: String,
+    /// `is_active`.
+    pub is_active: bool,
+    /// `is_staff`.
+    pub is_staff: bool,
+    /// `is_superuser` (`false` when the table has no such column).
+    pub is_superuser: bool,
+}
+
+impl<I: fmt::Debug> fmt::Debug for UserRecord<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The password hash is a secret: not printed.
+        f.debug_struct("UserRecord")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("is_active", &self.is_active)
+            .field("is_staff", &self.is_staff)
+            .field("is_superuser", &self.is_superuser)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The user of a request: authenticated, or Django's `AnonymousUser`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RequestUser<U> {

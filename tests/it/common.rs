@@ -187,19 +187,6 @@ where
     a
 }
 
-/// How the SQL stores build the test model from a row.
-impl From<restflow_auth::sql::UserRecord<i64>> for User {
-    fn from(r: restflow_auth::sql::UserRecord<i64>) -> Self {
-        User {
-            id: r.id,
-            username: r.username,
-            password: r.password,
-            is_active: r.is_active,
-            is_staff: r.is_staff,
-        }
-    }
-}
-
 /// A port nothing listens on (bound, then released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

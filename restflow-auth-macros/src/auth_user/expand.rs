@@ -58,7 +58,10 @@ pub(crate) fn impl_auth_user(
         None => quote!(),
     };
 
+    let from_record = from_record(input, model, stub, &private);
+
     quote! {
+        #from_record
         #[doc(hidden)]
         const _: () = {
         #[automatically_derived]
@@ -73,5 +76,64 @@ pub(crate) fn impl_auth_user(
             #is_superuser
         }
         };
+    }
+}
+
+/// `From<UserRecord<Id>>`, so that a store which reads rows (the SQL stores)
+/// can build the model: only when every field has a role (the roles' types
+/// are exactly the record's) and the struct has no generics. A model with
+/// other fields writes its own `From`.
+fn from_record(
+    input: &syn::DeriveInput,
+    model: &Model<'_>,
+    stub: bool,
+    private: &TokenStream,
+) -> TokenStream {
+    let syn::Data::Struct(data) = &input.data else {
+        return quote!();
+    };
+    let roles = model.roles.iter().flatten().count();
+    if stub || !input.generics.params.is_empty() || data.fields.len() != roles {
+        return quote!();
+    }
+    // The record's types, written plainly; anything else already gets the
+    // role's own error, which a second one here would only repeat.
+    let is = |role: &str, name: &str| {
+        model.get(role).is_none_or(|f| {
+            matches!(f.ty, syn::Type::Path(p) if p.qself.is_none()
+                && p.path.segments.last().is_some_and(|s| s.ident == name && s.arguments.is_none()))
+        })
+    };
+    let plain = is("username", "String")
+        && is("password_hash", "String")
+        && ["is_active", "is_staff", "is_superuser"]
+            .iter()
+            .all(|r| is(r, "bool"));
+    if !plain {
+        return quote!();
+    }
+    let ident = &input.ident;
+    let field = |role: &str, from: TokenStream| {
+        model.get(role).map(|f| {
+            let m = &f.member;
+            quote!(#m: record.#from)
+        })
+    };
+    let fields = [
+        field("id", quote!(id)),
+        field("username", quote!(username)),
+        field("password_hash", quote!(password)),
+        field("is_active", quote!(is_active)),
+        field("is_staff", quote!(is_staff)),
+        field("is_superuser", quote!(is_superuser)),
+    ];
+    let fields = fields.iter().flatten();
+    quote! {
+        #[automatically_derived]
+        impl #private::core::convert::From<#private::UserRecord<<#ident as #private::AuthUser>::Id>> for #ident {
+            fn from(record: #private::UserRecord<<#ident as #private::AuthUser>::Id>) -> Self {
+                #ident { #(#fields),* }
+            }
+        }
     }
 }

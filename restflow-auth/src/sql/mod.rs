@@ -72,9 +72,10 @@ pub use self::tokens::{SqlTokens, TokenTable};
 pub use self::users::PostgresUsers;
 #[cfg(feature = "sqlite")]
 pub use self::users::SqliteUsers;
-pub use self::users::{SqlId, SqlUsers, UserRecord, UserTable};
+pub use self::users::{SqlId, SqlUsers, UserTable};
 use crate::error::AuthError;
 use crate::user::StoreResult;
+pub use crate::user::UserRecord;
 
 /// How long a request waits for a connection before it fails closed.
 const TIMEOUT: Duration = Duration::from_secs(2);

@@ -4,38 +4,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use super::{ConfigError, Database, Dialect, ident, sql, unavailable};
-use crate::user::{AuthUser, StoreResult, UserId, UserStore};
-
-/// One user row, as the store reads it; the user model is built from it
-/// with `From<UserRecord<Id>>`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct UserRecord<I> {
-    /// The primary key.
-    pub id: I,
-    /// The login name.
-    pub username: String,
-    /// The password hash (Django's format).
-    pub password: String,
-    /// `is_active`.
-    pub is_active: bool,
-    /// `is_staff`.
-    pub is_staff: bool,
-    /// `is_superuser` (`false` when the table has no such column).
-    pub is_superuser: bool,
-}
-
-impl<I: fmt::Debug> fmt::Debug for UserRecord<I> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The password hash is a secret: not printed.
-        f.debug_struct("UserRecord")
-            .field("id", &self.id)
-            .field("username", &self.username)
-            .field("is_active", &self.is_active)
-            .field("is_staff", &self.is_staff)
-            .field("is_superuser", &self.is_superuser)
-            .finish_non_exhaustive()
-    }
-}
+use crate::user::{AuthUser, StoreResult, UserId, UserRecord, UserStore};
 
 /// How a user id is kept in SQL: integers as `BIGINT`, the rest as text.
 pub trait SqlId: UserId {
