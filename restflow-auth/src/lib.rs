@@ -75,6 +75,18 @@ pub mod views;
 #[doc(hidden)]
 pub mod __private;
 
+/// Lowercase hexadecimal, without an allocation per byte (it runs on
+/// request paths: session auth hashes, SQL token digests).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out
+}
+
 /// Seconds since the epoch.
 pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
@@ -142,4 +154,13 @@ pub mod prelude {
     pub use crate::user::{AuthUser, RequestUser, UserStore};
     #[cfg(feature = "macros")]
     pub use restflow_auth_macros::{AuthUser, authenticate, authenticator, permissions};
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_is_lowercase_two_digits_per_byte() {
+        assert_eq!(super::hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(super::hex(&[]), "");
+    }
 }

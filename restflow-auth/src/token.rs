@@ -18,7 +18,7 @@ use crate::user::{StoreResult, UserId};
 pub fn generate_key() -> String {
     let mut bytes = [0u8; 20];
     getrandom::fill(&mut bytes).expect("the operating system's random source");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex(&bytes)
 }
 
 /// Where API tokens live. `Err` means the store could not answer.

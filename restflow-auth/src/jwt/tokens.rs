@@ -2,7 +2,6 @@
 //! blacklisting, with drf-restflow's claims and order.
 
 use std::fmt;
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use super::JwtState;
@@ -19,12 +18,7 @@ pub(crate) fn new_jti() -> String {
 /// Lowercase hex MD5 of the stored password hash (drf-restflow's revoke claim).
 pub(crate) fn revoke_value(password_hash: &str) -> String {
     use md5::Digest;
-    let digest = md5::Md5::digest(password_hash.as_bytes());
-    let mut s = String::with_capacity(32);
-    for b in digest {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
+    crate::hex(&md5::Md5::digest(password_hash.as_bytes()))
 }
 
 macro_rules! token_type {

@@ -47,15 +47,7 @@ pub struct SessionData {
 /// );
 /// ```
 pub fn auth_hash(password_hash: &str) -> String {
-    // Runs on every session request: hex without an allocation per byte.
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = sha2::Sha256::digest(password_hash.as_bytes());
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 15)]));
-    }
-    out
+    crate::hex(&sha2::Sha256::digest(password_hash.as_bytes()))
 }
 
 /// A new session key: 32 characters of `[a-z0-9]`, as Django's.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use sha2::Digest;
 
-use super::users::{IdParam, SqlId, id_param, id_select, id_where};
+use super::users::{IdParam, SqlId, id_param, id_select, id_where, read_id};
 use super::{ConfigError, Database, Dialect, ident, sql, unavailable};
 use crate::token::TokenStore;
 use crate::user::StoreResult;
@@ -148,10 +148,7 @@ impl<I: SqlId, DB: Dialect> SqlTokens<I, DB> {
     /// What the `key` column holds for `key`.
     fn stored(&self, key: &str) -> String {
         if self.hashed {
-            sha2::Sha256::digest(key.as_bytes())
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect()
+            crate::hex(&sha2::Sha256::digest(key.as_bytes()))
         } else {
             key.to_owned()
         }
@@ -164,19 +161,6 @@ impl<I: SqlId, DB: Dialect> SqlTokens<I, DB> {
             id_param(id)
         }
     }
-
-    fn parse_user(&self, text: Option<String>, int: Option<i64>) -> StoreResult<Option<I>> {
-        let id = match (text, int) {
-            (Some(s), _) => I::parse_str(&s),
-            (None, Some(i)) => I::from_json(&serde_json::Value::from(i)),
-            (None, None) => return Ok(None),
-        };
-        id.map(Some).ok_or_else(|| {
-            crate::AuthError::internal(
-                "sql tokens: a user id does not parse as the model's id type",
-            )
-        })
-    }
 }
 
 macro_rules! sql_tokens {
@@ -184,7 +168,6 @@ macro_rules! sql_tokens {
         #[cfg(feature = $feature)]
         impl<I: SqlId> SqlTokens<I, $db> {
             async fn find(&self, pool: &sqlx::Pool<$db>, key: &str) -> StoreResult<Option<I>> {
-                use sqlx::Row as _;
                 // Keys are ASCII and short: anything else cannot be one.
                 if key.len() > 128 {
                     return Ok(None);
@@ -196,11 +179,12 @@ macro_rules! sql_tokens {
                     .map_err(|e| unavailable("tokens", e))?;
                 let Some(row) = row else { return Ok(None) };
                 let bad = |e: sqlx::Error| crate::AuthError::internal(format!("sql tokens: {e}"));
-                if self.text_user_id || !I::INTEGER {
-                    self.parse_user(Some(row.try_get::<String, _>(0).map_err(bad)?), None)
-                } else {
-                    self.parse_user(None, Some(row.try_get::<i64, _>(0).map_err(bad)?))
-                }
+                let id = read_id::<I, _>(&row, self.text_user_id).map_err(bad)?;
+                id.map(Some).ok_or_else(|| {
+                    crate::AuthError::internal(
+                        "sql tokens: a user id does not parse as the model's id type",
+                    )
+                })
             }
 
             /// Sets `key` as the key of `user_id`, replacing the user's

@@ -38,6 +38,24 @@ pub(crate) fn id_param<I: SqlId>(id: &I) -> IdParam {
     }
 }
 
+/// Reads the id in column 0 of `row`: an integer (integer ids, unless
+/// `as_text`) or text. `None` when the value does not parse as `I`.
+pub(crate) fn read_id<I: SqlId, R: sqlx::Row>(
+    row: &R,
+    as_text: bool,
+) -> Result<Option<I>, sqlx::Error>
+where
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    usize: sqlx::ColumnIndex<R>,
+{
+    Ok(if I::INTEGER && !as_text {
+        I::from_json(&serde_json::Value::from(row.try_get::<i64, _>(0)?))
+    } else {
+        I::parse_str(&row.try_get::<String, _>(0)?)
+    })
+}
+
 /// The SQL expression that reads id column `col` (quoted) so that it decodes
 /// as `i64` (integer ids) or `String`.
 pub(crate) fn id_select<I: SqlId>(col: &str) -> String {
@@ -379,14 +397,7 @@ macro_rules! sql_users {
                         "sql users: a row does not fit the mapping: {e}"
                     ))
                 };
-                let id = if <U::Id as SqlId>::INTEGER {
-                    <U::Id as UserId>::from_json(&serde_json::Value::from(
-                        row.try_get::<i64, _>(0).map_err(bad)?,
-                    ))
-                } else {
-                    <U::Id as UserId>::parse_str(&row.try_get::<String, _>(0).map_err(bad)?)
-                };
-                let Some(id) = id else {
+                let Some(id) = read_id::<U::Id, _>(&row, false).map_err(bad)? else {
                     return Err(crate::AuthError::internal(
                         "sql users: an id does not parse as the model's id type",
                     ));
