@@ -275,7 +275,7 @@ impl Dialect for sqlx::Postgres {
 /// Expands `{1}`, `{2}`, ... in `sql` to the dialect's placeholders.
 pub(crate) fn sql<DB: Dialect>(template: &str) -> String {
     let mut out = template.to_owned();
-    for n in (1..=4).rev() {
+    for n in (1..=9).rev() {
         out = out.replace(&format!("{{{n}}}"), &DB::param(n));
     }
     out

@@ -252,9 +252,7 @@ impl Queries {
         Ok(Queries {
             insert: insert(&columns, &values),
             insert_full: insert(&columns, &full),
-            insert_with_id: insert(&with_id_columns, &with_id_values)
-                .replace("{5}", &DB::param(5))
-                .replace("{6}", &DB::param(6)),
+            insert_with_id: insert(&with_id_columns, &with_id_values),
             has_superuser: t.is_superuser.is_some(),
             bump_sequence,
             by_id: sql::<DB>(&format!("{select} WHERE {}", id_where::<I>(&id, "{1}"))),
