@@ -1,6 +1,8 @@
 //! DRF's dispatch, without a server: run a [`Chain`], then a
 //! [`PermissionSet`], and decide the answer with DRF's rules.
 //!
+//! 0. Content negotiation: an `Accept` that admits no response type is 406
+//!    (see [`negotiation`](crate::negotiation)).
 //! 1. Authenticators run in order; the first that recognises the request
 //!    wins, the first that fails ends the request, none means anonymous.
 //! 2. Permissions run in order. On the first denial: if the chain has at
@@ -139,6 +141,8 @@ pub async fn authenticate<U: AuthUser, C: Chain<U>, P: PermissionSet<U>>(
     req: &Request<'_>,
     ctx: &Context<U>,
 ) -> Result<Identity<U>, Denial> {
+    crate::negotiation::negotiate(req, &ctx.settings().renderer_media_types)
+        .map_err(Denial::new)?;
     let outcome = C::run(req, ctx).await;
     conclude::<U, C, P>(req, ctx, outcome)
 }
@@ -167,6 +171,8 @@ pub fn authenticate_blocking<U: AuthUser, C: Chain<U>, P: PermissionSet<U>>(
     req: &Request<'_>,
     ctx: &Context<U>,
 ) -> Result<Identity<U>, Denial> {
+    crate::negotiation::negotiate(req, &ctx.settings().renderer_media_types)
+        .map_err(Denial::new)?;
     let outcome = C::run_blocking(req, ctx);
     conclude::<U, C, P>(req, ctx, outcome)
 }

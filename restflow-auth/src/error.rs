@@ -29,6 +29,10 @@ pub enum Kind {
     PermissionDenied,
     /// 400: the request body or a field is invalid.
     BadRequest,
+    /// 405: the route does not serve the method.
+    MethodNotAllowed,
+    /// 406: no response type the client accepts (DRF's content negotiation).
+    NotAcceptable,
     /// 413: the body is larger than the configured limit.
     PayloadTooLarge,
     /// 415: the content type is not accepted.
@@ -47,6 +51,8 @@ impl Kind {
                 StatusCode::FORBIDDEN
             }
             Kind::BadRequest => StatusCode::BAD_REQUEST,
+            Kind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Kind::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             Kind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Kind::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -166,6 +172,12 @@ rejections! {
         "No active account found with the given credentials.";
     /// A CSRF check failed; `{reason}` is Django's reason.
     CsrfFailed = "csrf_failed", PermissionDenied, "CSRF Failed: {reason}";
+    /// The route does not serve `{method}`.
+    MethodNotAllowed = "method_not_allowed", MethodNotAllowed,
+        "Method \"{method}\" not allowed.";
+    /// The `Accept` header names no type the response can have.
+    NotAcceptable = "not_acceptable", NotAcceptable,
+        "Could not satisfy the request Accept header.";
     /// The request body is not valid JSON; `{error}` says where.
     JsonParseError = "json_parse_error", BadRequest, "JSON parse error - {error}";
     /// The content type is not accepted.

@@ -191,7 +191,25 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let buffer_bodies = self.layer.buffer;
         Box::pin(async move {
-            let req = if buffer_bodies {
+            let method = req.method().clone();
+            let lang = req
+                .headers()
+                .get(http::header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let (mut parts, body) = req.into_parts();
+            if let Some(peer) = parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0)
+                && parts.extensions.get::<crate::net::PeerAddr>().is_none()
+            {
+                parts.extensions.insert(crate::net::PeerAddr(peer));
+            }
+            let cookies = django_middleware::before(&mut parts, &ctx);
+            let needs_body = buffer_bodies || django_middleware::wants_body(&parts, &ctx);
+            let req = http::Request::from_parts(parts, body);
+            let req = if needs_body {
                 match buffer(req, &ctx).await {
                     Ok(r) => r,
                     Err(res) => return Ok(res),
@@ -199,8 +217,106 @@ where
             } else {
                 req
             };
-            inner.call(req).await
+            let mut res = inner.call(req).await?;
+            if let Some(cookies) = cookies {
+                cookies.apply(res.headers_mut());
+            }
+            json_method_not_allowed(&method, &ctx, lang.as_deref(), &mut res);
+            Ok(res)
         })
+    }
+}
+
+/// What Django's `SessionMiddleware` and `CsrfViewMiddleware` do around
+/// every request, for applications with a session store: a session cookie
+/// that cannot name a session is deleted in the response, a malformed CSRF
+/// cookie is replaced, and form posts are buffered so that the CSRF check
+/// can read their `csrfmiddlewaretoken` field.
+mod django_middleware {
+    use std::sync::Arc;
+
+    use crate::context::Context;
+    use crate::request::Request;
+    use crate::session::{ResponseCookies, Sessions, cookie, cookies, csrf, valid_key};
+    use crate::user::AuthUser;
+
+    /// Puts a [`ResponseCookies`] into the request and notes what the
+    /// request's own cookies already call for.
+    pub(super) fn before<U: AuthUser>(
+        parts: &mut http::request::Parts,
+        ctx: &Context<U>,
+    ) -> Option<Arc<ResponseCookies>> {
+        ctx.store::<Sessions>()?;
+        let jar = Arc::new(ResponseCookies::default());
+        let s = &ctx.settings().session;
+        let r = Request::new(parts);
+        if cookie(&r, &s.cookie_name).is_some_and(|k| !valid_key(&k)) {
+            jar.delete(&s.cookie_name);
+        }
+        if cookie(&r, &s.csrf_cookie_name).is_some_and(|c| !csrf::is_well_formed(&c)) {
+            jar.set(
+                &s.csrf_cookie_name,
+                cookies::set_cookie(
+                    &s.csrf_cookie_name,
+                    &csrf::new_secret(),
+                    super::CSRF_COOKIE_AGE,
+                    false,
+                    s.cookie_secure,
+                ),
+            );
+        }
+        parts.extensions.insert(Arc::clone(&jar));
+        Some(jar)
+    }
+
+    /// Whether the body is a form post the CSRF check may need to read.
+    pub(super) fn wants_body<U: AuthUser>(parts: &http::request::Parts, ctx: &Context<U>) -> bool {
+        !Request::new(parts).is_safe_method()
+            && ctx.store::<Sessions>().is_some()
+            && parts
+                .headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(crate::request::is_form)
+    }
+}
+
+/// Django's `CSRF_COOKIE_AGE`: one year.
+pub(crate) const CSRF_COOKIE_AGE: u64 = 31_449_600;
+
+/// DRF's 405 answer: `{"detail":"Method \"PUT\" not allowed."}`.
+pub(crate) fn method_not_allowed(
+    method: &http::Method,
+    catalog: Option<&crate::messages::Catalog>,
+    accept_language: Option<&str>,
+) -> Response {
+    let error = AuthError::new(Rejection::MethodNotAllowed).arg("method", method.to_string());
+    let default = crate::messages::Catalog::default();
+    Rejected::new(
+        &Denial::new(error),
+        catalog.unwrap_or(&default),
+        accept_language,
+    )
+    .into_response()
+}
+
+/// Gives the bare 405 that axum's method router answers DRF's JSON body
+/// (axum's `Allow` header is kept).
+fn json_method_not_allowed<U: AuthUser>(
+    method: &http::Method,
+    ctx: &Context<U>,
+    lang: Option<&str>,
+    res: &mut Response,
+) {
+    if res.status() != http::StatusCode::METHOD_NOT_ALLOWED
+        || res.headers().contains_key(http::header::CONTENT_TYPE)
+    {
+        return;
+    }
+    let allow = res.headers_mut().remove(http::header::ALLOW);
+    *res = method_not_allowed(method, Some(ctx.messages()), lang);
+    if let Some(allow) = allow {
+        res.headers_mut().insert(http::header::ALLOW, allow);
     }
 }
 

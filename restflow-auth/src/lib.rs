@@ -58,6 +58,8 @@ pub mod extract;
 pub mod jwt;
 pub mod layer;
 pub mod messages;
+pub mod negotiation;
+pub mod net;
 pub mod password;
 pub mod permissions;
 #[cfg(feature = "redis")]

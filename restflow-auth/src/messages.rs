@@ -102,6 +102,11 @@ const FRENCH: &[(&str, &str)] = &[
         "Aucun compte actif n'a été trouvé avec les identifiants fournis.",
     ),
     ("csrf_failed", "Échec de la vérification CSRF : {reason}"),
+    ("method_not_allowed", "Méthode « {method} » non autorisée."),
+    (
+        "not_acceptable",
+        "Impossible de satisfaire l'en-tête Accept de la requête.",
+    ),
     ("json_parse_error", "Erreur d'analyse JSON - {error}"),
     (
         "unsupported_media_type",
@@ -187,6 +192,11 @@ const GERMAN: &[(&str, &str)] = &[
         "Kein aktives Konto mit diesen Zugangsdaten gefunden.",
     ),
     ("csrf_failed", "CSRF-Prüfung fehlgeschlagen: {reason}"),
+    ("method_not_allowed", "Methode \"{method}\" nicht erlaubt."),
+    (
+        "not_acceptable",
+        "Kann die Accept-Kopfzeile der Anfrage nicht erfüllen.",
+    ),
     ("json_parse_error", "JSON-Verarbeitungsfehler - {error}"),
     (
         "unsupported_media_type",

@@ -1,6 +1,8 @@
 //! [`Request`]: what an authenticator sees of an HTTP request, with no server
 //! attached, so the core runs from axum, a blocking server or a test alike.
 
+use std::borrow::Cow;
+
 use http::request::Parts;
 use http::{HeaderMap, Method, Uri};
 
@@ -60,14 +62,90 @@ impl<'a> Request<'a> {
         self.parts
     }
 
-    /// A header's value as text, `None` when absent or not visible ASCII.
-    /// Several values of one header are not joined: the first is returned
-    /// (see [`header_values`](Request::header_values)).
+    /// A header's value as text, when it was sent exactly once as visible
+    /// ASCII (spaces and tabs allowed). `None` does **not** mean "not sent":
+    /// a header sent twice, or with bytes outside visible ASCII, is `None`
+    /// too. Where that difference matters (a security check), read
+    /// [`field`](Request::field) or Django's view of it, [`meta`](Request::meta).
     pub fn header(&self, name: &str) -> Option<&'a str> {
-        self.parts.headers.get(name).and_then(|v| v.to_str().ok())
+        match self.field(name) {
+            Header::Text(v) => Some(v),
+            _ => None,
+        }
     }
 
-    /// A header's raw bytes (latin-1 on the wire), `None` when absent.
+    /// What the request carries under `name`: nothing, one readable value,
+    /// one value that is not visible ASCII, or several values.
+    ///
+    /// ```
+    /// use restflow_auth::request::{Header, Request};
+    ///
+    /// let (parts, ()) = http::Request::builder()
+    ///     .header("origin", "http://a.example")
+    ///     .header("origin", "http://b.example")
+    ///     .header("x-name", http::HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap())
+    ///     .body(())
+    ///     .unwrap()
+    ///     .into_parts();
+    /// let req = Request::new(&parts);
+    /// assert_eq!(req.field("referer"), Header::Absent);
+    /// assert_eq!(req.field("origin"), Header::Repeated);
+    /// assert_eq!(req.field("x-name"), Header::Opaque(b"caf\xc3\xa9"));
+    /// assert_eq!(req.header("origin"), None); // not "absent": repeated
+    /// ```
+    pub fn field(&self, name: &str) -> Header<'a> {
+        let mut values = self.parts.headers.get_all(name).iter();
+        let Some(first) = values.next() else {
+            return Header::Absent;
+        };
+        if values.next().is_some() {
+            return Header::Repeated;
+        }
+        match first.to_str() {
+            Ok(text) => Header::Text(text),
+            Err(_) => Header::Opaque(first.as_bytes()),
+        }
+    }
+
+    /// The header as Django's `request.META` holds it: every copy decoded
+    /// as Latin-1 and joined with `,` (what Django's ASGI and WSGI handlers
+    /// do), `None` only when the header was not sent. Django's checks
+    /// compare this text, so a value that is unreadable or repeated is
+    /// compared as what it is and fails (an `Origin` sent twice matches no
+    /// origin).
+    ///
+    /// ```
+    /// use restflow_auth::Request;
+    ///
+    /// let (parts, ()) = http::Request::builder()
+    ///     .header("x-forwarded-for", "10.0.0.1")
+    ///     .header("x-forwarded-for", "10.0.0.2")
+    ///     .body(())
+    ///     .unwrap()
+    ///     .into_parts();
+    /// let req = Request::new(&parts);
+    /// assert_eq!(req.meta("x-forwarded-for").as_deref(), Some("10.0.0.1,10.0.0.2"));
+    /// assert_eq!(req.meta("origin"), None);
+    /// ```
+    pub fn meta(&self, name: &str) -> Option<Cow<'a, str>> {
+        let mut values = self.parts.headers.get_all(name).iter();
+        let first = values.next()?;
+        let second = values.next();
+        if second.is_none()
+            && let Ok(text) = first.to_str()
+        {
+            return Some(Cow::Borrowed(text));
+        }
+        let mut out = latin1(first.as_bytes());
+        for v in second.into_iter().chain(values) {
+            out.push(',');
+            out.push_str(&latin1(v.as_bytes()));
+        }
+        Some(Cow::Owned(out))
+    }
+
+    /// A header's raw bytes (latin-1 on the wire), `None` when absent; the
+    /// first copy when repeated.
     pub fn header_bytes(&self, name: &str) -> Option<&'a [u8]> {
         self.parts.headers.get(name).map(|v| v.as_bytes())
     }
@@ -84,20 +162,20 @@ impl<'a> Request<'a> {
     /// The `Authorization` header as DRF's `get_authorization_header` reads
     /// it: the raw bytes, with repeated headers joined by `,` (as an ASGI
     /// server joins them), or empty when absent.
-    pub fn authorization(&self) -> std::borrow::Cow<'a, [u8]> {
+    pub fn authorization(&self) -> Cow<'a, [u8]> {
         let mut values = self.header_values("authorization");
         let Some(first) = values.next() else {
-            return std::borrow::Cow::Borrowed(&[]);
+            return Cow::Borrowed(&[]);
         };
         match values.next() {
-            None => std::borrow::Cow::Borrowed(first),
+            None => Cow::Borrowed(first),
             Some(second) => {
                 let mut joined = first.to_vec();
                 for v in std::iter::once(second).chain(values) {
                     joined.push(b',');
                     joined.extend_from_slice(v);
                 }
-                std::borrow::Cow::Owned(joined)
+                Cow::Owned(joined)
             }
         }
     }
@@ -116,10 +194,102 @@ impl<'a> Request<'a> {
         )
     }
 
+    /// The IP address of the connection's peer, when the server recorded
+    /// it ([`PeerAddr`](crate::net::PeerAddr); the [`AuthLayer`](crate::layer::AuthLayer)
+    /// records axum's `ConnectInfo<SocketAddr>` as one).
+    pub fn peer_ip(&self) -> Option<std::net::IpAddr> {
+        self.extension::<crate::net::PeerAddr>()
+            .map(|p| crate::net::canonical(p.0.ip()))
+    }
+
     /// An extension of the request (peer address, a buffered body, ...).
     pub fn extension<T: Send + Sync + 'static>(&self) -> Option<&'a T> {
         self.parts.extensions.get::<T>()
     }
+}
+
+/// What a request carries under one header name (see [`Request::field`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Header<'a> {
+    /// Not sent.
+    Absent,
+    /// Sent once, as visible ASCII text (spaces and tabs allowed).
+    Text(&'a str),
+    /// Sent once, with bytes outside visible ASCII (`obs-text`, controls).
+    Opaque(&'a [u8]),
+    /// Sent more than once.
+    Repeated,
+}
+
+/// The media type of a `Content-Type` value: lowercased, parameters dropped.
+pub(crate) fn media_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Whether a `Content-Type` names an HTML form body.
+pub(crate) fn is_form(content_type: &str) -> bool {
+    media_type(content_type) == "application/x-www-form-urlencoded"
+}
+
+/// `+` as space and `%XX` decoded, then read as UTF-8 (invalid sequences
+/// replaced), as Python's `unquote_plus`.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            ) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The pairs of a form body in order, as Python's `parse_qsl` with blank
+/// values kept: split on `&`, empty pieces skipped, a piece without `=` is
+/// a name with an empty value.
+pub(crate) fn form_pairs(body: &[u8]) -> impl Iterator<Item = (String, String)> + '_ {
+    let text = String::from_utf8_lossy(body);
+    let pairs: Vec<(String, String)> = text
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect();
+    pairs.into_iter()
+}
+
+/// The last value of `name` in a form body (Django's `QueryDict.get`).
+pub(crate) fn form_value(body: &[u8], name: &str) -> Option<String> {
+    form_pairs(body)
+        .filter(|(k, _)| k == name)
+        .last()
+        .map(|(_, v)| v)
+}
+
+/// Bytes read as Latin-1, as Django decodes header values.
+pub(crate) fn latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| char::from(*b)).collect()
 }
 
 /// Splits a header value the way Python's `bytes.split()` does: on runs of

@@ -72,6 +72,11 @@ pub struct Settings {
     pub default_language: String,
     /// The largest request body the library reads (endpoints, buffering), in bytes.
     pub body_limit: usize,
+    /// The media types responses can have, for DRF's content negotiation
+    /// (an `Accept` that admits none of them is 406 before
+    /// authentication); empty turns the check off. Default: DRF's default
+    /// renderers, JSON and the browsable API's HTML.
+    pub renderer_media_types: Vec<String>,
 }
 
 impl Default for Settings {
@@ -85,6 +90,7 @@ impl Default for Settings {
             simplejwt: SimpleJwtSettings::default(),
             default_language: "en".into(),
             body_limit: 1024 * 1024,
+            renderer_media_types: vec!["application/json".into(), "text/html".into()],
         }
     }
 }
@@ -233,6 +239,11 @@ pub struct RemoteUserSettings {
     pub header: String,
     /// Create unknown users, as Django's `RemoteUserBackend`.
     pub create_unknown_user: bool,
+    /// The peers (addresses or CIDRs, e.g. `["10.0.0.0/8"]`) allowed to
+    /// present the header; a request from any other peer, or from an
+    /// unknown one, is not authenticated by it. Empty: any peer (the proxy
+    /// in front must then be the only way in, and strip client copies).
+    pub trusted_proxies: crate::net::Networks,
 }
 
 impl Default for RemoteUserSettings {
@@ -240,6 +251,7 @@ impl Default for RemoteUserSettings {
         RemoteUserSettings {
             header: "X-Remote-User".into(),
             create_unknown_user: true,
+            trusted_proxies: crate::net::Networks::new(),
         }
     }
 }
@@ -530,6 +542,15 @@ impl Settings {
         }
         if self.body_limit == 0 {
             return invalid("body_limit", "must be at least 1 byte".into());
+        }
+        if let Some(bad) = self.renderer_media_types.iter().find(|t| {
+            t.split_once('/')
+                .is_none_or(|(a, b)| a.is_empty() || b.is_empty())
+        }) {
+            return invalid(
+                "renderer_media_types",
+                format!("`{bad}` is not a media type such as `application/json`"),
+            );
         }
         Ok(())
     }

@@ -12,9 +12,9 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    addr: String,
+    pub(crate) addr: String,
 }
 
 impl Drop for Server {
@@ -33,7 +33,7 @@ fn skip_or_fail(why: &str) -> Option<Server> {
     None
 }
 
-fn start(store: &str, blacklist: &str) -> Option<Server> {
+pub(crate) fn start(store: &str, blacklist: &str) -> Option<Server> {
     let fixtures = format!(
         "{}/../shared/conformance/fixtures.json",
         env!("CARGO_MANIFEST_DIR")

@@ -73,17 +73,21 @@ pub(crate) fn auth_with(f: impl FnOnce(&mut JwtSettings)) -> Auth<User> {
         .unwrap()
 }
 
-fn state(auth: &Auth<User>) -> &JwtState {
+pub(crate) fn state(auth: &Auth<User>) -> &JwtState {
     auth.context().store::<JwtState>().unwrap()
 }
 
-fn b64(s: &str) -> String {
+pub(crate) fn b64(s: &str) -> String {
     URL_SAFE_NO_PAD.encode(s)
 }
 
 /// A token with any header and payload, signed with `key` (HS256).
-fn craft(header: &str, payload: &str, key: &str) -> String {
-    let input = format!("{}.{}", b64(header), b64(payload));
+pub(crate) fn craft(header: &str, payload: &str, key: &str) -> String {
+    sign(&format!("{}.{}", b64(header), b64(payload)), key)
+}
+
+/// `input` (the two first segments) with its HS256 signature appended.
+pub(crate) fn sign(input: &str, key: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
     mac.update(input.as_bytes());
     format!(
@@ -92,16 +96,16 @@ fn craft(header: &str, payload: &str, key: &str) -> String {
     )
 }
 
-const H: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+pub(crate) const H: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
 }
 
-fn claims(extra: serde_json::Value) -> String {
+pub(crate) fn claims(extra: serde_json::Value) -> String {
     let mut c = json!({"token_type": "access", "iat": now(), "exp": now() + 300, "jti": "j1", "user_id": 1});
     for (k, v) in extra.as_object().unwrap() {
         if v.is_null() && k.starts_with('-') {
@@ -123,7 +127,7 @@ fn check_raw(auth: &Auth<User>, authorization: &[u8]) -> (u16, Option<String>, S
     crate::common::both_paths::<(Jwt,), (IsAuthenticated,)>(auth, "GET", headers)
 }
 
-fn check(auth: &Auth<User>, token: &str) -> String {
+pub(crate) fn check(auth: &Auth<User>, token: &str) -> String {
     let (status, challenge, detail) = check_raw(auth, format!("Bearer {token}").as_bytes());
     if status != 200 {
         assert_eq!(
@@ -224,7 +228,8 @@ fn malformed_tokens_get_pyjwt_messages_in_pyjwt_order() {
             "Signature verification failed",
         ),
         (
-            format!("{input}.{}", &sig[..sig.len() - 4]),
+            // A whole quad shorter: canonical base64, a wrong signature.
+            format!("{input}.{}", &sig[..sig.len() - 3]),
             "Signature verification failed",
         ),
         (format!("{input}."), "Signature verification failed"),
@@ -349,8 +354,6 @@ fn accepted_variants() {
         format!("{good}="),
         craft(H, &claims(json!({"-jti": null})), KEY),
         craft(H, &claims(json!({"user_id": "1"})), KEY),
-        craft(H, &claims(json!({"exp": (now() + 60).to_string()})), KEY),
-        craft(H, &claims(json!({"exp": (now() + 60) as f64 + 0.5})), KEY),
         craft(H, &claims(json!({"iss": "anyone"})), KEY),
         craft(r#"{"alg":"HS256"}"#, &claims(json!({})), KEY),
         craft(H, &claims(json!({"aud": ""})), KEY),

@@ -35,14 +35,14 @@ async fn session_jwt(user: MaybeUser<User>) -> axum::Json<Value> {
     whoami(&user)
 }
 
-struct App {
-    router: Router,
-    auth: Auth<User>,
-    store: MemoryUserStore<User>,
-    sessions: MemorySessionStore,
+pub(crate) struct App {
+    pub(crate) router: Router,
+    pub(crate) auth: Auth<User>,
+    pub(crate) store: MemoryUserStore<User>,
+    pub(crate) sessions: MemorySessionStore,
 }
 
-fn app_with(f: impl FnOnce(&mut Settings)) -> App {
+pub(crate) fn app_with(f: impl FnOnce(&mut Settings)) -> App {
     let mut s = settings_with(|_| {});
     f(&mut s);
     let store = users();
@@ -74,7 +74,7 @@ fn app_with(f: impl FnOnce(&mut Settings)) -> App {
     }
 }
 
-fn set_cookies(headers: &http::HeaderMap) -> Vec<String> {
+pub(crate) fn set_cookies(headers: &http::HeaderMap) -> Vec<String> {
     headers
         .get_all("set-cookie")
         .iter()
@@ -82,14 +82,14 @@ fn set_cookies(headers: &http::HeaderMap) -> Vec<String> {
         .collect()
 }
 
-fn cookie_value(headers: &http::HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie_value(headers: &http::HeaderMap, name: &str) -> Option<String> {
     set_cookies(headers).into_iter().find_map(|c| {
         c.strip_prefix(&format!("{name}="))
             .map(|rest| rest.split(';').next().unwrap().to_owned())
     })
 }
 
-async fn login(
+pub(crate) async fn login(
     app: &App,
     user: &str,
     password: &str,
@@ -110,7 +110,7 @@ async fn login(
 }
 
 /// Logs alice in; returns (sessionid, csrf secret).
-async fn alice(app: &App) -> (String, String) {
+pub(crate) async fn alice(app: &App) -> (String, String) {
     let (status, headers, body) = login(app, "alice", "alice-password-1", None).await;
     assert_eq!(
         (status, &body),
@@ -122,7 +122,12 @@ async fn alice(app: &App) -> (String, String) {
     )
 }
 
-async fn call(app: &App, method: &str, uri: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+pub(crate) async fn call(
+    app: &App,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
     let mut b = http::Request::builder()
         .method(method)
         .uri(uri)
@@ -134,7 +139,7 @@ async fn call(app: &App, method: &str, uri: &str, headers: &[(&str, &str)]) -> (
     (s.as_u16(), body)
 }
 
-fn csrf_failed(reason: &str) -> (u16, Value) {
+pub(crate) fn csrf_failed(reason: &str) -> (u16, Value) {
     (403, json!({ "detail": format!("CSRF Failed: {reason}") }))
 }
 

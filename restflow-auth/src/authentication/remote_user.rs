@@ -8,6 +8,7 @@
 //! | request | answer |
 //! | --- | --- |
 //! | no header, or an empty one | not mine |
+//! | the header twice, a value that is not printable ASCII, a peer outside `remote_user.trusted_proxies` | not mine (nobody is named, nobody is created) |
 //! | a known active user | that user |
 //! | an unknown user | created through the user store (`remote_user.create_unknown_user`, on by default, as Django's `RemoteUserBackend`) |
 //! | an inactive user, or one that cannot be created | 403 `User inactive or deleted.` |
@@ -17,17 +18,33 @@
 use crate::authentication::{Authenticated, Authenticator, Outcome};
 use crate::context::Context;
 use crate::error::Rejection;
-use crate::request::Request;
+use crate::request::{Header, Request};
 use crate::user::{AuthUser, StoreResult};
 
 /// Authentication by a header set by a trusted proxy.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RemoteUser;
 
+/// The user name the proxy sent, when it can be trusted: from a trusted
+/// peer (`remote_user.trusted_proxies`), sent once, printable ASCII.
+/// Anything else names nobody (DRF-BEHAVIOUR.md rule 12): a second copy
+/// means a client's copy got past the proxy, and a name Django would read
+/// as Latin-1 is not one a proxy vouches for.
 fn username<'a, U: AuthUser>(req: &Request<'a>, ctx: &Context<U>) -> Option<&'a str> {
-    req.header(&ctx.settings().remote_user.header)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+    let s = &ctx.settings().remote_user;
+    if !s.trusted_proxies.is_empty()
+        && !req
+            .peer_ip()
+            .is_some_and(|ip| s.trusted_proxies.contains(ip))
+    {
+        return None;
+    }
+    match req.field(&s.header) {
+        Header::Text(v) => {
+            Some(v.trim()).filter(|v| !v.is_empty() && v.bytes().all(|b| (0x20..0x7f).contains(&b)))
+        }
+        Header::Absent | Header::Opaque(_) | Header::Repeated => None,
+    }
 }
 
 fn conclude<U: AuthUser>(user: StoreResult<Option<U>>) -> Outcome<U> {

@@ -3,7 +3,8 @@
 //!
 //! | request | answer |
 //! | --- | --- |
-//! | no session cookie, an unknown or expired session, a password changed since login | not mine (anonymous) |
+//! | no session cookie, a malformed, unknown or expired session | not mine (anonymous); the cookie is deleted in the response |
+//! | a password changed since login | the session ends (Django's flush): anonymous, cookie deleted |
 //! | the session of an inactive or deleted user | 403 `User inactive or deleted.` (DRF skips) |
 //! | logged in, GET/HEAD/OPTIONS/TRACE | the user, no CSRF check |
 //! | logged in, unsafe method, CSRF check fails | 403 `CSRF Failed: <Django's reason>` |
@@ -22,8 +23,9 @@ use crate::authentication::{Authenticated, Authenticator, Outcome};
 use crate::context::Context;
 use crate::error::{AuthError, Rejection};
 use crate::request::Request;
+use crate::session::cookies::response_cookies;
 use crate::session::csrf::{self, Source};
-use crate::session::{SessionData, Sessions, auth_hash, cookie};
+use crate::session::{SessionData, Sessions, auth_hash, cookie, valid_key};
 use crate::user::{AuthUser, StoreResult, UserId};
 
 /// Session authentication (Django's session cookie), with CSRF.
@@ -40,56 +42,111 @@ pub(crate) fn store<U: AuthUser>(ctx: &Context<U>) -> Result<&Sessions, AuthErro
     })
 }
 
-/// The form field of a buffered `application/x-www-form-urlencoded` POST.
-fn form_token<'a>(req: &Request<'a>) -> Option<String> {
-    let ct = req.header("content-type")?;
-    if !ct
-        .to_ascii_lowercase()
-        .starts_with("application/x-www-form-urlencoded")
-    {
+/// The form field of a buffered `application/x-www-form-urlencoded` POST
+/// (Django's `request.POST.get("csrfmiddlewaretoken")`: the last value).
+fn form_token(req: &Request<'_>) -> Option<String> {
+    let ct = req.meta("content-type")?;
+    if !crate::request::is_form(&ct) {
         return None;
     }
-    let body = std::str::from_utf8(req.body()?).ok()?;
-    body.split('&')
-        .filter_map(|p| p.split_once('='))
-        .find(|(k, _)| *k == "csrfmiddlewaretoken")
-        .map(|(_, v)| v.to_owned())
-        .filter(|v| !v.is_empty())
+    crate::request::form_value(req.body()?, "csrfmiddlewaretoken").filter(|v| !v.is_empty())
 }
 
-/// Django's `CsrfViewMiddleware` as DRF calls it.
+/// Django's `request.get_host()` with `ALLOWED_HOSTS = ["*"]`: the `Host`
+/// header when `split_domain_port` accepts it, `None` where Django raises
+/// `DisallowedHost`.
+pub(crate) fn request_host<'a>(req: &Request<'a>) -> Option<std::borrow::Cow<'a, str>> {
+    let host = match req.meta("host") {
+        Some(h) => h,
+        None => std::borrow::Cow::Borrowed(req.uri().authority()?.as_str()),
+    };
+    valid_host(&host).then_some(host)
+}
+
+/// Django's `host_validation_re`: `domain[:port]` or `[ipv6][:port]`.
+fn valid_host(host: &str) -> bool {
+    let h = host.to_ascii_lowercase();
+    let split = if h.starts_with('[') {
+        h.find(']').map(|i| h.split_at(i + 1))
+    } else {
+        Some(h.rfind(':').map_or((h.as_str(), ""), |i| h.split_at(i)))
+    };
+    let Some((domain, port)) = split else {
+        return false;
+    };
+    let port_ok = port.is_empty()
+        || port
+            .strip_prefix(':')
+            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let domain_ok = match domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
+        Some(ip) => {
+            ip.split_once(':')
+                .is_some_and(|(_, after)| !after.is_empty())
+                && ip
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        }
+        None => {
+            !domain.is_empty()
+                && domain
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        }
+    };
+    port_ok && domain_ok
+}
+
+/// The CSRF view of a request: Origin, Referer, HTTPS, host, trusted origins.
+pub(crate) fn csrf_check<'r, U: AuthUser>(
+    ctx: &'r Context<U>,
+    origin: Option<&'r str>,
+    referer: Option<&'r str>,
+    host: Option<&'r str>,
+) -> csrf::Check<'r> {
+    let s = &ctx.settings().session;
+    csrf::Check {
+        origin,
+        referer,
+        secure: s.cookie_secure,
+        // A host Django refuses matches no origin.
+        host: host.unwrap_or("\0"),
+        trusted: &s.csrf_trusted_origins,
+    }
+}
+
+/// Django's `CsrfViewMiddleware` as DRF calls it. Every header is read as
+/// Django reads it ([`Request::meta`]): a repeated or unreadable `Origin`
+/// is compared as what it is and matches nothing.
 pub fn enforce_csrf<U: AuthUser>(req: &Request<'_>, ctx: &Context<U>) -> Result<(), AuthError> {
     if req.is_safe_method() {
         return Ok(());
     }
     let s = &ctx.settings().session;
-    let host = req
-        .header("host")
-        .or_else(|| req.uri().authority().map(|a| a.as_str()))
-        .unwrap_or("");
-    let scheme = if s.cookie_secure { "https" } else { "http" };
-    let good_origin = format!("{scheme}://{host}");
     let form = if req.method() == http::Method::POST {
         form_token(req)
     } else {
         None
     };
-    let header = req.header(&s.csrf_header_name).filter(|v| !v.is_empty());
-    let source = match (&form, header) {
+    let header = req.meta(&s.csrf_header_name);
+    let source = match (&form, &header) {
         (Some(f), _) => Some(Source::Form(f)),
         (None, Some(h)) => Some(Source::Header(h, &s.csrf_header_name)),
         (None, None) => None,
     };
-    csrf::check(
-        req.header("origin"),
-        req.header("referer"),
-        s.cookie_secure,
-        &good_origin,
-        &s.csrf_trusted_origins,
-        cookie(req, &s.csrf_cookie_name),
-        source,
-    )
-    .map_err(AuthError::csrf)
+    let (origin, referer, host) = (req.meta("origin"), req.meta("referer"), request_host(req));
+    let cookie = cookie(req, &s.csrf_cookie_name);
+    csrf_check(ctx, origin.as_deref(), referer.as_deref(), host.as_deref())
+        .run(cookie.as_deref(), source)
+        .map_err(AuthError::csrf)
+}
+
+/// What the session says, once its user is loaded.
+enum Verdict<U> {
+    /// The answer.
+    Done(Outcome<U>),
+    /// The password changed since login: Django flushes the session (the
+    /// row is deleted, the cookie too) and the request is anonymous.
+    Flush,
 }
 
 fn conclude<U: AuthUser>(
@@ -98,21 +155,33 @@ fn conclude<U: AuthUser>(
     key: &str,
     data: &SessionData,
     user: StoreResult<Option<U>>,
-) -> Outcome<U> {
-    let user = user?.ok_or(Rejection::UserInactiveOrDeleted)?;
+) -> Verdict<U> {
+    let user = match user {
+        Ok(Some(u)) => u,
+        Ok(None) => return Verdict::Done(Err(Rejection::UserInactiveOrDeleted.into())),
+        Err(e) => return Verdict::Done(Err(e)),
+    };
     if !user.is_active() {
-        return Err(Rejection::UserInactiveOrDeleted.into());
+        return Verdict::Done(Err(Rejection::UserInactiveOrDeleted.into()));
     }
-    // A password changed since login ends the session: anonymous, as Django.
     if !bool::from(
         auth_hash(user.password_hash())
             .as_bytes()
             .ct_eq(data.auth_hash.as_bytes()),
     ) {
-        return Ok(None);
+        return Verdict::Flush;
     }
-    enforce_csrf(req, ctx)?;
-    Ok(Some(Authenticated::new(user, SessionKey(key.to_owned()))))
+    Verdict::Done(
+        enforce_csrf(req, ctx).map(|()| Some(Authenticated::new(user, SessionKey(key.to_owned())))),
+    )
+}
+
+/// The session cookie names no live session: Django deletes it in the
+/// response (`SessionMiddleware`, an accessed session that is empty).
+fn forget<U: AuthUser>(req: &Request<'_>, ctx: &Context<U>) {
+    if let Some(rc) = response_cookies(req) {
+        rc.delete(&ctx.settings().session.cookie_name);
+    }
 }
 
 impl<U: AuthUser> Authenticator<U> for Session {
@@ -121,14 +190,25 @@ impl<U: AuthUser> Authenticator<U> for Session {
         let Some(key) = cookie(req, &ctx.settings().session.cookie_name) else {
             return Ok(None);
         };
-        let Some(data) = sessions.load(key).await? else {
+        if !valid_key(&key) {
+            return Ok(None);
+        }
+        let Some(data) = sessions.load(&key).await? else {
+            forget(req, ctx);
             return Ok(None);
         };
         let user = match U::Id::from_json(&data.user_id) {
             Some(id) => ctx.users().find_by_id(&id).await,
             None => Ok(None),
         };
-        conclude(req, ctx, key, &data, user)
+        match conclude(req, ctx, &key, &data, user) {
+            Verdict::Done(outcome) => outcome,
+            Verdict::Flush => {
+                sessions.delete(&key).await?;
+                forget(req, ctx);
+                Ok(None)
+            }
+        }
     }
 
     fn authenticate_blocking(&self, req: &Request<'_>, ctx: &Context<U>) -> Outcome<U> {
@@ -136,14 +216,25 @@ impl<U: AuthUser> Authenticator<U> for Session {
         let Some(key) = cookie(req, &ctx.settings().session.cookie_name) else {
             return Ok(None);
         };
-        let Some(data) = sessions.load_blocking(key)? else {
+        if !valid_key(&key) {
+            return Ok(None);
+        }
+        let Some(data) = sessions.load_blocking(&key)? else {
+            forget(req, ctx);
             return Ok(None);
         };
         let user = match U::Id::from_json(&data.user_id) {
             Some(id) => ctx.users().find_by_id_blocking(&id),
             None => Ok(None),
         };
-        conclude(req, ctx, key, &data, user)
+        match conclude(req, ctx, &key, &data, user) {
+            Verdict::Done(outcome) => outcome,
+            Verdict::Flush => {
+                sessions.delete_blocking(&key)?;
+                forget(req, ctx);
+                Ok(None)
+            }
+        }
     }
 
     fn name(&self) -> &'static str {

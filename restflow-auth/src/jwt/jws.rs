@@ -202,18 +202,85 @@ fn claims_view<'a>(text: &'a str, seed: ClaimsSeed<'_>) -> Result<ClaimsView<'a>
     Ok(view)
 }
 
-/// Parses `bytes` as a JSON object, or says why not in Python's terms.
-fn object<'a>(bytes: &'a [u8], what: &'static str) -> Result<Object<'a>, TokenError> {
-    let text = match std::str::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            let at = e.valid_up_to();
-            return Err(TokenError::Invalid(Cow::Owned(format!(
-                "Invalid {what} string: 'utf-8' codec can't decode byte 0x{:02x} in position {at}",
-                bytes[at]
-            ))));
+/// Python's `'utf-8' codec can't decode ...` text for invalid UTF-8.
+fn utf8_reason(bytes: &[u8], e: std::str::Utf8Error) -> String {
+    let at = e.valid_up_to();
+    match e.error_len() {
+        Some(_) => {
+            let b = bytes[at];
+            let reason = if (0xc2..=0xf4).contains(&b) {
+                "invalid continuation byte"
+            } else {
+                "invalid start byte"
+            };
+            format!("'utf-8' codec can't decode byte 0x{b:02x} in position {at}: {reason}")
         }
+        None if bytes.len() - at == 1 => format!(
+            "'utf-8' codec can't decode byte 0x{:02x} in position {at}: unexpected end of data",
+            bytes[at]
+        ),
+        None => format!(
+            "'utf-8' codec can't decode bytes in position {at}-{}: unexpected end of data",
+            bytes.len() - 1
+        ),
+    }
+}
+
+/// Python's `json.loads` on bytes decodes them first, guessing UTF-16 and
+/// UTF-32 from a BOM or zero bytes (`json.detect_encoding`); UTF-8 (with
+/// or without a BOM) otherwise.
+fn python_text(bytes: &[u8]) -> Result<Cow<'_, str>, String> {
+    let wide = |units: Vec<u16>, name: &str| {
+        char::decode_utf16(units)
+            .collect::<Result<String, _>>()
+            .map(Cow::Owned)
+            .map_err(|_| format!("'{name}' codec can't decode bytes: illegal encoding"))
     };
+    let words = |b: &[u8], be: bool| -> Vec<u16> {
+        b.chunks(2)
+            .map(|c| match (c, be) {
+                ([a, b], true) => u16::from_be_bytes([*a, *b]),
+                ([a, b], false) => u16::from_le_bytes([*a, *b]),
+                _ => 0xd800, // a lone byte: undecodable
+            })
+            .collect()
+    };
+    let utf32 = |b: &[u8], be: bool, name: &str| -> Result<Cow<'_, str>, String> {
+        b.chunks(4)
+            .map(|c| {
+                let v = match c.try_into() {
+                    Ok(arr) if be => u32::from_be_bytes(arr),
+                    Ok(arr) => u32::from_le_bytes(arr),
+                    Err(_) => u32::MAX,
+                };
+                char::from_u32(v).ok_or(())
+            })
+            .collect::<Result<String, ()>>()
+            .map(Cow::Owned)
+            .map_err(|()| format!("'{name}' codec can't decode bytes: illegal encoding"))
+    };
+    match bytes {
+        [0, 0, 0xfe, 0xff, rest @ ..] => utf32(rest, true, "utf-32"),
+        [0xff, 0xfe, 0, 0, rest @ ..] => utf32(rest, false, "utf-32"),
+        [0xfe, 0xff, rest @ ..] => wide(words(rest, true), "utf-16"),
+        [0xff, 0xfe, rest @ ..] => wide(words(rest, false), "utf-16"),
+        [0xef, 0xbb, 0xbf, rest @ ..] => std::str::from_utf8(rest)
+            .map(Cow::Borrowed)
+            .map_err(|e| utf8_reason(rest, e).replace("'utf-8'", "'utf-8-sig'")),
+        [0, b1, _, _, ..] if *b1 != 0 => wide(words(bytes, true), "utf-16-be"),
+        [0, 0, _, _, ..] => utf32(bytes, true, "utf-32-be"),
+        [_, 0, b2, b3, ..] if *b2 != 0 || *b3 != 0 => wide(words(bytes, false), "utf-16-le"),
+        [_, 0, _, _, ..] => utf32(bytes, false, "utf-32-le"),
+        [0, _] => wide(words(bytes, true), "utf-16-be"),
+        [_, 0] => wide(words(bytes, false), "utf-16-le"),
+        _ => std::str::from_utf8(bytes)
+            .map(Cow::Borrowed)
+            .map_err(|e| utf8_reason(bytes, e)),
+    }
+}
+
+/// Parses `text` as a JSON object, or says why not in Python's terms.
+fn object<'a>(text: &'a str, what: &'static str) -> Result<Object<'a>, TokenError> {
     let first = text
         .trim_start_matches([' ', '\t', '\n', '\r'])
         .as_bytes()
@@ -231,43 +298,20 @@ fn object<'a>(bytes: &'a [u8], what: &'static str) -> Result<Object<'a>, TokenEr
         .map_err(|e| TokenError::Invalid(Cow::Owned(format!("Invalid {what} string: {e}"))))
 }
 
-/// Python's `int(value)` on a JSON value: integers, floats (truncated),
-/// booleans, and decimal strings; `None` for anything else.
-pub(crate) fn int_like(raw: &RawValue) -> Option<i64> {
+/// The earliest and latest times Python's `datetime` can hold (years 1 to
+/// 9999), as seconds since the epoch.
+const DATE_RANGE: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
+
+/// A time claim (`exp`, `iat`, `nbf`): a JSON integer that a date can hold.
+/// PyJWT would also take `"9999999999"`, `1.5e9` or `true` (its `int()`),
+/// and simplejwt then fails on them with a 500; here they are refused, as
+/// is an integer no date can hold.
+pub(crate) fn time_claim(raw: &RawValue) -> Option<i64> {
     let s = raw.get();
-    match s.as_bytes().first()? {
-        b'"' => {
-            let v: Cow<'_, str> = serde_json::from_str(s).ok()?;
-            let t = v.trim();
-            let (neg, digits) = match t.as_bytes().first()? {
-                b'-' => (true, &t[1..]),
-                b'+' => (false, &t[1..]),
-                _ => (false, t),
-            };
-            let bytes = digits.as_bytes();
-            if bytes.is_empty()
-                || !bytes[0].is_ascii_digit()
-                || !bytes[bytes.len() - 1].is_ascii_digit()
-                || !bytes.iter().all(|b| b.is_ascii_digit() || *b == b'_')
-                || digits.contains("__")
-            {
-                return None;
-            }
-            let n: i64 = digits.replace('_', "").parse().ok()?;
-            Some(if neg { -n } else { n })
-        }
-        b't' if s == "true" => Some(1),
-        b'f' if s == "false" => Some(0),
-        b'-' | b'0'..=b'9' => {
-            if let Ok(i) = s.parse::<i64>() {
-                Some(i)
-            } else {
-                let f: f64 = s.parse().ok()?;
-                f.is_finite().then(|| f.trunc() as i64)
-            }
-        }
-        _ => None,
+    if !s.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        return None;
     }
+    s.parse::<i64>().ok().filter(|t| DATE_RANGE.contains(t))
 }
 
 fn is_string(raw: &RawValue) -> bool {
@@ -362,18 +406,35 @@ pub(crate) fn read<'p>(
     // names the configured algorithm: steps 6, 7, 9 and 10 all pass.
     let canonical = header_seg == keys.canonical_header().as_bytes();
 
-    // 6-8. encodings and the header JSON.
+    // 6-8, in PyJWT's `_load` order: the header segment and its JSON, the
+    // payload segment (refused when `b64` is false: a detached payload is
+    // never given), the signature segment.
     let mut header_buf = Vec::new();
     if !canonical && !b64::decode_into(header_seg, &mut header_buf) {
         return Err(invalid("Invalid header padding"));
     }
+    let header_text = if canonical {
+        Cow::Borrowed("")
+    } else {
+        python_text(&header_buf)
+            .map_err(|e| TokenError::Invalid(Cow::Owned(format!("Invalid header string: {e}"))))?
+    };
     let header = if canonical {
         None
     } else {
-        Some(object(&header_buf, "header")?)
+        Some(object(&header_text, "header")?)
     };
+    let b64_false = header
+        .as_ref()
+        .and_then(|h| h.get("b64"))
+        .is_some_and(|v| v.get() == "false");
+    if b64_false && !payload_seg.is_empty() {
+        return Err(invalid(
+            "Payload segment must be empty when 'b64' is false.",
+        ));
+    }
     let mut payload_buf = Vec::new();
-    if !b64::decode_into(payload_seg, &mut payload_buf) {
+    if !b64_false && !b64::decode_into(payload_seg, &mut payload_buf) {
         return Err(invalid("Invalid payload padding"));
     }
     let mut signature = Vec::new();
@@ -382,18 +443,25 @@ pub(crate) fn read<'p>(
     }
 
     if let Some(header) = &header {
-        // 9. header parameters.
+        // 9. header parameters: `kid`, then `crit` (PyJWT understands `b64`
+        // alone, RFC 7797), then `b64`.
         if header.get("kid").is_some_and(|kid| !is_string(kid)) {
             return Err(invalid("Key ID header parameter must be a string"));
         }
         if let Some(crit) = header.get("crit") {
-            let list: Option<Vec<String>> = serde_json::from_str(crit.get()).ok();
-            return Err(match list {
-                Some(l) if !l.is_empty() => TokenError::Invalid(Cow::Owned(format!(
-                    "Unsupported critical extension: {}",
-                    l[0]
-                ))),
-                _ => invalid("Invalid 'crit' header parameter"),
+            check_crit(header, crit)?;
+        }
+        if b64_false {
+            let listed = header.get("crit").is_some_and(|c| {
+                serde_json::from_str::<Vec<serde_json::Value>>(c.get())
+                    .is_ok_and(|l| l.iter().any(|v| v == "b64"))
+            });
+            return Err(if listed {
+                invalid(
+                    "It is required that you pass in a value for the \"detached_payload\" argument to decode a message having the b64 header set to false.",
+                )
+            } else {
+                invalid("The 'b64' header parameter requires 'b64' to be listed in 'crit'.")
             });
         }
         // 10. alg.
@@ -417,13 +485,12 @@ pub(crate) fn read<'p>(
         type_claim: o.type_claim,
         id_claim: o.id_claim,
     };
-    *payload = String::from_utf8(payload_buf).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        TokenError::Invalid(Cow::Owned(format!(
-            "Invalid payload string: 'utf-8' codec can't decode byte 0x{:02x} in position {at}",
-            e.as_bytes()[at]
-        )))
-    })?;
+    *payload = match String::from_utf8(payload_buf) {
+        Ok(text) => text,
+        Err(e) => python_text(e.as_bytes())
+            .map(Cow::into_owned)
+            .map_err(|e| TokenError::Invalid(Cow::Owned(format!("Invalid payload string: {e}"))))?,
+    };
     let claims = claims_view(payload, seed)?;
 
     // 13. required claims, missing or null.
@@ -439,14 +506,14 @@ pub(crate) fn read<'p>(
     let leeway = o.leeway_s as f64;
     // 14. iat.
     if let Some(iat) = claims.iat {
-        let iat = int_like(iat).ok_or(invalid("Issued At claim (iat) must be an integer."))?;
+        let iat = time_claim(iat).ok_or(invalid("Issued At claim (iat) must be an integer."))?;
         if iat as f64 > now + leeway {
             return Err(invalid("The token is not yet valid (iat)"));
         }
     }
     // 15. nbf.
     if let Some(nbf) = claims.nbf {
-        let nbf = int_like(nbf).ok_or(invalid("Not Before claim (nbf) must be an integer."))?;
+        let nbf = time_claim(nbf).ok_or(invalid("Not Before claim (nbf) must be an integer."))?;
         if nbf as f64 > now + leeway {
             return Err(invalid("The token is not yet valid (nbf)"));
         }
@@ -454,8 +521,8 @@ pub(crate) fn read<'p>(
     // 16. exp.
     let exp = match claims.exp {
         Some(exp) => {
-            let exp =
-                int_like(exp).ok_or(invalid("Expiration Time claim (exp) must be an integer."))?;
+            let exp = time_claim(exp)
+                .ok_or(invalid("Expiration Time claim (exp) must be an integer."))?;
             if exp as f64 <= now - leeway {
                 return Err(TokenError::Expired);
             }
@@ -504,6 +571,33 @@ pub(crate) fn read<'p>(
         return Err(invalid("JWT ID must be a string"));
     }
     Ok(Read { claims, exp })
+}
+
+/// PyJWT's `_validate_crit`: a non-empty list of strings, each an extension
+/// PyJWT supports (`b64`) and present in the header.
+fn check_crit(header: &Object<'_>, crit: &RawValue) -> Result<(), TokenError> {
+    let Ok(list) = serde_json::from_str::<Vec<serde_json::Value>>(crit.get()) else {
+        return Err(invalid("Invalid 'crit' header: must be a non-empty list"));
+    };
+    if list.is_empty() {
+        return Err(invalid("Invalid 'crit' header: must be a non-empty list"));
+    }
+    for ext in &list {
+        let Some(ext) = ext.as_str() else {
+            return Err(invalid("Invalid 'crit' header: values must be strings"));
+        };
+        if ext != "b64" {
+            return Err(TokenError::Invalid(Cow::Owned(format!(
+                "Unsupported critical extension: {ext}"
+            ))));
+        }
+        if header.get(ext).is_none() {
+            return Err(TokenError::Invalid(Cow::Owned(format!(
+                "Critical extension '{ext}' is missing from headers"
+            ))));
+        }
+    }
+    Ok(())
 }
 
 /// Whether a raw JSON value is the string `expected`.

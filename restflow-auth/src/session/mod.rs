@@ -9,11 +9,13 @@
 //! Why not tower-sessions: its `Session` API is async only, and the blocking
 //! path of every authenticator must read the same sessions.
 
+pub mod cookies;
 pub mod csrf;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 mod redis;
 
+pub use self::cookies::{ResponseCookies, cookie};
 #[cfg(feature = "redis")]
 pub use self::redis::RedisSessionStore;
 
@@ -48,6 +50,13 @@ pub struct SessionData {
 /// ```
 pub fn auth_hash(password_hash: &str) -> String {
     crate::hex(&sha2::Sha256::digest(password_hash.as_bytes()))
+}
+
+/// Whether a session key is well-formed as Django's `_validate_session_key`
+/// says: at least 8 characters. A cookie holding anything shorter names no
+/// session, and Django deletes it in every response.
+pub fn valid_key(key: &str) -> bool {
+    key.chars().count() >= 8
 }
 
 /// A new session key: 32 characters of `[a-z0-9]`, as Django's.
@@ -95,6 +104,7 @@ trait Erased: Send + Sync {
     fn save<'a>(&'a self, key: &'a str, data: &'a SessionData) -> BoxFuture<'a, StoreResult<()>>;
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<()>>;
     fn load_blocking(&self, key: &str) -> StoreResult<Option<SessionData>>;
+    fn delete_blocking(&self, key: &str) -> StoreResult<()>;
 }
 
 impl<S: SessionStore> Erased for S {
@@ -109,6 +119,9 @@ impl<S: SessionStore> Erased for S {
     }
     fn load_blocking(&self, key: &str) -> StoreResult<Option<SessionData>> {
         SessionStore::load_blocking(self, key)
+    }
+    fn delete_blocking(&self, key: &str) -> StoreResult<()> {
+        SessionStore::delete_blocking(self, key)
     }
 }
 
@@ -153,6 +166,10 @@ impl Sessions {
     /// [`SessionStore::load_blocking`].
     pub fn load_blocking(&self, key: &str) -> StoreResult<Option<SessionData>> {
         self.inner.load_blocking(key)
+    }
+    /// [`SessionStore::delete_blocking`].
+    pub fn delete_blocking(&self, key: &str) -> StoreResult<()> {
+        self.inner.delete_blocking(key)
     }
 }
 
@@ -245,16 +262,4 @@ pub async fn login<U: crate::user::AuthUser>(
 /// Ends a session (Django's `logout`).
 pub async fn logout(sessions: &Sessions, key: &str) -> StoreResult<()> {
     sessions.delete(key).await
-}
-
-/// The value of cookie `name` in the request's `Cookie` headers.
-pub fn cookie<'a>(req: &crate::request::Request<'a>, name: &str) -> Option<&'a str> {
-    req.headers()
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim_matches('"'))
 }

@@ -63,19 +63,27 @@ pub(crate) fn view<U: AuthUser, S: Clone + Send + Sync + 'static>(
     post(move |req: http::Request<Body>| {
         let ctx = Arc::clone(&ctx);
         async move {
-            let (parts, body) = req.into_parts();
-            match read_body(&ctx, &parts, body).await {
+            let (mut parts, body) = req.into_parts();
+            if let Err(e) = crate::negotiation::negotiate(
+                &crate::request::Request::new(&parts),
+                &ctx.settings().renderer_media_types,
+            ) {
+                return reject_with(&ctx, &parts, e, None);
+            }
+            match read_body(&ctx, &mut parts, body).await {
                 Ok(data) => f(ctx, parts, data).await,
                 Err(res) => res,
             }
         }
     })
-    .fallback(|req: http::Request<Body>| async move {
-        let detail = format!("Method \"{}\" not allowed.", req.method());
-        let mut res = json(
-            StatusCode::METHOD_NOT_ALLOWED,
-            serde_json::json!({ "detail": detail }).to_string(),
-        );
+    .fallback(move |req: http::Request<Body>| async move {
+        let (parts, _) = req.into_parts();
+        let catalog = parts
+            .extensions
+            .get::<Arc<Context<U>>>()
+            .map(|c| c.messages().clone());
+        let mut res =
+            crate::layer::method_not_allowed(&parts.method, catalog.as_ref(), lang(&parts));
         res.headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("POST, OPTIONS"));
         res
@@ -111,37 +119,13 @@ fn python_type(v: &Value) -> &'static str {
     }
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                match (
-                    bytes.get(i + 1).copied().and_then(hex),
-                    bytes.get(i + 2).copied().and_then(hex),
-                ) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Reads a JSON or form body into an object, or answers as DRF would.
+/// Reads a JSON or form body into an object, or answers as DRF would. The
+/// bytes stay in the request's extensions as a
+/// [`BufferedBody`](crate::layer::BufferedBody) (the CSRF check of a form
+/// post reads its token field).
 pub(crate) async fn read_body<U: AuthUser>(
     ctx: &Context<U>,
-    parts: &http::request::Parts,
+    parts: &mut http::request::Parts,
     body: Body,
 ) -> Result<Map<String, Value>, Response> {
     let limit = ctx.settings().body_limit;
@@ -152,6 +136,9 @@ pub(crate) async fn read_body<U: AuthUser>(
             return Err(Rejected::new(&Denial::new(e), ctx.messages(), lang(parts)).into_response());
         }
     };
+    parts
+        .extensions
+        .insert(crate::layer::BufferedBody(bytes.clone()));
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -160,15 +147,14 @@ pub(crate) async fn read_body<U: AuthUser>(
         return Ok(Map::new());
     }
     let raw_type = content_type.unwrap_or_default();
-    let media = raw_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match media.as_str() {
+    match crate::request::media_type(&raw_type).as_str() {
         "application/json" => match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(m)) => Ok(m),
+            // DRF's serializer given `None`.
+            Ok(Value::Null) => Err(json(
+                StatusCode::BAD_REQUEST,
+                r#"{"non_field_errors":["No data provided"]}"#.to_owned(),
+            )),
             Ok(other) => Err(json(
                 StatusCode::BAD_REQUEST,
                 serde_json::json!({
@@ -181,15 +167,10 @@ pub(crate) async fn read_body<U: AuthUser>(
                 Err(Rejected::new(&Denial::new(err), ctx.messages(), lang(parts)).into_response())
             }
         },
-        "application/x-www-form-urlencoded" => {
-            let text = String::from_utf8_lossy(&bytes);
-            let mut m = Map::new();
-            for pair in text.split('&').filter(|p| !p.is_empty()) {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                m.insert(percent_decode(k), Value::String(percent_decode(v)));
-            }
-            Ok(m)
-        }
+        // The last value of a repeated field wins, as `QueryDict.get`.
+        "application/x-www-form-urlencoded" => Ok(crate::request::form_pairs(&bytes)
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect()),
         _ => {
             let err = AuthError::new(Rejection::UnsupportedMediaType).arg("media_type", raw_type);
             Err(Rejected::new(&Denial::new(err), ctx.messages(), lang(parts)).into_response())

@@ -10,17 +10,17 @@ use http::{HeaderValue, StatusCode, header};
 use serde_json::{Map, Value, json as j};
 
 use super::{ViewFuture, check_password, fields, json, lang, reject_with, view};
-use crate::authentication::session::{Session, store};
+use crate::authentication::session::{Session, csrf_check, request_host, store};
 use crate::authentication::{Authenticator, Outcome};
 use crate::context::{Auth, Context};
 use crate::dispatch::Denial;
 use crate::error::{AuthError, Rejected, Rejection};
+use crate::layer::BufferedBody;
 use crate::request::Request;
-use crate::session::{cookie, csrf};
+use crate::session::{cookie, cookies, csrf, valid_key};
 use crate::user::{AuthUser, UserId};
 
-/// Django's `CSRF_COOKIE_AGE`: one year.
-const CSRF_COOKIE_AGE: u64 = 31_449_600;
+use crate::layer::CSRF_COOKIE_AGE;
 
 impl<U: AuthUser> Auth<U> {
     /// `POST session/login/`, `POST session/logout/` and `GET csrf/`, to
@@ -46,42 +46,67 @@ impl<U: AuthUser> Auth<U> {
     }
 }
 
-fn cookie_header<U: AuthUser>(
+fn set_cookie<U: AuthUser>(
     ctx: &Context<U>,
     name: &str,
     value: &str,
     max_age: u64,
     http_only: bool,
 ) -> HeaderValue {
-    let s = &ctx.settings().session;
-    let mut c = format!("{name}={value}; Max-Age={max_age}; Path=/; SameSite=Lax");
-    if http_only {
-        c.push_str("; HttpOnly");
-    }
-    if s.cookie_secure {
-        c.push_str("; Secure");
-    }
-    HeaderValue::from_str(&c).expect("cookie names and values are checked")
+    cookies::set_cookie(
+        name,
+        value,
+        max_age,
+        http_only,
+        ctx.settings().session.cookie_secure,
+    )
 }
 
-fn valid_secret(v: &str) -> bool {
-    v.len() == csrf::SECRET_LENGTH && v.bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
+/// Django's `get_token`: the secret of a well-formed CSRF cookie (a 64
+/// character one unmasked), else a new secret; the cookie is (re)set.
 fn csrf_view<U: AuthUser>(ctx: &Context<U>, req: http::Request<Body>) -> Response {
     let (parts, _) = req.into_parts();
+    if let Err(e) =
+        crate::negotiation::negotiate(&Request::new(&parts), &ctx.settings().renderer_media_types)
+    {
+        return reject_with(ctx, &parts, e, None);
+    }
     let s = &ctx.settings().session;
-    let existing = cookie(&Request::new(&parts), &s.csrf_cookie_name).filter(|v| valid_secret(v));
-    let secret = existing.map_or_else(csrf::new_secret, str::to_owned);
+    let existing = cookie(&Request::new(&parts), &s.csrf_cookie_name)
+        .filter(|v| csrf::is_well_formed(v))
+        .map(|v| csrf::secret_of(&v));
+    let secret = existing.unwrap_or_else(csrf::new_secret);
     let mut res = json(
         StatusCode::OK,
         j!({ "csrftoken": csrf::mask(&secret) }).to_string(),
     );
     res.headers_mut().append(
         header::SET_COOKIE,
-        cookie_header(ctx, &s.csrf_cookie_name, &secret, CSRF_COOKIE_AGE, false),
+        set_cookie(ctx, &s.csrf_cookie_name, &secret, CSRF_COOKIE_AGE, false),
     );
     res
+}
+
+/// Login CSRF (DRF-BEHAVIOUR.md rule 14): an HTML form posted to the login
+/// view from another site would log the browser in as the attacker. A form
+/// body must come from this origin or a trusted one, judged by `Origin`, or
+/// without it by `Referer` (a client that sends neither is not a browser
+/// form). JSON bodies cannot be sent cross-site without CORS.
+fn check_login_form<U: AuthUser>(
+    ctx: &Context<U>,
+    parts: &http::request::Parts,
+) -> Result<(), AuthError> {
+    let req = Request::new(parts);
+    if !req
+        .meta("content-type")
+        .is_some_and(|ct| crate::request::is_form(&ct))
+    {
+        return Ok(());
+    }
+    let (origin, referer, host) = (req.meta("origin"), req.meta("referer"), request_host(&req));
+    csrf_check(ctx, origin.as_deref(), referer.as_deref(), host.as_deref())
+        .check_form_source()
+        .map_err(AuthError::csrf)
 }
 
 fn login<U: AuthUser>(
@@ -95,6 +120,7 @@ fn login<U: AuthUser>(
             Err(res) => return *res,
         };
         let result: Result<Response, AuthError> = async {
+            check_login_form(&ctx, &parts)?;
             let sessions = store(&ctx)?;
             let user = check_password(&ctx, &username, password).await?;
             // A route without authenticators: AuthenticationFailed is a 403.
@@ -103,18 +129,18 @@ fn login<U: AuthUser>(
                 .ok_or(Rejection::InvalidUsernamePassword)?;
             let s = &ctx.settings().session;
             let previous = cookie(&Request::new(&parts), &s.cookie_name);
-            let key = crate::session::login(sessions, s, &user, previous).await?;
+            let key = crate::session::login(sessions, s, &user, previous.as_deref()).await?;
             let body = j!({ "id": user.id().to_json(), "username": user.username() }).to_string();
             let mut res = json(StatusCode::OK, body);
             let h = res.headers_mut();
             h.append(
                 header::SET_COOKIE,
-                cookie_header(&ctx, &s.cookie_name, &key, s.cookie_age_s, true),
+                set_cookie(&ctx, &s.cookie_name, &key, s.cookie_age_s, true),
             );
             // Django rotates the CSRF secret at login.
             h.append(
                 header::SET_COOKIE,
-                cookie_header(
+                set_cookie(
                     &ctx,
                     &s.csrf_cookie_name,
                     &csrf::new_secret(),
@@ -129,32 +155,34 @@ fn login<U: AuthUser>(
     })
 }
 
+/// Django's `logout`: the session is flushed, and a request that carried a
+/// session cookie gets it deleted; one that carried none gets no cookie.
 fn logout<U: AuthUser>(
     ctx: Arc<Context<U>>,
     parts: http::request::Parts,
     _: Map<String, Value>,
 ) -> ViewFuture {
     Box::pin(async move {
-        // Session-authenticated: a logged-in POST must pass the CSRF check.
-        let outcome: Outcome<U> = Session.authenticate(&Request::new(&parts), &ctx).await;
+        // Session-authenticated: a logged-in POST must pass the CSRF check,
+        // whose token may come in the form body.
+        let body = parts.extensions.get::<BufferedBody>();
+        let mut req = Request::new(&parts);
+        if let Some(b) = body {
+            req = req.with_body(b.as_ref());
+        }
+        let outcome: Outcome<U> = Session.authenticate(&req, &ctx).await;
         let result: Result<Response, AuthError> = async {
-            let found = outcome?;
+            outcome?;
             let s = &ctx.settings().session;
-            if found.is_some()
-                && let Some(key) = cookie(&Request::new(&parts), &s.cookie_name)
-            {
-                crate::session::logout(store(&ctx)?, key).await?;
-            }
             let mut res = Response::new(Body::empty());
             *res.status_mut() = StatusCode::NO_CONTENT;
-            let clear = format!(
-                "{}=\"\"; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/",
-                s.cookie_name
-            );
-            res.headers_mut().append(
-                header::SET_COOKIE,
-                HeaderValue::from_str(&clear).expect("checked name"),
-            );
+            if let Some(key) = cookie(&req, &s.cookie_name) {
+                if valid_key(&key) {
+                    crate::session::logout(store(&ctx)?, &key).await?;
+                }
+                res.headers_mut()
+                    .append(header::SET_COOKIE, cookies::delete_cookie(&s.cookie_name));
+            }
             Ok(res)
         }
         .await;
