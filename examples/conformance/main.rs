@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release --example conformance -- --fixtures PATH --addr 127.0.0.1:PORT \
 //!     [--store memory|sqlite:PATH|postgres:URL] [--blacklist memory|sqlite:PATH|postgres:URL|redis:URL]
+//!     [--throttle memory|redis://URL]
 //! ```
 //!
 //! It prints `listening on http://ADDR` once it accepts connections.
@@ -16,12 +17,13 @@ restflow_auth::config! {
     user: server::User,
     authentication: [restflow_auth::Jwt, restflow_auth::Session],
     permissions: [restflow_auth::permissions::IsAuthenticated],
+    throttle_rates: { anon: "3/min", user: "5/min" },
 }
 
 fn usage(msg: &str) -> ! {
     eprintln!("error: {msg}");
     eprintln!(
-        "usage: conformance --fixtures PATH --addr HOST:PORT [--store memory|sqlite:PATH|postgres:URL] [--blacklist memory|sqlite:PATH|postgres:URL|redis:URL]"
+        "usage: conformance --fixtures PATH --addr HOST:PORT [--store memory|sqlite:PATH|postgres:URL] [--blacklist memory|sqlite:PATH|postgres:URL|redis:URL] [--throttle memory|redis://URL]"
     );
     std::process::exit(2);
 }
@@ -30,7 +32,7 @@ fn usage(msg: &str) -> ! {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut fixtures = None;
     let mut addr = "127.0.0.1:8000".to_owned();
-    let (mut store, mut blacklist) = (Backend::Memory, Backend::Memory);
+    let (mut store, mut blacklist, mut throttle) = (Backend::Memory, Backend::Memory, Backend::Memory);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || {
@@ -44,6 +46,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--blacklist" => {
                 blacklist = Backend::parse("--blacklist", &value()).unwrap_or_else(|e| usage(&e))
             }
+            "--throttle" => {
+                throttle = Backend::parse("--throttle", &value()).unwrap_or_else(|e| usage(&e));
+                if !matches!(throttle, Backend::Memory | Backend::Redis(_)) {
+                    usage("--throttle takes memory or redis://URL");
+                }
+            }
             other => usage(&format!("unknown flag {other}")),
         }
     }
@@ -51,9 +59,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
     let fixtures: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
-    let app = server::app(&fixtures, &store, &blacklist).await?;
+    let app = server::app(&fixtures, &store, &blacklist, &throttle).await?;
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app).await?;
+    // The peer address is the anonymous throttle's client identity.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await?;
     Ok(())
 }

@@ -14,6 +14,7 @@ use restflow_auth::prelude::*;
 use restflow_auth::session::MemorySessionStore;
 use restflow_auth::settings::Secret;
 use restflow_auth::sql::{PostgresDatabase, SqliteDatabase, TokenTable, UserRecord, UserTable};
+use restflow_auth::throttle::RedisThrottleStore;
 use restflow_auth::token::MemoryTokenStore;
 use serde_json::{Value, json};
 
@@ -154,6 +155,15 @@ async fn readonly(user: MaybeUser<User>) -> Json<Value> {
     whoami(&user)
 }
 
+/// DRF's `AnonRateThrottle` (3/min) and `UserRateThrottle` (5/min): the
+/// rates are the `config!`'s in main.rs.
+#[authenticate(Jwt)]
+#[permissions(AllowAny)]
+#[throttle(AnonRateThrottle, UserRateThrottle)]
+async fn throttled(user: MaybeUser<User>) -> Json<Value> {
+    whoami(&user)
+}
+
 fn string(v: &Value, what: &str) -> Result<String, String> {
     v.as_str()
         .map(str::to_owned)
@@ -269,6 +279,7 @@ pub async fn app(
     fixtures: &Value,
     store: &Backend,
     blacklist: &Backend,
+    throttle: &Backend,
 ) -> Result<Router, Box<dyn std::error::Error>> {
     let mut s = Settings::default();
     let j = &fixtures["jwt"];
@@ -312,6 +323,14 @@ pub async fn app(
         }
         Backend::Postgres(url) => builder.blacklist(PostgresBlacklist::connect(url).await?),
     };
+    let builder = match throttle {
+        Backend::Memory => builder,
+        Backend::Redis(url) => builder.throttle_store(
+            RedisThrottleStore::new(url)?
+                .with_prefix(format!("restflow:conformance:{}:throttle:", std::process::id())),
+        ),
+        other => return Err(format!("--throttle {other:?}: expected memory or redis://URL").into()),
+    };
     let auth = builder.build()?;
     Ok(Router::new()
         .nest("/api/auth", auth.jwt_routes())
@@ -338,5 +357,6 @@ pub async fn app(
         .route("/api/whoami/admin/", get(admin).post(admin))
         .route("/api/whoami/open/", get(open).post(open))
         .route("/api/whoami/readonly/", get(readonly).post(readonly))
+        .route("/api/whoami/throttled/", get(throttled))
         .layer(auth.layer()))
 }

@@ -1,6 +1,8 @@
-//! `config! { user: User, authentication: [..], permissions: [..] }`: the
-//! project defaults, emitted as a hidden type at the crate root that a bare
-//! `#[authenticate]` and a handler without `#[permissions]` name.
+//! `config! { user: User, authentication: [..], permissions: [..],
+//! throttles: [..], throttle_rates: { scope: "rate" } }`: the project
+//! defaults, emitted as a hidden type at the crate root that a bare
+//! `#[authenticate]` and a handler without `#[permissions]` name, and the
+//! default throttles and rates, registered for startup (`inventory`).
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
@@ -10,14 +12,61 @@ use syn::spanned::Spanned;
 use crate::ctxt::Ctxt;
 use crate::paths::krate;
 
-const KEYS: &str = "`user`, `authentication`, `permissions` and `crate`";
+const KEYS: &str =
+    "`user`, `authentication`, `permissions`, `throttles`, `throttle_rates` and `crate`";
 
 #[derive(Default)]
 struct Config {
     user: Option<syn::Type>,
     authentication: Option<Vec<syn::Path>>,
     permissions: Option<(Span, Vec<syn::Path>)>,
+    throttles: Option<Vec<syn::Path>>,
+    rates: Option<Vec<(syn::Ident, syn::LitStr)>>,
     krate: Option<syn::Path>,
+}
+
+/// A rate as restflow-auth reads it (`N/period`: `s`, `m`, `h`, `d` by the
+/// first letter, or a count before it, `5/10m`); checked here so that a
+/// typo fails the build. Mirrors `throttle::Rate::parse`.
+fn valid_rate(rate: &str) -> bool {
+    let Some((num, period)) = rate.split_once('/') else {
+        return false;
+    };
+    let period = period.trim();
+    let digits = period.bytes().take_while(u8::is_ascii_digit).count();
+    num.trim().parse::<u64>().is_ok()
+        && (digits == 0 || period[..digits].parse::<u64>().is_ok_and(|c| c > 0))
+        && matches!(period.as_bytes().get(digits), Some(b's' | b'm' | b'h' | b'd'))
+}
+
+/// `{ anon: "3/min", user: "5/min" }`.
+fn rates(cx: &Ctxt, input: ParseStream<'_>) -> syn::Result<Vec<(syn::Ident, syn::LitStr)>> {
+    let content;
+    syn::braced!(content in input);
+    let mut out: Vec<(syn::Ident, syn::LitStr)> = Vec::new();
+    while !content.is_empty() {
+        let scope: syn::Ident = content.parse()?;
+        content.parse::<syn::Token![:]>()?;
+        let rate: syn::LitStr = content.parse()?;
+        if !valid_rate(&rate.value()) {
+            cx.error_spanned_by(
+                &rate,
+                format!(
+                    "`{}` is not a rate such as `\"100/day\"`, `\"3/min\"` or `\"5/10m\"` (period s, m, h or d)",
+                    rate.value()
+                ),
+            );
+        }
+        if out.iter().any(|(s, _)| *s == scope) {
+            cx.error_spanned_by(&scope, format!("the rate of `{scope}` is given twice"));
+        }
+        out.push((scope, rate));
+        if content.is_empty() {
+            break;
+        }
+        content.parse::<syn::Token![,]>()?;
+    }
+    Ok(out)
 }
 
 fn list(input: ParseStream<'_>) -> syn::Result<(Span, Vec<syn::Path>)> {
@@ -69,6 +118,14 @@ fn parse(cx: &Ctxt, input: ParseStream<'_>) -> syn::Result<Config> {
                 }
                 cfg.permissions = Some((span, items));
             }
+            "throttles" => {
+                dup(cfg.throttles.is_some());
+                cfg.throttles = Some(list(input)?.1);
+            }
+            "throttle_rates" => {
+                dup(cfg.rates.is_some());
+                cfg.rates = Some(rates(cx, input)?);
+            }
             "crate" => {
                 dup(cfg.krate.is_some());
                 cfg.krate = Some(input.parse()?);
@@ -80,6 +137,10 @@ fn parse(cx: &Ctxt, input: ParseStream<'_>) -> syn::Result<Config> {
                     }
                     "permission_classes" | "permission" => "; did you mean `permissions`?",
                     "user_model" | "model" => "; did you mean `user`?",
+                    "throttle_classes" | "throttle" => "; did you mean `throttles`?",
+                    "rates" | "throttle_rate" | "default_throttle_rates" => {
+                        "; did you mean `throttle_rates`?"
+                    }
                     _ => "",
                 };
                 cx.error_spanned_by(
@@ -135,6 +196,7 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
         )
     });
     let _ = perms_span;
+    let throttles = cfg.throttles.unwrap_or_default();
     let asserts = chain
         .iter()
         .map(|a| quote_spanned!(a.span()=> #private::assert_authenticator::<#user, #a>();))
@@ -142,7 +204,36 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
             perms
                 .iter()
                 .map(|p| quote_spanned!(p.span()=> #private::assert_permission::<#user, #p>();)),
+        )
+        .chain(
+            throttles
+                .iter()
+                .map(|t| quote_spanned!(t.span()=> #private::assert_throttle::<#user, #t>();)),
         );
+    let register_throttles = if throttles.is_empty() {
+        quote!()
+    } else {
+        quote! {
+            #private::inventory::submit! {
+                #private::DefaultThrottles::new::<#user, (#(#throttles,)*)>()
+            }
+        }
+    };
+    let (scopes, rate_values): (Vec<String>, Vec<syn::LitStr>) = cfg
+        .rates
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(s, r)| (s.to_string(), r))
+        .unzip();
+    let register_rates = if scopes.is_empty() {
+        quote!()
+    } else {
+        quote! {
+            #private::inventory::submit! {
+                #private::ProjectRates { rates: &[#((#scopes, #rate_values)),*] }
+            }
+        }
+    };
     quote! {
         /// The project defaults of restflow-auth, set by `restflow_auth::config!`.
         #[doc(hidden)]
@@ -157,5 +248,8 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
 
         #[allow(warnings, clippy::all)]
         const _: () = { #(#asserts)* };
+
+        #register_throttles
+        #register_rates
     }
 }

@@ -39,6 +39,15 @@ pub fn authenticate(args: TokenStream, item: TokenStream) -> TokenStream {
     )
 }
 
+/// Declares a handler's throttles. See `restflow_auth::throttle`.
+#[proc_macro_attribute]
+pub fn throttle(args: TokenStream, item: TokenStream) -> TokenStream {
+    debug(
+        "#[throttle]",
+        handler::expand(handler::Origin::Throttle, args.into(), item.into()),
+    )
+}
+
 /// Declares a handler's permissions. See `restflow_auth::permissions`.
 #[proc_macro_attribute]
 pub fn permissions(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -3,6 +3,7 @@
 pub(crate) const AUTH_USER: &str = "auth_user";
 pub(crate) const AUTHENTICATE: &str = "authenticate";
 pub(crate) const PERMISSIONS: &str = "permissions";
+pub(crate) const THROTTLE: &str = "throttle";
 
 /// The roles of `#[auth_user(...)]` field attributes.
 pub(crate) const ROLES: &[&str] = &[

@@ -5,8 +5,12 @@ pub use crate::authentication::{Authenticator, Chain};
 pub use crate::context::Context;
 pub use crate::extract::Guard;
 pub use crate::permissions::{And, Not, Or, Permission, PermissionSet};
+pub use crate::throttle::{
+    DefaultThrottles, ProjectRates, ProjectThrottles, Scoped, Throttle, ThrottleScope, ThrottleSet,
+};
 pub use crate::user::{AuthUser, UserId, UserRecord};
 pub use core;
+pub use inventory;
 
 /// Set once per crate by `restflow_auth::config!`; a bare `#[authenticate]`
 /// and a handler without `#[permissions]` read their chain and permissions
@@ -23,6 +27,9 @@ pub trait ProjectDefaults {
     /// The default permissions (DRF's `DEFAULT_PERMISSION_CLASSES`).
     type Permissions: PermissionSet<Self::User>;
 }
+
+/// Compile-time check that `T` is a throttle for `U`.
+pub const fn assert_throttle<U: AuthUser, T: Throttle<U>>() {}
 
 /// Compile-time check that `A` is an authenticator for `U` (spanned on the
 /// user's token by the macros).

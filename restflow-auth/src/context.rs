@@ -179,6 +179,46 @@ impl<U: AuthUser> Context<U> {
             .get(&TypeId::of::<T>())
             .and_then(|b| b.downcast_ref())
     }
+    /// The password executor (`[password]` settings).
+    pub fn passwords(&self) -> &crate::password::Passwords {
+        self.store::<crate::password::Passwords>()
+            .unwrap_or_else(|| crate::password::Passwords::global())
+    }
+}
+
+/// What the builder has collected: stores by type, before the components
+/// are built.
+pub(crate) type Stores = HashMap<TypeId, Box<dyn Any + Send + Sync>>;
+
+/// Takes the store of type `T` out of `stores`.
+pub(crate) fn take<T: Any + Send + Sync>(stores: &mut Stores) -> Option<T> {
+    stores
+        .remove(&TypeId::of::<T>())
+        .and_then(|b| b.downcast::<T>().ok())
+        .map(|b| *b)
+}
+
+/// A part of the configuration built once from the settings at startup
+/// (the password executor, the JWT keys, ...) and kept in the [`Context`]
+/// by type. Each lives in its own module with its own settings section;
+/// [`AuthBuilder::build`] builds them in turn.
+pub(crate) trait Component: Any + Send + Sync + Sized {
+    /// Builds it from the settings and what the builder was given (taking
+    /// out what it consumes); `None` when the settings do not call for it.
+    fn build(settings: &Settings, stores: &mut Stores) -> Result<Option<Self>, BuildError>;
+}
+
+fn install<T: Component>(settings: &Settings, stores: &mut Stores) -> Result<(), BuildError> {
+    if let Some(c) = T::build(settings, stores)? {
+        stores.insert(TypeId::of::<T>(), Box::new(c));
+    }
+    Ok(())
+}
+
+impl Component for crate::password::Passwords {
+    fn build(settings: &Settings, _: &mut Stores) -> Result<Option<Self>, BuildError> {
+        Ok(Some(crate::password::Passwords::new(&settings.password)))
+    }
 }
 
 /// Why [`AuthBuilder::build`] refused to build.
@@ -241,8 +281,6 @@ impl<U: AuthUser> Auth<U> {
             users: None,
             catalog: None,
             stores: HashMap::new(),
-            #[cfg(feature = "jwt")]
-            blacklist: None,
         }
     }
 
@@ -262,9 +300,7 @@ pub struct AuthBuilder<U: AuthUser> {
     settings: Settings,
     users: Option<Users<U>>,
     catalog: Option<Catalog>,
-    stores: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
-    #[cfg(feature = "jwt")]
-    blacklist: Option<crate::jwt::Blacklists>,
+    stores: Stores,
 }
 
 impl<U: AuthUser> fmt::Debug for AuthBuilder<U> {
@@ -299,6 +335,12 @@ impl<U: AuthUser> AuthBuilder<U> {
         self.with_store(crate::session::Sessions::new(store))
     }
 
+    /// Where the throttles keep their logs (default: this process's memory,
+    /// [`MemoryThrottleStore`](crate::throttle::MemoryThrottleStore)).
+    pub fn throttle_store(self, store: impl crate::throttle::ThrottleStore) -> Self {
+        self.with_store(crate::throttle::Store(Arc::new(store)))
+    }
+
     /// Any value authenticators read with [`Context::store`] (one per type).
     pub fn with_store<T: Any + Send + Sync>(mut self, store: T) -> Self {
         self.stores.insert(TypeId::of::<T>(), Box::new(store));
@@ -307,9 +349,8 @@ impl<U: AuthUser> AuthBuilder<U> {
 
     /// The JWT blacklist backend (required while `jwt.blacklist_enabled`).
     #[cfg(feature = "jwt")]
-    pub fn blacklist(mut self, backend: impl crate::jwt::Blacklist) -> Self {
-        self.blacklist = Some(crate::jwt::Blacklists::new(backend));
-        self
+    pub fn blacklist(self, backend: impl crate::jwt::Blacklist) -> Self {
+        self.with_store(crate::jwt::Blacklists::new(backend))
     }
 
     /// The rule the obtain view applies to a user whose password matched
@@ -322,22 +363,13 @@ impl<U: AuthUser> AuthBuilder<U> {
     /// Validates everything and builds.
     pub fn build(self) -> Result<Auth<U>, BuildError> {
         self.settings.validate()?;
-        #[cfg_attr(not(feature = "jwt"), allow(unused_mut))]
         let mut stores = self.stores;
+        install::<crate::password::Passwords>(&self.settings, &mut stores)?;
+        install::<crate::throttle::Throttling>(&self.settings, &mut stores)?;
         #[cfg(feature = "simplejwt")]
-        if self.settings.simplejwt.signing_key.is_some() {
-            let state =
-                crate::authentication::simplejwt::SimpleJwtState::new(&self.settings.simplejwt)?;
-            stores.insert(
-                TypeId::of::<crate::authentication::simplejwt::SimpleJwtState>(),
-                Box::new(state),
-            );
-        }
+        install::<crate::authentication::simplejwt::SimpleJwtState>(&self.settings, &mut stores)?;
         #[cfg(feature = "jwt")]
-        if self.settings.jwt.signing_key.is_some() {
-            let state = crate::jwt::JwtState::new(&self.settings.jwt, self.blacklist)?;
-            stores.insert(TypeId::of::<crate::jwt::JwtState>(), Box::new(state));
-        }
+        install::<crate::jwt::JwtState>(&self.settings, &mut stores)?;
         let users = self.users.ok_or(BuildError::MissingUsers)?;
         let catalog = match self.catalog {
             Some(c) => c,

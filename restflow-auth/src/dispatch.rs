@@ -9,7 +9,9 @@
 //!    least one authenticator and none succeeded, the answer is
 //!    `NotAuthenticated`; otherwise `PermissionDenied` with the permission's
 //!    message.
-//! 3. An authentication rejection is 401 with the chain's first
+//! 3. Throttles (when the route has any) all run; a refusal is 429 with
+//!    `Retry-After` (see [`throttle`](crate::throttle)).
+//! 4. An authentication rejection is 401 with the chain's first
 //!    authenticator's `WWW-Authenticate` value, or 403 when it has none.
 //!
 //! The axum edge ([`extract`](crate::extract), [`layer`](crate::layer)) and
@@ -25,6 +27,7 @@ use crate::context::Context;
 use crate::error::{AuthError, Rejection};
 use crate::messages::Catalog;
 use crate::permissions::PermissionSet;
+use crate::throttle::ThrottleSet;
 use crate::request::Request;
 use crate::user::{AuthUser, RequestUser};
 
@@ -136,15 +139,59 @@ fn conclude<U: AuthUser, C: Chain<U>, P: PermissionSet<U>>(
     })
 }
 
-/// Runs chain `C` and permissions `P` on `req` (async path).
+/// Runs chain `C` and permissions `P` on `req` (async path), then the
+/// project's default throttles ([`ProjectThrottles`](crate::throttle::ProjectThrottles)).
 pub async fn authenticate<U: AuthUser, C: Chain<U>, P: PermissionSet<U>>(
     req: &Request<'_>,
     ctx: &Context<U>,
 ) -> Result<Identity<U>, Denial> {
-    crate::negotiation::negotiate(req, &ctx.settings().renderer_media_types)
-        .map_err(Denial::new)?;
+    check::<U, C, P, crate::throttle::ProjectThrottles>(req, ctx).await
+}
+
+/// Runs chain `C`, permissions `P` and then throttles `T` on `req` (async
+/// path): DRF's `initial()`.
+pub async fn check<U: AuthUser, C: Chain<U>, P: PermissionSet<U>, T: ThrottleSet<U>>(
+    req: &Request<'_>,
+    ctx: &Context<U>,
+) -> Result<Identity<U>, Denial> {
+    crate::negotiation::negotiate(req, &ctx.settings().renderer_media_types).map_err(Denial::new)?;
     let outcome = C::run(req, ctx).await;
-    conclude::<U, C, P>(req, ctx, outcome)
+    let identity = conclude::<U, C, P>(req, ctx, outcome)?;
+    if !T::EMPTY {
+        let verdict = T::check(req, &identity.user, ctx).await;
+        throttle_verdict(verdict, &identity)?;
+    }
+    Ok(identity)
+}
+
+/// Blocking twin of [`check`].
+pub fn check_blocking<U: AuthUser, C: Chain<U>, P: PermissionSet<U>, T: ThrottleSet<U>>(
+    req: &Request<'_>,
+    ctx: &Context<U>,
+) -> Result<Identity<U>, Denial> {
+    crate::negotiation::negotiate(req, &ctx.settings().renderer_media_types).map_err(Denial::new)?;
+    let outcome = C::run_blocking(req, ctx);
+    let identity = conclude::<U, C, P>(req, ctx, outcome)?;
+    if !T::EMPTY {
+        let verdict = T::check_blocking(req, &identity.user, ctx);
+        throttle_verdict(verdict, &identity)?;
+    }
+    Ok(identity)
+}
+
+fn throttle_verdict<U>(
+    verdict: Result<Option<Option<f64>>, AuthError>,
+    identity: &Identity<U>,
+) -> Result<(), Denial> {
+    let error = match verdict {
+        Ok(None) => return Ok(()),
+        Ok(Some(wait)) => crate::throttle::throttled(wait),
+        Err(e) => e,
+    };
+    Err(Denial {
+        error,
+        challenge: identity.challenge.clone(),
+    })
 }
 
 /// Runs chain `C` and permissions `P` on `req` (blocking path, same answers).

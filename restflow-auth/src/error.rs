@@ -33,6 +33,8 @@ pub enum Kind {
     MethodNotAllowed,
     /// 406: no response type the client accepts (DRF's content negotiation).
     NotAcceptable,
+    /// 429: too many requests (throttles, the login lockout).
+    Throttled,
     /// 413: the body is larger than the configured limit.
     PayloadTooLarge,
     /// 415: the content type is not accepted.
@@ -53,6 +55,7 @@ impl Kind {
             Kind::BadRequest => StatusCode::BAD_REQUEST,
             Kind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Kind::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            Kind::Throttled => StatusCode::TOO_MANY_REQUESTS,
             Kind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Kind::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -178,6 +181,14 @@ rejections! {
     /// The `Accept` header names no type the response can have.
     NotAcceptable = "not_acceptable", NotAcceptable,
         "Could not satisfy the request Accept header.";
+    /// A throttle refused the request, with no wait to offer.
+    Throttled = "throttled", Throttled, "Request was throttled.";
+    /// A throttle refused the request for one more second.
+    ThrottledOneSecond = "throttled_one_second", Throttled,
+        "Request was throttled. Expected available in 1 second.";
+    /// A throttle refused the request for `{wait}` more seconds.
+    ThrottledSeconds = "throttled_seconds", Throttled,
+        "Request was throttled. Expected available in {wait} seconds.";
     /// The request body is not valid JSON; `{error}` says where.
     JsonParseError = "json_parse_error", BadRequest, "JSON parse error - {error}";
     /// The content type is not accepted.
@@ -186,6 +197,9 @@ rejections! {
     /// The body is over the configured limit.
     PayloadTooLarge = "payload_too_large", PayloadTooLarge,
         "Request body is larger than {limit} bytes.";
+    /// Every password worker is busy and the queue is full.
+    PasswordBusy = "password_busy", ServiceUnavailable,
+        "Too many password checks at once; try again in a moment.";
     /// A store could not be reached; the request fails closed.
     StoreUnavailable = "store_unavailable", ServiceUnavailable,
         "Authentication service temporarily unavailable.";
@@ -220,6 +234,7 @@ pub struct AuthError {
 struct Extra {
     source: Option<String>,
     fields: Vec<(&'static str, serde_json::Value)>,
+    retry_after: Option<u64>,
 }
 
 impl AuthError {
@@ -243,6 +258,17 @@ impl AuthError {
     pub fn with_field(mut self, name: &'static str, value: serde_json::Value) -> Self {
         self.extra_mut().fields.push((name, value));
         self
+    }
+
+    /// Sends `Retry-After: <seconds>` with the answer (429, 503).
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.extra_mut().retry_after = Some(seconds);
+        self
+    }
+
+    /// The `Retry-After` seconds, when set.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.extra.as_deref().and_then(|e| e.retry_after)
     }
 
     /// The extra body members.
@@ -415,6 +441,7 @@ impl From<Rejection> for AuthError {
 pub struct Rejected {
     status: StatusCode,
     www_authenticate: Option<http::HeaderValue>,
+    retry_after: Option<u64>,
     language: String,
     body: String,
 }
@@ -441,6 +468,7 @@ impl Rejected {
             www_authenticate: denial
                 .www_authenticate()
                 .and_then(|v| http::HeaderValue::from_str(v).ok()),
+            retry_after: denial.error.retry_after(),
             body: denial.body(catalog, &language),
             language,
         }
@@ -459,6 +487,11 @@ impl Rejected {
     /// The JSON body.
     pub fn body(&self) -> &str {
         &self.body
+    }
+
+    /// The `Retry-After` seconds, on a 429 or 503 that has them.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
     }
 }
 
@@ -480,6 +513,9 @@ impl axum_core::response::IntoResponse for Rejected {
         );
         if let Some(v) = self.www_authenticate {
             h.insert(http::header::WWW_AUTHENTICATE, v);
+        }
+        if let Some(s) = self.retry_after {
+            h.insert(http::header::RETRY_AFTER, http::HeaderValue::from(s));
         }
         res
     }

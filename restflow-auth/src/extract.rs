@@ -25,6 +25,7 @@ use crate::dispatch::{self, Denial, Identity};
 use crate::error::{AuthError, Rejected, Rejection};
 use crate::layer::BufferedBody;
 use crate::permissions::PermissionSet;
+use crate::throttle::ThrottleSet;
 use crate::request::Request;
 use crate::user::{AuthUser, RequestUser};
 
@@ -43,9 +44,10 @@ fn missing_context<U: AuthUser>() -> Rejected {
     Rejected::new(&denial, &crate::messages::Catalog::default(), None)
 }
 
-/// Runs chain `C` and permissions `P` before the handler, as DRF's
-/// `initial()`: the extractor `#[authenticate]` adds as a handler's first
-/// argument. It can be written by hand:
+/// Runs chain `C`, permissions `P` and throttles `T` (none by default)
+/// before the handler, as DRF's `initial()`: the extractor
+/// `#[authenticate]`, `#[permissions]` and `#[throttle]` add as a
+/// handler's first argument. It can be written by hand:
 ///
 /// ```
 /// # #![allow(dead_code)]
@@ -64,33 +66,35 @@ fn missing_context<U: AuthUser>() -> Rejected {
 ///     user.name.clone()
 /// }
 /// ```
-pub struct Guard<U: AuthUser, C, P> {
+pub struct Guard<U: AuthUser, C, P, T = crate::throttle::ProjectThrottles> {
     identity: Identity<U>,
-    _marker: PhantomData<fn() -> (C, P)>,
+    _marker: PhantomData<fn() -> (C, P, T)>,
 }
 
-impl<U: AuthUser, C, P> std::fmt::Debug for Guard<U, C, P> {
+impl<U: AuthUser, C, P, T> std::fmt::Debug for Guard<U, C, P, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Guard")
             .field("chain", &std::any::type_name::<C>())
             .field("permissions", &std::any::type_name::<P>())
+            .field("throttles", &std::any::type_name::<T>())
             .finish_non_exhaustive()
     }
 }
 
-impl<U: AuthUser, C, P> Guard<U, C, P> {
+impl<U: AuthUser, C, P, T> Guard<U, C, P, T> {
     /// What the dispatch found.
     pub fn identity(&self) -> &Identity<U> {
         &self.identity
     }
 }
 
-impl<S, U, C, P> FromRequestParts<S> for Guard<U, C, P>
+impl<S, U, C, P, T> FromRequestParts<S> for Guard<U, C, P, T>
 where
     S: Send + Sync,
     U: AuthUser,
     C: Chain<U>,
     P: PermissionSet<U>,
+    T: ThrottleSet<U>,
 {
     type Rejection = Rejected;
 
@@ -106,7 +110,7 @@ where
             if let Some(body) = &body {
                 req = req.with_body(body.as_ref());
             }
-            dispatch::authenticate::<U, C, P>(&req, &ctx).await
+            dispatch::check::<U, C, P, T>(&req, &ctx).await
         };
         match result {
             Ok(identity) => {

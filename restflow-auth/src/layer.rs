@@ -39,6 +39,7 @@ use crate::context::{Auth, Context};
 use crate::dispatch::{self, Denial};
 use crate::error::{AuthError, Rejected, Rejection};
 use crate::permissions::PermissionSet;
+use crate::throttle::ThrottleSet;
 use crate::request::Request;
 use crate::user::AuthUser;
 
@@ -66,8 +67,10 @@ impl<U: AuthUser> Auth<U> {
     }
 
     /// A layer that runs chain `C` and permissions `P` for every route it
-    /// wraps (use `route_layer`).
+    /// wraps (use `route_layer`); add throttles with
+    /// [`PolicyLayer::throttle`].
     pub fn policy<C: Chain<U>, P: PermissionSet<U>>(&self) -> PolicyLayer<U, C, P> {
+        // The project's default throttles until `.throttle::<T>()` says otherwise.
         PolicyLayer {
             ctx: Arc::clone(self.context()),
             _marker: PhantomData,
@@ -323,12 +326,25 @@ fn json_method_not_allowed<U: AuthUser>(
 /// Runs a chain and permissions for every request of the routes it wraps,
 /// and leaves the [`Identity`](crate::dispatch::Identity) for the handlers'
 /// extractors. Made by [`Auth::policy`].
-pub struct PolicyLayer<U: AuthUser, C, P> {
+pub struct PolicyLayer<U: AuthUser, C, P, T = crate::throttle::ProjectThrottles> {
     ctx: Arc<Context<U>>,
-    _marker: PhantomData<fn() -> (C, P)>,
+    _marker: PhantomData<fn() -> (C, P, T)>,
 }
 
-impl<U: AuthUser, C, P> Clone for PolicyLayer<U, C, P> {
+impl<U: AuthUser, C, P> PolicyLayer<U, C, P> {
+    /// The same policy with throttles `T` instead of the project's default
+    /// ones, after the permissions (a tuple
+    /// such as `(AnonRateThrottle, UserRateThrottle)`, or
+    /// [`Scoped`](crate::throttle::Scoped) for `ScopedRateThrottle`).
+    pub fn throttle<T: ThrottleSet<U>>(self) -> PolicyLayer<U, C, P, T> {
+        PolicyLayer {
+            ctx: self.ctx,
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<U: AuthUser, C, P, T> Clone for PolicyLayer<U, C, P, T> {
     fn clone(&self) -> Self {
         PolicyLayer {
             ctx: Arc::clone(&self.ctx),
@@ -337,17 +353,18 @@ impl<U: AuthUser, C, P> Clone for PolicyLayer<U, C, P> {
     }
 }
 
-impl<U: AuthUser, C, P> fmt::Debug for PolicyLayer<U, C, P> {
+impl<U: AuthUser, C, P, T> fmt::Debug for PolicyLayer<U, C, P, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PolicyLayer")
             .field("chain", &std::any::type_name::<C>())
             .field("permissions", &std::any::type_name::<P>())
+            .field("throttles", &std::any::type_name::<T>())
             .finish()
     }
 }
 
-impl<S, U: AuthUser, C, P> Layer<S> for PolicyLayer<U, C, P> {
-    type Service = PolicyService<S, U, C, P>;
+impl<S, U: AuthUser, C, P, T> Layer<S> for PolicyLayer<U, C, P, T> {
+    type Service = PolicyService<S, U, C, P, T>;
     fn layer(&self, inner: S) -> Self::Service {
         PolicyService {
             inner,
@@ -357,12 +374,12 @@ impl<S, U: AuthUser, C, P> Layer<S> for PolicyLayer<U, C, P> {
 }
 
 /// The service of [`PolicyLayer`].
-pub struct PolicyService<S, U: AuthUser, C, P> {
+pub struct PolicyService<S, U: AuthUser, C, P, T = crate::throttle::ProjectThrottles> {
     inner: S,
-    layer: PolicyLayer<U, C, P>,
+    layer: PolicyLayer<U, C, P, T>,
 }
 
-impl<S: Clone, U: AuthUser, C, P> Clone for PolicyService<S, U, C, P> {
+impl<S: Clone, U: AuthUser, C, P, T> Clone for PolicyService<S, U, C, P, T> {
     fn clone(&self) -> Self {
         PolicyService {
             inner: self.inner.clone(),
@@ -371,7 +388,7 @@ impl<S: Clone, U: AuthUser, C, P> Clone for PolicyService<S, U, C, P> {
     }
 }
 
-impl<S, U: AuthUser, C, P> fmt::Debug for PolicyService<S, U, C, P> {
+impl<S, U: AuthUser, C, P, T> fmt::Debug for PolicyService<S, U, C, P, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PolicyService")
             .field("layer", &self.layer)
@@ -379,7 +396,7 @@ impl<S, U: AuthUser, C, P> fmt::Debug for PolicyService<S, U, C, P> {
     }
 }
 
-impl<S, U, C, P> Service<http::Request<Body>> for PolicyService<S, U, C, P>
+impl<S, U, C, P, T> Service<http::Request<Body>> for PolicyService<S, U, C, P, T>
 where
     S: Service<http::Request<Body>, Response = Response, Error = Infallible>
         + Clone
@@ -389,6 +406,7 @@ where
     U: AuthUser,
     C: Chain<U>,
     P: PermissionSet<U>,
+    T: ThrottleSet<U>,
 {
     type Response = Response;
     type Error = Infallible;
@@ -417,7 +435,7 @@ where
                 if let Some(b) = buffered {
                     view = view.with_body(b.as_ref());
                 }
-                dispatch::authenticate::<U, C, P>(&view, &ctx).await
+                dispatch::check::<U, C, P, T>(&view, &ctx).await
             };
             match result {
                 Ok(identity) => {

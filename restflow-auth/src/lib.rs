@@ -67,6 +67,7 @@ mod redis_conn;
 pub mod request;
 pub mod session;
 pub mod settings;
+pub mod throttle;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub mod sql;
@@ -87,6 +88,14 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
         out.push(char::from(DIGITS[usize::from(b & 15)]));
     }
     out
+}
+
+/// Seconds since the epoch, with a fraction (Python's `time.time()`).
+pub(crate) fn now_f64() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// Seconds since the epoch.
@@ -131,6 +140,9 @@ pub use restflow_auth_macros::config;
 #[cfg(feature = "macros")]
 #[doc = include_str!("docs/permissions.md")]
 pub use restflow_auth_macros::permissions;
+#[cfg(feature = "macros")]
+#[doc = include_str!("docs/throttle.md")]
+pub use restflow_auth_macros::throttle;
 
 /// One import for handlers and authenticators.
 pub mod prelude {
@@ -155,7 +167,9 @@ pub mod prelude {
     pub use crate::user::MemoryUserStore;
     pub use crate::user::{AuthUser, RequestUser, UserStore};
     #[cfg(feature = "macros")]
-    pub use restflow_auth_macros::{AuthUser, authenticate, authenticator, permissions};
+    pub use crate::throttle::{AnonRateThrottle, ScopedRateThrottle, UserRateThrottle};
+    #[cfg(feature = "macros")]
+    pub use restflow_auth_macros::{AuthUser, authenticate, authenticator, permissions, throttle};
 }
 
 #[cfg(test)]

@@ -103,6 +103,15 @@ const FRENCH: &[(&str, &str)] = &[
     ),
     ("csrf_failed", "Échec de la vérification CSRF : {reason}"),
     ("method_not_allowed", "Méthode « {method} » non autorisée."),
+    ("throttled", "Requête ralentie."),
+    (
+        "throttled_one_second",
+        "Requête ralentie. Disponible de nouveau dans 1 seconde.",
+    ),
+    (
+        "throttled_seconds",
+        "Requête ralentie. Disponible de nouveau dans {wait} secondes.",
+    ),
     (
         "not_acceptable",
         "Impossible de satisfaire l'en-tête Accept de la requête.",
@@ -115,6 +124,10 @@ const FRENCH: &[(&str, &str)] = &[
     (
         "payload_too_large",
         "Le corps de la requête dépasse {limit} octets.",
+    ),
+    (
+        "password_busy",
+        "Trop de vérifications de mot de passe en cours ; réessayez dans un instant.",
     ),
     (
         "store_unavailable",
@@ -193,6 +206,15 @@ const GERMAN: &[(&str, &str)] = &[
     ),
     ("csrf_failed", "CSRF-Prüfung fehlgeschlagen: {reason}"),
     ("method_not_allowed", "Methode \"{method}\" nicht erlaubt."),
+    ("throttled", "Die Anfrage wurde gedrosselt."),
+    (
+        "throttled_one_second",
+        "Die Anfrage wurde gedrosselt. Erneuter Versuch möglich in 1 Sekunde.",
+    ),
+    (
+        "throttled_seconds",
+        "Die Anfrage wurde gedrosselt. Erneuter Versuch möglich in {wait} Sekunden.",
+    ),
     (
         "not_acceptable",
         "Kann die Accept-Kopfzeile der Anfrage nicht erfüllen.",
@@ -205,6 +227,10 @@ const GERMAN: &[(&str, &str)] = &[
     (
         "payload_too_large",
         "Der Anfragekörper ist größer als {limit} Bytes.",
+    ),
+    (
+        "password_busy",
+        "Zu viele Passwortprüfungen gleichzeitig; bitte gleich noch einmal versuchen.",
     ),
     (
         "store_unavailable",

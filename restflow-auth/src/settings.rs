@@ -68,6 +68,10 @@ pub struct Settings {
     pub remote_user: RemoteUserSettings,
     /// Tokens issued by djangorestframework-simplejwt (`SIMPLE_JWT`).
     pub simplejwt: SimpleJwtSettings,
+    /// Password hashing and its executor.
+    pub password: crate::password::PasswordSettings,
+    /// DRF's throttling.
+    pub throttle: crate::throttle::ThrottleSettings,
     /// The language of messages when `Accept-Language` names none we have.
     pub default_language: String,
     /// The largest request body the library reads (endpoints, buffering), in bytes.
@@ -88,6 +92,8 @@ impl Default for Settings {
             basic: BasicSettings::default(),
             remote_user: RemoteUserSettings::default(),
             simplejwt: SimpleJwtSettings::default(),
+            password: crate::password::PasswordSettings::default(),
+            throttle: crate::throttle::ThrottleSettings::default(),
             default_language: "en".into(),
             body_limit: 1024 * 1024,
             renderer_media_types: vec!["application/json".into(), "text/html".into()],
@@ -483,6 +489,8 @@ impl Settings {
     pub fn validate(&self) -> Result<()> {
         self.jwt.validate()?;
         self.simplejwt.validate()?;
+        self.password.validate()?;
+        self.throttle.validate()?;
         let s = &self.session;
         for (key, v) in [
             ("session.cookie_name", &s.cookie_name),

@@ -198,6 +198,9 @@ impl Step {
 struct Reply {
     status: u16,
     www_authenticate: Option<String>,
+    /// `Retry-After`, as `<n>` when present (the wait is compared by shape:
+    /// the two servers see slightly different clocks).
+    retry_after: Option<String>,
     body: Value,
     /// Cookie name -> "set" or "deleted".
     cookies: BTreeMap<String, &'static str>,
@@ -270,10 +273,16 @@ fn rule6(body: &mut Value) {
         "Invalid payload string: ",
         "JSON parse error - ",
     ];
-    if let Some(Value::String(d)) = body.get_mut("detail")
-        && let Some(p) = PREFIXES.iter().find(|p| d.starts_with(**p))
-    {
-        *d = format!("{p}...");
+    if let Some(Value::String(d)) = body.get_mut("detail") {
+        if let Some(p) = PREFIXES.iter().find(|p| d.starts_with(**p)) {
+            *d = format!("{p}...");
+        } else if let Some(rest) = d.strip_prefix("Request was throttled. Expected available in ") {
+            // The wait by shape: a number of seconds, singular or plural.
+            let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            let unit = &rest[n.len()..];
+            assert!(!n.is_empty() && (unit == " seconds." || (n == "1" && unit == " second.")), "{d}");
+            *d = "Request was throttled. Expected available in <n> second(s).".to_owned();
+        }
     }
 }
 
@@ -365,6 +374,10 @@ fn parse(raw: &[u8]) -> (Reply, Vec<(String, String)>) {
         Reply {
             status,
             www_authenticate: header("www-authenticate"),
+            retry_after: header("retry-after").map(|v| {
+                assert!(v.parse::<u64>().is_ok_and(|n| (1..=86_400).contains(&n)), "Retry-After: {v}");
+                "<n>".to_owned()
+            }),
             body,
             cookies,
         },
@@ -495,6 +508,7 @@ fn cases() -> Vec<Case> {
     v.extend(jwt_cases());
     v.extend(simplejwt_cases());
     v.extend(view_cases());
+    v.extend(throttle_cases());
     // Last: these create users, and the two sides create different ones.
     v.extend(remote_user_cases());
     v
@@ -1192,6 +1206,23 @@ fn view_cases() -> Vec<Case> {
         case(s, "blacklist empty object", vec![post("/api/auth/token/blacklist/").json(json!({}))]),
         case(s, "blacklist exp past every date", vec![post("/api/auth/token/blacklist/").json(json!({"refresh": craft(JWT_KEY, H, &format!(r#"{{"token_type":"refresh","iat":{t},"exp":1000000000000000000000000000000,"jti":"big2","user_id":1}}"#))}))
             .differs("rule 8", 401, Some("Expiration Time claim (exp) must be an integer."))]),
+    ]
+}
+
+fn throttle_cases() -> Vec<Case> {
+    let s = "throttling";
+    let anon = || get("/api/whoami/throttled/");
+    let alice = || get("/api/whoami/throttled/").bearer("{access}");
+    vec![
+        // One case: the counters of the whole run.
+        case(s, "anonymous 3/min, users 5/min, a client's own X-Forwarded-For", vec![
+            anon(), anon(), anon(), anon(), anon(),
+            anon().h("X-Forwarded-For", "198.51.100.7"),
+            alice_obtain(),
+            alice(), alice(), alice(), alice(), alice(), alice(), alice(),
+            post("/api/whoami/throttled/").differs("rule 10", 405, Some("Method \"POST\" not allowed.")),
+            anon().bearer("garbage"),
+        ]),
     ]
 }
 

@@ -11,6 +11,7 @@ mod deny_warnings;
 mod differential;
 mod dispatch;
 mod handlers;
+mod hashers;
 mod jwt;
 mod jwt_views;
 mod messages;
@@ -25,6 +26,7 @@ mod signature;
 mod simplejwt;
 mod sql;
 mod stores;
+mod throttle;
 mod token;
 
 // The project defaults: DRF's DEFAULT_AUTHENTICATION_CLASSES and
@@ -33,4 +35,5 @@ restflow_auth::config! {
     user: common::User,
     authentication: [common::HeaderUser, common::SessionLike],
     permissions: [restflow_auth::permissions::IsAuthenticated],
+    throttle_rates: { anon: "3/min", user: "5/min", burst: "10/min" },
 }

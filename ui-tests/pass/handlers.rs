@@ -23,6 +23,8 @@ restflow_auth::config! {
     user: User,
     authentication: [Header],
     permissions: [IsAuthenticated],
+    throttles: [AnonRateThrottle],
+    throttle_rates: { anon: "100/day", user: "5/min", uploads: "10/10m" },
 }
 
 #[authenticate]
@@ -46,5 +48,20 @@ async fn open() {}
 async fn qualified(_: MaybeUser<User>) {}
 
 fn main() {
-    let _ = (defaults, composed, open, qualified);
+    let _ = (defaults, composed, open, qualified, throttled, scoped, unthrottled, default_throttles);
 }
+
+#[authenticate(Header)]
+#[throttle(AnonRateThrottle, UserRateThrottle)]
+#[permissions(AllowAny)]
+async fn throttled(_: MaybeUser<User>) {}
+
+#[throttle(ScopedRateThrottle, scope = "uploads")]
+async fn scoped(_: MaybeUser<User>) {}
+
+#[throttle(none)]
+#[authenticate(Header)]
+async fn unthrottled(_: MaybeUser<User>) {}
+
+#[throttle]
+async fn default_throttles(_: MaybeUser<User>) {}

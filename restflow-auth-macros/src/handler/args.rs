@@ -32,6 +32,16 @@ pub(crate) struct PermArgs {
     pub(crate) krate: Option<syn::Path>,
 }
 
+/// `#[throttle]`, `#[throttle(A, B)]`, `#[throttle(none)]`, plus
+/// `scope = "name"` and `crate = path`.
+#[derive(Default)]
+pub(crate) struct ThrottleArgs {
+    pub(crate) list: Vec<syn::Path>,
+    pub(crate) none: Option<Span>,
+    pub(crate) scope: Option<syn::LitStr>,
+    pub(crate) krate: Option<syn::Path>,
+}
+
 /// A permission expression.
 pub(crate) enum PermExpr {
     Leaf(syn::Path),
@@ -306,4 +316,79 @@ fn parse_unary(cx: &Ctxt, input: ParseStream<'_>) -> syn::Result<Option<PermExpr
         return Ok(inner);
     }
     Ok(expect_path(cx, input, "a permission", "IsAuthenticated")?.map(PermExpr::Leaf))
+}
+
+pub(crate) fn parse_throttle(cx: &Ctxt, args: TokenStream) -> ThrottleArgs {
+    let mut out = ThrottleArgs::default();
+    let parser = |input: ParseStream<'_>| -> syn::Result<()> {
+        while !input.is_empty() {
+            if input.peek(syn::Token![crate]) && input.peek2(syn::Token![=]) {
+                let key: syn::Path = input.parse()?;
+                input.parse::<syn::Token![=]>()?;
+                crate_key(cx, input, &key, &mut out.krate)?;
+            } else if input.peek(syn::Ident) && input.peek2(syn::Token![=]) {
+                let key: syn::Ident = input.parse()?;
+                input.parse::<syn::Token![=]>()?;
+                if key == "scope" {
+                    let lit: syn::LitStr = match input.parse() {
+                        Ok(l) => l,
+                        Err(e) => {
+                            cx.error_spanned_by(&key, "`scope` takes a string: `scope = \"uploads\"`");
+                            return Err(e);
+                        }
+                    };
+                    let v = lit.value();
+                    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                        cx.error_spanned_by(&lit, "a throttle scope is a word of letters, digits, `_` and `-`, such as `\"uploads\"`");
+                    }
+                    if out.scope.is_some() {
+                        cx.error_spanned_by(&key, "duplicate `scope = ...`");
+                    }
+                    out.scope = Some(lit);
+                } else {
+                    let hint = if key == "rate" || key == "rates" {
+                        "; rates are set in `config!`'s `throttle_rates` or `[throttle] rates`, by scope"
+                    } else {
+                        ""
+                    };
+                    cx.error_spanned_by(
+                        &key,
+                        format!("unknown key `{key}`{hint}; `#[throttle]` takes throttle types and the keys `scope = \"name\"` and `crate = path`"),
+                    );
+                    let _: syn::Expr = input.parse()?;
+                }
+            } else if let Some(path) = expect_path(cx, input, "a throttle", "AnonRateThrottle")? {
+                if path.is_ident("none") {
+                    if out.none.is_some() {
+                        cx.error_spanned_by(&path, "`none` is listed twice");
+                    }
+                    out.none = Some(path.span());
+                } else if out.list.iter().any(|p| path_key(p) == path_key(&path)) {
+                    cx.error_spanned_by(&path, format!("`{}` is listed twice", path_key(&path)));
+                } else {
+                    out.list.push(path);
+                }
+            }
+            if !separator(cx, input, "throttles") {
+                break;
+            }
+        }
+        Ok(())
+    };
+    if let Err(e) = parser.parse2(args) {
+        cx.syn_error(e);
+    }
+    if let (Some(span), false) = (out.none, out.list.is_empty()) {
+        cx.error_at(
+            span,
+            "`none` means no throttles and cannot be combined with others; remove `none` or the other entries",
+        );
+    }
+    if let (Some(scope), true) = (&out.scope, out.list.is_empty()) {
+        cx.error_spanned_by(
+            scope,
+            "`scope = ...` is read by the listed throttles; name them, e.g. `#[throttle(ScopedRateThrottle, scope = \"uploads\")]`",
+        );
+    }
+    out
 }

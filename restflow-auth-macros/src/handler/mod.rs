@@ -13,15 +13,16 @@ use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use self::args::{AuthArgs, PermArgs};
+use self::args::{AuthArgs, PermArgs, ThrottleArgs};
 use crate::ctxt::Ctxt;
 use crate::paths::krate;
-use crate::symbol::{AUTHENTICATE, PERMISSIONS};
+use crate::symbol::{AUTHENTICATE, PERMISSIONS, THROTTLE};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Origin {
     Authenticate,
     Permissions,
+    Throttle,
 }
 
 impl Origin {
@@ -29,6 +30,7 @@ impl Origin {
         match self {
             Origin::Authenticate => AUTHENTICATE,
             Origin::Permissions => PERMISSIONS,
+            Origin::Throttle => THROTTLE,
         }
     }
 }
@@ -89,9 +91,11 @@ pub(crate) fn expand(origin: Origin, args: TokenStream, item: TokenStream) -> To
     let cx = Ctxt::new();
     let mut auth: Option<AuthArgs> = None;
     let mut perms: Option<PermArgs> = None;
+    let mut throttles: Option<ThrottleArgs> = None;
     match origin {
         Origin::Authenticate => auth = Some(args::parse_auth(&cx, args)),
         Origin::Permissions => perms = Some(args::parse_perms(&cx, args, TokenStream::new())),
+        Origin::Throttle => throttles = Some(args::parse_throttle(&cx, args)),
     }
 
     // The sibling attributes: read, check for repeats, and remove.
@@ -107,7 +111,7 @@ pub(crate) fn expand(origin: Origin, args: TokenStream, item: TokenStream) -> To
             syn::Meta::Path(_) => TokenStream::new(),
             syn::Meta::List(l) => l.tokens.clone(),
             syn::Meta::NameValue(nv) => {
-                if last == AUTHENTICATE || last == PERMISSIONS {
+                if last == AUTHENTICATE || last == PERMISSIONS || last == THROTTLE {
                     cx.error_spanned_by(
                         nv,
                         format!("write `#[{last}(...)]`, not `#[{last} = ...]`"),
@@ -136,6 +140,15 @@ pub(crate) fn expand(origin: Origin, args: TokenStream, item: TokenStream) -> To
             } else {
                 perms = Some(args::parse_perms(&cx, tokens, attr.to_token_stream()));
             }
+        } else if last == THROTTLE {
+            if throttles.is_some() {
+                cx.error_spanned_by(
+                    &attr,
+                    "conflicting `#[throttle]`: list every throttle in one attribute (they all run)",
+                );
+            } else {
+                throttles = Some(args::parse_throttle(&cx, tokens));
+            }
         } else {
             kept.push(attr);
         }
@@ -163,7 +176,8 @@ pub(crate) fn expand(origin: Origin, args: TokenStream, item: TokenStream) -> To
     let explicit_krate = auth
         .as_ref()
         .and_then(|a| a.krate.clone())
-        .or_else(|| perms.as_ref().and_then(|p| p.krate.clone()));
+        .or_else(|| perms.as_ref().and_then(|p| p.krate.clone()))
+        .or_else(|| throttles.as_ref().and_then(|t| t.krate.clone()));
     let krate = krate(explicit_krate.as_ref());
     let private = quote!(#krate::__private);
     let defaults = quote_spanned!(Span::call_site()=> crate::__RestflowAuthProject);
@@ -206,6 +220,31 @@ pub(crate) fn expand(origin: Origin, args: TokenStream, item: TokenStream) -> To
         _ => quote!(<#defaults as #private::ProjectDefaults>::Permissions),
     };
 
+    // DRF's DEFAULT_THROTTLE_CLASSES unless the handler names its own.
+    let mut scope_item = quote!();
+    let throttle_set = match &throttles {
+        Some(t) if t.none.is_some() => quote!(()),
+        Some(t) if !t.list.is_empty() => {
+            let l = &t.list;
+            match &t.scope {
+                None => quote!((#(#l,)*)),
+                Some(scope) => {
+                    let name = quote::format_ident!("__RestflowAuthScope_{}", sig.ident);
+                    scope_item = quote! {
+                        #[doc(hidden)]
+                        #[allow(non_camel_case_types, dead_code, unreachable_pub)]
+                        struct #name;
+                        impl #private::ThrottleScope for #name {
+                            const SCOPE: ::core::option::Option<&'static str> = ::core::option::Option::Some(#scope);
+                        }
+                    };
+                    quote!(#private::Scoped<(#(#l,)*), #name>)
+                }
+            }
+        }
+        _ => quote!(#private::ProjectThrottles),
+    };
+
     if let Err(e) = cx.check() {
         return with_errors(func.into_token_stream(), e);
     }
@@ -230,10 +269,15 @@ pub(crate) fn expand(origin: Origin, args: TokenStream, item: TokenStream) -> To
                     .push(quote_spanned!(l.span()=> #private::assert_permission::<#user, #l>();));
             }
         }
+        if let Some(t) = &throttles {
+            for l in &t.list {
+                asserts.push(quote_spanned!(l.span()=> #private::assert_throttle::<#user, #l>();));
+            }
+        }
     }
 
     let guard: syn::FnArg = syn::parse_quote!(
-        __restflow_auth_guard: #private::Guard<#user, #chain, #permissions>
+        __restflow_auth_guard: #private::Guard<#user, #chain, #permissions, #throttle_set>
     );
     func.sig.inputs.insert(0, guard);
 
@@ -247,6 +291,7 @@ pub(crate) fn expand(origin: Origin, args: TokenStream, item: TokenStream) -> To
     };
     quote! {
         #func
+        #scope_item
         #checks
     }
 }

@@ -12,7 +12,8 @@
 //! The challenge is `Basic realm="api"`. Base64 is decoded strictly (DRF
 //! silently drops characters outside the alphabet); the credentials are read
 //! as UTF-8, else Latin-1, and split at the first `:`. The password check
-//! runs off the async executor and costs the same for unknown users.
+//! runs on the bounded password executor (`ctx.passwords()`) and costs the
+//! same for unknown users.
 
 use std::borrow::Cow;
 
@@ -21,9 +22,8 @@ use base64::Engine;
 use crate::authentication::{Authenticated, Authenticator, Outcome};
 use crate::context::Context;
 use crate::error::{AuthError, Rejection};
-use crate::password::verify_or_dummy;
 use crate::request::{Request, split_ascii_whitespace};
-use crate::user::{AuthUser, StoreResult};
+use crate::user::AuthUser;
 
 /// HTTP Basic authentication against the user store's password hashes.
 #[derive(Clone, Copy, Debug, Default)]
@@ -73,20 +73,6 @@ fn conclude<U: AuthUser>(user: Option<U>, matches: bool) -> Outcome<U> {
     }
 }
 
-/// Runs the password check on the blocking pool when a runtime is present.
-pub(crate) async fn verify_off_executor(
-    password: String,
-    stored: Option<String>,
-) -> StoreResult<bool> {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => handle
-            .spawn_blocking(move || verify_or_dummy(&password, stored.as_deref()))
-            .await
-            .map_err(AuthError::internal),
-        Err(_) => Ok(verify_or_dummy(&password, stored.as_deref())),
-    }
-}
-
 impl<U: AuthUser> Authenticator<U> for Basic {
     async fn authenticate(&self, req: &Request<'_>, ctx: &Context<U>) -> Outcome<U> {
         let Some((username, password)) = credentials(req)? else {
@@ -94,7 +80,7 @@ impl<U: AuthUser> Authenticator<U> for Basic {
         };
         let user = ctx.users().find_by_username(&username).await?;
         let stored = user.as_ref().map(|u| u.password_hash().to_owned());
-        let matches = verify_off_executor(password, stored).await?;
+        let matches = ctx.passwords().verify(password, stored).await?;
         conclude(user, matches)
     }
 
@@ -103,7 +89,9 @@ impl<U: AuthUser> Authenticator<U> for Basic {
             return Ok(None);
         };
         let user = ctx.users().find_by_username_blocking(&username)?;
-        let matches = verify_or_dummy(&password, user.as_ref().map(|u| u.password_hash()));
+        let matches = ctx
+            .passwords()
+            .verify_blocking(&password, user.as_ref().map(|u| u.password_hash()))?;
         conclude(user, matches)
     }
 

@@ -263,3 +263,16 @@ impl<U: AuthUser> Authenticator<U> for SimpleJwt {
         "SimpleJwt"
     }
 }
+
+/// Built when `simplejwt.signing_key` is set.
+impl crate::context::Component for SimpleJwtState {
+    fn build(
+        settings: &crate::settings::Settings,
+        _: &mut crate::context::Stores,
+    ) -> Result<Option<Self>, crate::context::BuildError> {
+        match settings.simplejwt.signing_key {
+            Some(_) => Ok(Some(SimpleJwtState::new(&settings.simplejwt)?)),
+            None => Ok(None),
+        }
+    }
+}

@@ -169,3 +169,17 @@ impl JwtState {
         Ok((raw, verified))
     }
 }
+
+/// Built when `jwt.signing_key` is set, with the builder's blacklist.
+impl crate::context::Component for JwtState {
+    fn build(
+        settings: &crate::settings::Settings,
+        stores: &mut crate::context::Stores,
+    ) -> Result<Option<Self>, crate::context::BuildError> {
+        let blacklist = crate::context::take::<Blacklists>(stores);
+        if settings.jwt.signing_key.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(JwtState::new(&settings.jwt, blacklist)?))
+    }
+}

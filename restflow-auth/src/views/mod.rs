@@ -224,8 +224,8 @@ pub(crate) fn reject_with<U: AuthUser>(
     Rejected::new(&Denial { error, challenge }, ctx.messages(), lang(parts)).into_response()
 }
 
-/// The user named `username` if `password` is theirs; the check runs off
-/// the executor and costs the same when there is no such user.
+/// The user named `username` if `password` is theirs; the check runs on
+/// the bounded password executor and costs the same when there is no such user.
 pub(crate) async fn check_password<U: AuthUser>(
     ctx: &Context<U>,
     username: &str,
@@ -233,6 +233,6 @@ pub(crate) async fn check_password<U: AuthUser>(
 ) -> Result<Option<U>, AuthError> {
     let user = ctx.users().find_by_username(username).await?;
     let stored = user.as_ref().map(|u| u.password_hash().to_owned());
-    let matches = crate::authentication::basic::verify_off_executor(password, stored).await?;
+    let matches = ctx.passwords().verify(password, stored).await?;
     Ok(user.filter(|_| matches))
 }
