@@ -32,7 +32,8 @@ fn usage(msg: &str) -> ! {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut fixtures = None;
     let mut addr = "127.0.0.1:8000".to_owned();
-    let (mut store, mut blacklist, mut throttle) = (Backend::Memory, Backend::Memory, Backend::Memory);
+    let (mut store, mut blacklist, mut throttle) =
+        (Backend::Memory, Backend::Memory, Backend::Memory);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || {

@@ -308,6 +308,9 @@ pub async fn app(
     s.session.csrf_cookie_name = string(&se["csrf_cookie_name"], "session.csrf_cookie_name")?;
     s.session.csrf_header_name = string(&se["csrf_header_name"], "session.csrf_header_name")?;
     s.remote_user.header = string(&fixtures["remote_user_header"], "remote_user_header")?;
+    // The reference has no login lockout (it is beyond DRF): off here, so
+    // the two answer wrong passwords alike.
+    s.login.lockout = false;
 
     let builder = with_stores(Auth::<User>::builder(s), fixtures, store).await?;
     let builder = match blacklist {
@@ -325,11 +328,12 @@ pub async fn app(
     };
     let builder = match throttle {
         Backend::Memory => builder,
-        Backend::Redis(url) => builder.throttle_store(
-            RedisThrottleStore::new(url)?
-                .with_prefix(format!("restflow:conformance:{}:throttle:", std::process::id())),
-        ),
-        other => return Err(format!("--throttle {other:?}: expected memory or redis://URL").into()),
+        Backend::Redis(url) => builder.throttle_store(RedisThrottleStore::new(url)?.with_prefix(
+            format!("restflow:conformance:{}:throttle:", std::process::id()),
+        )),
+        other => {
+            return Err(format!("--throttle {other:?}: expected memory or redis://URL").into());
+        }
     };
     let auth = builder.build()?;
     Ok(Router::new()

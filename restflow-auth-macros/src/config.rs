@@ -36,7 +36,10 @@ fn valid_rate(rate: &str) -> bool {
     let digits = period.bytes().take_while(u8::is_ascii_digit).count();
     num.trim().parse::<u64>().is_ok()
         && (digits == 0 || period[..digits].parse::<u64>().is_ok_and(|c| c > 0))
-        && matches!(period.as_bytes().get(digits), Some(b's' | b'm' | b'h' | b'd'))
+        && matches!(
+            period.as_bytes().get(digits),
+            Some(b's' | b'm' | b'h' | b'd')
+        )
 }
 
 /// `{ anon: "3/min", user: "5/min" }`.

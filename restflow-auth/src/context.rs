@@ -341,6 +341,12 @@ impl<U: AuthUser> AuthBuilder<U> {
         self.with_store(crate::throttle::Store(Arc::new(store)))
     }
 
+    /// Where the login lockout keeps its counters (default: this process's
+    /// memory, [`MemoryLockoutStore`](crate::lockout::MemoryLockoutStore)).
+    pub fn lockout_store(self, store: impl crate::lockout::LockoutStore) -> Self {
+        self.with_store(crate::lockout::Store(Arc::new(store)))
+    }
+
     /// Any value authenticators read with [`Context::store`] (one per type).
     pub fn with_store<T: Any + Send + Sync>(mut self, store: T) -> Self {
         self.stores.insert(TypeId::of::<T>(), Box::new(store));
@@ -366,6 +372,7 @@ impl<U: AuthUser> AuthBuilder<U> {
         let mut stores = self.stores;
         install::<crate::password::Passwords>(&self.settings, &mut stores)?;
         install::<crate::throttle::Throttling>(&self.settings, &mut stores)?;
+        install::<crate::lockout::Lockout>(&self.settings, &mut stores)?;
         #[cfg(feature = "simplejwt")]
         install::<crate::authentication::simplejwt::SimpleJwtState>(&self.settings, &mut stores)?;
         #[cfg(feature = "jwt")]

@@ -10,7 +10,7 @@
 //!    `NotAuthenticated`; otherwise `PermissionDenied` with the permission's
 //!    message.
 //! 3. Throttles (when the route has any) all run; a refusal is 429 with
-//!    `Retry-After` (see [`throttle`](crate::throttle)).
+//!    `Retry-After` (see [`throttle`](mod@crate::throttle)).
 //! 4. An authentication rejection is 401 with the chain's first
 //!    authenticator's `WWW-Authenticate` value, or 403 when it has none.
 //!
@@ -27,8 +27,8 @@ use crate::context::Context;
 use crate::error::{AuthError, Rejection};
 use crate::messages::Catalog;
 use crate::permissions::PermissionSet;
-use crate::throttle::ThrottleSet;
 use crate::request::Request;
+use crate::throttle::ThrottleSet;
 use crate::user::{AuthUser, RequestUser};
 
 /// The result of a successful dispatch: DRF's `request.user` and
@@ -154,7 +154,8 @@ pub async fn check<U: AuthUser, C: Chain<U>, P: PermissionSet<U>, T: ThrottleSet
     req: &Request<'_>,
     ctx: &Context<U>,
 ) -> Result<Identity<U>, Denial> {
-    crate::negotiation::negotiate(req, &ctx.settings().renderer_media_types).map_err(Denial::new)?;
+    crate::negotiation::negotiate(req, &ctx.settings().renderer_media_types)
+        .map_err(Denial::new)?;
     let outcome = C::run(req, ctx).await;
     let identity = conclude::<U, C, P>(req, ctx, outcome)?;
     if !T::EMPTY {
@@ -169,7 +170,8 @@ pub fn check_blocking<U: AuthUser, C: Chain<U>, P: PermissionSet<U>, T: Throttle
     req: &Request<'_>,
     ctx: &Context<U>,
 ) -> Result<Identity<U>, Denial> {
-    crate::negotiation::negotiate(req, &ctx.settings().renderer_media_types).map_err(Denial::new)?;
+    crate::negotiation::negotiate(req, &ctx.settings().renderer_media_types)
+        .map_err(Denial::new)?;
     let outcome = C::run_blocking(req, ctx);
     let identity = conclude::<U, C, P>(req, ctx, outcome)?;
     if !T::EMPTY {

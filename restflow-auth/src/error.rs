@@ -189,8 +189,14 @@ rejections! {
     /// A throttle refused the request for `{wait}` more seconds.
     ThrottledSeconds = "throttled_seconds", Throttled,
         "Request was throttled. Expected available in {wait} seconds.";
+    /// Too many failed logins for this username from this client (or at all).
+    LoginLocked = "login_locked", Throttled,
+        "Too many failed login attempts. Try again in {wait} seconds.";
     /// The request body is not valid JSON; `{error}` says where.
     JsonParseError = "json_parse_error", BadRequest, "JSON parse error - {error}";
+    /// A form body has more fields than Django accepts (`DATA_UPLOAD_MAX_NUMBER_FIELDS`).
+    TooManyFields = "too_many_fields", BadRequest,
+        "The number of fields exceeded the limit of {limit}.";
     /// The content type is not accepted.
     UnsupportedMediaType = "unsupported_media_type", UnsupportedMediaType,
         "Unsupported media type \"{media_type}\" in request.";

@@ -25,8 +25,8 @@ use crate::dispatch::{self, Denial, Identity};
 use crate::error::{AuthError, Rejected, Rejection};
 use crate::layer::BufferedBody;
 use crate::permissions::PermissionSet;
-use crate::throttle::ThrottleSet;
 use crate::request::Request;
+use crate::throttle::ThrottleSet;
 use crate::user::{AuthUser, RequestUser};
 
 fn accept_language(parts: &Parts) -> Option<&str> {
@@ -43,6 +43,9 @@ fn missing_context<U: AuthUser>() -> Rejected {
     )));
     Rejected::new(&denial, &crate::messages::Catalog::default(), None)
 }
+
+/// The policy types a guard or a policy layer carries (no data).
+pub(crate) type Policy<C, P, T> = PhantomData<fn() -> (C, P, T)>;
 
 /// Runs chain `C`, permissions `P` and throttles `T` (none by default)
 /// before the handler, as DRF's `initial()`: the extractor
@@ -68,7 +71,7 @@ fn missing_context<U: AuthUser>() -> Rejected {
 /// ```
 pub struct Guard<U: AuthUser, C, P, T = crate::throttle::ProjectThrottles> {
     identity: Identity<U>,
-    _marker: PhantomData<fn() -> (C, P, T)>,
+    _marker: Policy<C, P, T>,
 }
 
 impl<U: AuthUser, C, P, T> std::fmt::Debug for Guard<U, C, P, T> {

@@ -39,8 +39,8 @@ use crate::context::{Auth, Context};
 use crate::dispatch::{self, Denial};
 use crate::error::{AuthError, Rejected, Rejection};
 use crate::permissions::PermissionSet;
-use crate::throttle::ThrottleSet;
 use crate::request::Request;
+use crate::throttle::ThrottleSet;
 use crate::user::AuthUser;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -144,6 +144,14 @@ impl<S, U: AuthUser> fmt::Debug for AuthService<S, U> {
     }
 }
 
+/// The `Content-Length` the request declares, when it is one number.
+pub(crate) fn declared_length(parts: &http::request::Parts) -> Option<u64> {
+    match Request::new(parts).field("content-length") {
+        crate::request::Header::Text(v) => v.trim().parse().ok(),
+        _ => None,
+    }
+}
+
 /// Reads the body up to `limit`, leaving the same bytes in the request.
 async fn buffer(
     req: http::Request<Body>,
@@ -151,20 +159,27 @@ async fn buffer(
 ) -> Result<http::Request<Body>, Response> {
     let limit = ctx.settings().body_limit;
     let (mut parts, body) = req.into_parts();
-    let bytes =
-        match http_body_util::BodyExt::collect(http_body_util::Limited::new(body, limit)).await {
-            Ok(b) => b.to_bytes(),
-            Err(_) => {
-                let denial = Denial::new(
-                    AuthError::new(Rejection::PayloadTooLarge).arg("limit", limit.to_string()),
-                );
-                let lang = parts
-                    .headers
-                    .get(http::header::ACCEPT_LANGUAGE)
-                    .and_then(|v| v.to_str().ok());
-                return Err(Rejected::new(&denial, ctx.messages(), lang).into_response());
-            }
-        };
+    let declared_too_large = declared_length(&parts).is_some_and(|n| n > limit as u64);
+    let read = if declared_too_large {
+        None
+    } else {
+        http_body_util::BodyExt::collect(http_body_util::Limited::new(body, limit))
+            .await
+            .ok()
+    };
+    let bytes = match read {
+        Some(b) => b.to_bytes(),
+        None => {
+            let denial = Denial::new(
+                AuthError::new(Rejection::PayloadTooLarge).arg("limit", limit.to_string()),
+            );
+            let lang = parts
+                .headers
+                .get(http::header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok());
+            return Err(Rejected::new(&denial, ctx.messages(), lang).into_response());
+        }
+    };
     parts.extensions.insert(BufferedBody(bytes.clone()));
     Ok(http::Request::from_parts(parts, Body::from(bytes)))
 }
@@ -274,13 +289,8 @@ mod django_middleware {
 
     /// Whether the body is a form post the CSRF check may need to read.
     pub(super) fn wants_body<U: AuthUser>(parts: &http::request::Parts, ctx: &Context<U>) -> bool {
-        !Request::new(parts).is_safe_method()
-            && ctx.store::<Sessions>().is_some()
-            && parts
-                .headers
-                .get(http::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(crate::request::is_form)
+        let req = Request::new(parts);
+        !req.is_safe_method() && ctx.store::<Sessions>().is_some() && crate::request::is_form(&req)
     }
 }
 
@@ -328,7 +338,7 @@ fn json_method_not_allowed<U: AuthUser>(
 /// extractors. Made by [`Auth::policy`].
 pub struct PolicyLayer<U: AuthUser, C, P, T = crate::throttle::ProjectThrottles> {
     ctx: Arc<Context<U>>,
-    _marker: PhantomData<fn() -> (C, P, T)>,
+    _marker: crate::extract::Policy<C, P, T>,
 }
 
 impl<U: AuthUser, C, P> PolicyLayer<U, C, P> {

@@ -57,6 +57,7 @@ pub mod extract;
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub mod jwt;
 pub mod layer;
+pub mod lockout;
 pub mod messages;
 pub mod negotiation;
 pub mod net;
@@ -67,10 +68,10 @@ mod redis_conn;
 pub mod request;
 pub mod session;
 pub mod settings;
-pub mod throttle;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub mod sql;
+pub mod throttle;
 pub mod token;
 pub mod user;
 pub mod views;
@@ -163,11 +164,11 @@ pub mod prelude {
     };
     pub use crate::request::Request;
     pub use crate::settings::Settings;
+    #[cfg(feature = "macros")]
+    pub use crate::throttle::{AnonRateThrottle, ScopedRateThrottle, UserRateThrottle};
     #[cfg(feature = "memory")]
     pub use crate::user::MemoryUserStore;
     pub use crate::user::{AuthUser, RequestUser, UserStore};
-    #[cfg(feature = "macros")]
-    pub use crate::throttle::{AnonRateThrottle, ScopedRateThrottle, UserRateThrottle};
     #[cfg(feature = "macros")]
     pub use restflow_auth_macros::{AuthUser, authenticate, authenticator, permissions, throttle};
 }

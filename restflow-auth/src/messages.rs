@@ -105,6 +105,10 @@ const FRENCH: &[(&str, &str)] = &[
     ("method_not_allowed", "Méthode « {method} » non autorisée."),
     ("throttled", "Requête ralentie."),
     (
+        "login_locked",
+        "Trop de tentatives de connexion échouées. Réessayez dans {wait} secondes.",
+    ),
+    (
         "throttled_one_second",
         "Requête ralentie. Disponible de nouveau dans 1 seconde.",
     ),
@@ -117,6 +121,10 @@ const FRENCH: &[(&str, &str)] = &[
         "Impossible de satisfaire l'en-tête Accept de la requête.",
     ),
     ("json_parse_error", "Erreur d'analyse JSON - {error}"),
+    (
+        "too_many_fields",
+        "Le nombre de champs dépasse la limite de {limit}.",
+    ),
     (
         "unsupported_media_type",
         "Type de média « {media_type} » non supporté.",
@@ -208,6 +216,10 @@ const GERMAN: &[(&str, &str)] = &[
     ("method_not_allowed", "Methode \"{method}\" nicht erlaubt."),
     ("throttled", "Die Anfrage wurde gedrosselt."),
     (
+        "login_locked",
+        "Zu viele fehlgeschlagene Anmeldeversuche. Bitte in {wait} Sekunden erneut versuchen.",
+    ),
+    (
         "throttled_one_second",
         "Die Anfrage wurde gedrosselt. Erneuter Versuch möglich in 1 Sekunde.",
     ),
@@ -220,6 +232,10 @@ const GERMAN: &[(&str, &str)] = &[
         "Kann die Accept-Kopfzeile der Anfrage nicht erfüllen.",
     ),
     ("json_parse_error", "JSON-Verarbeitungsfehler - {error}"),
+    (
+        "too_many_fields",
+        "Die Anzahl der Felder überschreitet die Grenze von {limit}.",
+    ),
     (
         "unsupported_media_type",
         "Nicht unterstützter Medientyp \"{media_type}\" in der Anfrage.",

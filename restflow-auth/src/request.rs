@@ -221,20 +221,42 @@ pub enum Header<'a> {
     Repeated,
 }
 
-/// The media type of a `Content-Type` value: lowercased, parameters dropped.
-pub(crate) fn media_type(content_type: &str) -> String {
+/// The media type of a `Content-Type` value: lowercased, parameters
+/// dropped, spaces and tabs around it trimmed.
+fn media_type(content_type: &str) -> String {
     content_type
         .split(';')
         .next()
         .unwrap_or("")
-        .trim()
+        .trim_matches([' ', '\t'])
         .to_ascii_lowercase()
 }
 
-/// Whether a `Content-Type` names an HTML form body.
-pub(crate) fn is_form(content_type: &str) -> bool {
-    media_type(content_type) == "application/x-www-form-urlencoded"
+/// The request's body type, read once for every part of the library that
+/// asks (the body parser, the CSRF checks, the layer's buffering), so they
+/// cannot disagree: `Ok(None)` without `Content-Type`, `Ok(Some(media
+/// type))` for one readable value, and `Err(the header as text)` for a
+/// repeated or unreadable one, which no parser accepts (415).
+pub(crate) fn body_type(req: &Request<'_>) -> Result<Option<String>, String> {
+    match req.field("content-type") {
+        Header::Absent => Ok(None),
+        Header::Text(v) => Ok(Some(media_type(v))),
+        Header::Opaque(_) | Header::Repeated => {
+            Err(req.meta("content-type").unwrap_or_default().into_owned())
+        }
+    }
 }
+
+/// The media type of an HTML form body.
+pub(crate) const FORM: &str = "application/x-www-form-urlencoded";
+
+/// Whether the body is an HTML form ([`body_type`] says so).
+pub(crate) fn is_form(req: &Request<'_>) -> bool {
+    body_type(req).is_ok_and(|t| t.as_deref() == Some(FORM))
+}
+
+/// Django's `DATA_UPLOAD_MAX_NUMBER_FIELDS`: a form with more fields is refused.
+pub(crate) const MAX_FORM_FIELDS: usize = 1000;
 
 /// `+` as space and `%XX` decoded, then read as UTF-8 (invalid sequences
 /// replaced), as Python's `unquote_plus`.
@@ -265,25 +287,30 @@ fn percent_decode(s: &str) -> String {
 
 /// The pairs of a form body in order, as Python's `parse_qsl` with blank
 /// values kept: split on `&`, empty pieces skipped, a piece without `=` is
-/// a name with an empty value.
-pub(crate) fn form_pairs(body: &[u8]) -> impl Iterator<Item = (String, String)> + '_ {
+/// a name with an empty value. `None` past [`MAX_FORM_FIELDS`] fields (as
+/// Django refuses them), before anything is decoded.
+pub(crate) fn form_pairs(body: &[u8]) -> Option<Vec<(String, String)>> {
     let text = String::from_utf8_lossy(body);
-    let pairs: Vec<(String, String)> = text
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect();
-    pairs.into_iter()
+    let pieces = text.split('&').filter(|p| !p.is_empty());
+    if pieces.clone().nth(MAX_FORM_FIELDS).is_some() {
+        return None;
+    }
+    Some(
+        pieces
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (percent_decode(k), percent_decode(v))
+            })
+            .collect(),
+    )
 }
 
-/// The last value of `name` in a form body (Django's `QueryDict.get`).
+/// The last value of `name` in a form body (Django's `QueryDict.get`);
+/// `None` also for a form with too many fields.
 pub(crate) fn form_value(body: &[u8], name: &str) -> Option<String> {
-    form_pairs(body)
-        .filter(|(k, _)| k == name)
-        .last()
+    form_pairs(body)?
+        .into_iter()
+        .rfind(|(k, _)| k == name)
         .map(|(_, v)| v)
 }
 

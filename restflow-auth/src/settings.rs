@@ -70,8 +70,10 @@ pub struct Settings {
     pub simplejwt: SimpleJwtSettings,
     /// Password hashing and its executor.
     pub password: crate::password::PasswordSettings,
-    /// DRF's throttling.
+    /// DRF's throttling (and the client identity the lockout uses too).
     pub throttle: crate::throttle::ThrottleSettings,
+    /// The login lockout.
+    pub login: crate::lockout::LoginSettings,
     /// The language of messages when `Accept-Language` names none we have.
     pub default_language: String,
     /// The largest request body the library reads (endpoints, buffering), in bytes.
@@ -94,6 +96,7 @@ impl Default for Settings {
             simplejwt: SimpleJwtSettings::default(),
             password: crate::password::PasswordSettings::default(),
             throttle: crate::throttle::ThrottleSettings::default(),
+            login: crate::lockout::LoginSettings::default(),
             default_language: "en".into(),
             body_limit: 1024 * 1024,
             renderer_media_types: vec!["application/json".into(), "text/html".into()],
@@ -250,6 +253,9 @@ pub struct RemoteUserSettings {
     /// unknown one, is not authenticated by it. Empty: any peer (the proxy
     /// in front must then be the only way in, and strip client copies).
     pub trusted_proxies: crate::net::Networks,
+    /// The longest name the header may carry (Django's `username` is at
+    /// most 150 characters); a longer one names nobody.
+    pub max_length: usize,
 }
 
 impl Default for RemoteUserSettings {
@@ -258,6 +264,7 @@ impl Default for RemoteUserSettings {
             header: "X-Remote-User".into(),
             create_unknown_user: true,
             trusted_proxies: crate::net::Networks::new(),
+            max_length: 150,
         }
     }
 }
@@ -491,6 +498,7 @@ impl Settings {
         self.simplejwt.validate()?;
         self.password.validate()?;
         self.throttle.validate()?;
+        self.login.validate()?;
         let s = &self.session;
         for (key, v) in [
             ("session.cookie_name", &s.cookie_name),

@@ -280,7 +280,10 @@ fn rule6(body: &mut Value) {
             // The wait by shape: a number of seconds, singular or plural.
             let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
             let unit = &rest[n.len()..];
-            assert!(!n.is_empty() && (unit == " seconds." || (n == "1" && unit == " second.")), "{d}");
+            assert!(
+                !n.is_empty() && (unit == " seconds." || (n == "1" && unit == " second.")),
+                "{d}"
+            );
             *d = "Request was throttled. Expected available in <n> second(s).".to_owned();
         }
     }
@@ -375,7 +378,10 @@ fn parse(raw: &[u8]) -> (Reply, Vec<(String, String)>) {
             status,
             www_authenticate: header("www-authenticate"),
             retry_after: header("retry-after").map(|v| {
-                assert!(v.parse::<u64>().is_ok_and(|n| (1..=86_400).contains(&n)), "Retry-After: {v}");
+                assert!(
+                    v.parse::<u64>().is_ok_and(|n| (1..=86_400).contains(&n)),
+                    "Retry-After: {v}"
+                );
                 "<n>".to_owned()
             }),
             body,
@@ -1215,14 +1221,32 @@ fn throttle_cases() -> Vec<Case> {
     let alice = || get("/api/whoami/throttled/").bearer("{access}");
     vec![
         // One case: the counters of the whole run.
-        case(s, "anonymous 3/min, users 5/min, a client's own X-Forwarded-For", vec![
-            anon(), anon(), anon(), anon(), anon(),
-            anon().h("X-Forwarded-For", "198.51.100.7"),
-            alice_obtain(),
-            alice(), alice(), alice(), alice(), alice(), alice(), alice(),
-            post("/api/whoami/throttled/").differs("rule 10", 405, Some("Method \"POST\" not allowed.")),
-            anon().bearer("garbage"),
-        ]),
+        case(
+            s,
+            "anonymous 3/min, users 5/min, a client's own X-Forwarded-For",
+            vec![
+                anon(),
+                anon(),
+                anon(),
+                anon(),
+                anon(),
+                anon().h("X-Forwarded-For", "198.51.100.7"),
+                alice_obtain(),
+                alice(),
+                alice(),
+                alice(),
+                alice(),
+                alice(),
+                alice(),
+                alice(),
+                post("/api/whoami/throttled/").differs(
+                    "rule 10",
+                    405,
+                    Some("Method \"POST\" not allowed."),
+                ),
+                anon().bearer("garbage"),
+            ],
+        ),
     ]
 }
 

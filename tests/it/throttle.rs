@@ -65,19 +65,42 @@ fn one<T: ThrottleSet<User>>(
     let req = Request::new(&parts);
     let show = |r: Result<Identity<User>, Denial>| match r {
         Ok(id) => Ok(id.user.username().to_owned()),
-        Err(d) => Err((d.status().as_u16(), format!("{}{}", d.error, d.error.cause().map(|c| format!(" [{c}]")).unwrap_or_default()), d.error.retry_after())),
+        Err(d) => Err((
+            d.status().as_u16(),
+            format!(
+                "{}{}",
+                d.error,
+                d.error
+                    .cause()
+                    .map(|c| format!(" [{c}]"))
+                    .unwrap_or_default()
+            ),
+            d.error.retry_after(),
+        )),
     };
     if blocking {
         std::thread::scope(|s| {
-            s.spawn(|| show(check_blocking::<User, (HeaderUser,), (AllowAny,), T>(&req, auth.context())))
-                .join()
-                .unwrap()
+            s.spawn(|| {
+                show(check_blocking::<User, (HeaderUser,), (AllowAny,), T>(
+                    &req,
+                    auth.context(),
+                ))
+            })
+            .join()
+            .unwrap()
         })
     } else {
         std::thread::scope(|s| {
-            s.spawn(|| show(runtime().block_on(check::<User, (HeaderUser,), (AllowAny,), T>(&req, auth.context()))))
-                .join()
-                .unwrap()
+            s.spawn(|| {
+                show(
+                    runtime().block_on(check::<User, (HeaderUser,), (AllowAny,), T>(
+                        &req,
+                        auth.context(),
+                    )),
+                )
+            })
+            .join()
+            .unwrap()
         })
     }
 }
@@ -108,10 +131,16 @@ fn drf_rules(auth: &Auth<User>, blocking: bool, net: &str) {
     // Authenticated: anon does not apply, user 5/min by user id, whatever the address.
     for i in 0..5 {
         let addr = format!("{net}.{}", i + 10);
-        assert_eq!(one::<Throttles>(auth, blocking, &addr, Some("alice")).unwrap(), "alice");
+        assert_eq!(
+            one::<Throttles>(auth, blocking, &addr, Some("alice")).unwrap(),
+            "alice"
+        );
     }
     assert_throttled(one::<Throttles>(auth, blocking, peer, Some("alice")), 60);
-    assert_eq!(one::<Throttles>(auth, blocking, peer, Some("root")).unwrap(), "root");
+    assert_eq!(
+        one::<Throttles>(auth, blocking, peer, Some("root")).unwrap(),
+        "root"
+    );
     // No throttles: never refused.
     for _ in 0..10 {
         assert!(one::<()>(auth, blocking, peer, None).is_ok());
@@ -130,10 +159,16 @@ fn drf_semantics_on_both_paths_on_redis() {
         return;
     };
     let p = crate::redis::Prefix::new(&url, "throttle");
-    let store = || RedisThrottleStore::new(&url).unwrap().with_prefix(p.prefix.clone());
+    let store = || {
+        RedisThrottleStore::new(&url)
+            .unwrap()
+            .with_prefix(p.prefix.clone())
+    };
     let p2 = crate::redis::Prefix::new(&url, "throttle-blocking");
     drf_rules(&auth_with(|_| {}, Some(store())), false, "10.0.3");
-    let blocking = RedisThrottleStore::new(&url).unwrap().with_prefix(p2.prefix.clone());
+    let blocking = RedisThrottleStore::new(&url)
+        .unwrap()
+        .with_prefix(p2.prefix.clone());
     drf_rules(&auth_with(|_| {}, Some(blocking)), true, "10.0.4");
     // Another instance on the same Redis sees the same logs.
     let other = auth_with(|_| {}, Some(store()));
@@ -144,13 +179,19 @@ fn drf_semantics_on_both_paths_on_redis() {
 /// and a second later two go through again.
 #[test]
 fn a_refused_request_is_not_recorded() {
-    let auth = auth_with(|s| {
-        s.throttle.rates.insert("anon".into(), "2/1s".into());
-    }, None);
+    let auth = auth_with(
+        |s| {
+            s.throttle.rates.insert("anon".into(), "2/1s".into());
+        },
+        None,
+    );
     assert!(one::<(AnonRateThrottle,)>(&auth, false, "10.9.0.1", None).is_ok());
     assert!(one::<(AnonRateThrottle,)>(&auth, false, "10.9.0.1", None).is_ok());
     for _ in 0..5 {
-        assert_throttled(one::<(AnonRateThrottle,)>(&auth, false, "10.9.0.1", None), 1);
+        assert_throttled(
+            one::<(AnonRateThrottle,)>(&auth, false, "10.9.0.1", None),
+            1,
+        );
     }
     std::thread::sleep(std::time::Duration::from_millis(1100));
     assert!(one::<(AnonRateThrottle,)>(&auth, false, "10.9.0.1", None).is_ok());
@@ -194,34 +235,59 @@ fn sixty_four_concurrent_requests_against_ten_per_minute_admit_exactly_ten() {
         return;
     };
     let p = crate::redis::Prefix::new(&url, "throttle-race");
-    let store = RedisThrottleStore::new(&url).unwrap().with_prefix(p.prefix.clone());
+    let store = RedisThrottleStore::new(&url)
+        .unwrap()
+        .with_prefix(p.prefix.clone());
     exactly_ten(&auth_with(|_| {}, Some(store)), "10.8.0.");
 }
 
 #[test]
 fn rates_from_the_settings_win_over_config() {
-    let auth = auth_with(|s| {
-        s.throttle.rates.insert("anon".into(), "1/min".into());
-    }, None);
+    let auth = auth_with(
+        |s| {
+            s.throttle.rates.insert("anon".into(), "1/min".into());
+        },
+        None,
+    );
     assert!(one::<(AnonRateThrottle,)>(&auth, false, "10.6.0.1", None).is_ok());
-    assert_throttled(one::<(AnonRateThrottle,)>(&auth, false, "10.6.0.1", None), 60);
+    assert_throttled(
+        one::<(AnonRateThrottle,)>(&auth, false, "10.6.0.1", None),
+        60,
+    );
     // A bad rate in the settings fails at startup, with the key.
     let mut s = Settings::default();
     s.throttle.rates.insert("anon".into(), "3/fortnight".into());
-    let err = Auth::<User>::builder(s).users(users()).build().unwrap_err().to_string();
-    assert!(err.contains("throttle.rates") && err.contains("3/fortnight"), "{err}");
+    let err = Auth::<User>::builder(s)
+        .users(users())
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("throttle.rates") && err.contains("3/fortnight"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_store_that_cannot_answer_refuses_or_allows_as_configured() {
-    let down = || RedisThrottleStore::new(&format!("redis://127.0.0.1:{}", crate::common::free_port())).unwrap();
+    let down = || {
+        RedisThrottleStore::new(&format!("redis://127.0.0.1:{}", crate::common::free_port()))
+            .unwrap()
+    };
     let refuse = auth_with(|_| {}, Some(down()));
     for blocking in [false, true] {
-        let (status, detail, _) = one::<(AnonRateThrottle,)>(&refuse, blocking, "10.5.0.1", None).unwrap_err();
+        let (status, detail, _) =
+            one::<(AnonRateThrottle,)>(&refuse, blocking, "10.5.0.1", None).unwrap_err();
         assert_eq!(status, 503);
-        assert!(detail.starts_with("Authentication service temporarily unavailable."), "{detail}");
+        assert!(
+            detail.starts_with("Authentication service temporarily unavailable."),
+            "{detail}"
+        );
     }
-    let allow = auth_with(|s| s.throttle.on_store_error = restflow_auth::throttle::OnStoreError::Allow, Some(down()));
+    let allow = auth_with(
+        |s| s.throttle.on_store_error = restflow_auth::throttle::OnStoreError::Allow,
+        Some(down()),
+    );
     for blocking in [false, true] {
         assert!(one::<(AnonRateThrottle,)>(&allow, blocking, "10.5.0.1", None).is_ok());
     }
@@ -229,11 +295,14 @@ fn a_store_that_cannot_answer_refuses_or_allows_as_configured() {
 
 #[test]
 fn a_client_cannot_pick_its_identity_behind_trusted_proxies() {
-    let auth = auth_with(|s| {
-        s.throttle.rates.insert("anon".into(), "1/min".into());
-        s.throttle.num_proxies = Some(1);
-        s.throttle.trusted_proxies = serde_json::from_str(r#"["10.4.0.0/24"]"#).unwrap();
-    }, None);
+    let auth = auth_with(
+        |s| {
+            s.throttle.rates.insert("anon".into(), "1/min".into());
+            s.throttle.num_proxies = Some(1);
+            s.throttle.trusted_proxies = serde_json::from_str(r#"["10.4.0.0/24"]"#).unwrap();
+        },
+        None,
+    );
     let with_xff = |peer: &str, xff: &str| {
         let mut p = parts(peer, None);
         p.headers.insert("x-forwarded-for", xff.parse().unwrap());
@@ -261,8 +330,9 @@ async fn a_throttled_handler_answers_429_with_retry_after() {
         .layer(auth.layer());
     let call = || {
         let mut req = http::Request::get("/search/").body(Body::empty()).unwrap();
-        req.extensions_mut()
-            .insert(axum::extract::ConnectInfo("10.3.0.1:1234".parse::<std::net::SocketAddr>().unwrap()));
+        req.extensions_mut().insert(axum::extract::ConnectInfo(
+            "10.3.0.1:1234".parse::<std::net::SocketAddr>().unwrap(),
+        ));
         send(app.clone(), req)
     };
     for _ in 0..3 {
@@ -284,7 +354,8 @@ fn the_memory_store_stays_bounded_under_a_flood_of_clients() {
     let store = Arc::new(MemoryThrottleStore::new(1000));
     let rate = restflow_auth::throttle::Rate::parse("5/min").unwrap();
     for i in 0..20_000u32 {
-        restflow_auth::throttle::ThrottleStore::hit_blocking(&*store, &format!("client-{i}"), rate).unwrap();
+        restflow_auth::throttle::ThrottleStore::hit_blocking(&*store, &format!("client-{i}"), rate)
+            .unwrap();
     }
     assert!(store.len() <= 1000, "{}", store.len());
 }

@@ -333,12 +333,19 @@ pub(crate) fn parse_throttle(cx: &Ctxt, args: TokenStream) -> ThrottleArgs {
                     let lit: syn::LitStr = match input.parse() {
                         Ok(l) => l,
                         Err(e) => {
-                            cx.error_spanned_by(&key, "`scope` takes a string: `scope = \"uploads\"`");
+                            cx.error_spanned_by(
+                                &key,
+                                "`scope` takes a string: `scope = \"uploads\"`",
+                            );
                             return Err(e);
                         }
                     };
                     let v = lit.value();
-                    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                    if v.is_empty()
+                        || !v
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                    {
                         cx.error_spanned_by(&lit, "a throttle scope is a word of letters, digits, `_` and `-`, such as `\"uploads\"`");
                     }
                     if out.scope.is_some() {

@@ -12,8 +12,9 @@
 //! The challenge is `Basic realm="api"`. Base64 is decoded strictly (DRF
 //! silently drops characters outside the alphabet); the credentials are read
 //! as UTF-8, else Latin-1, and split at the first `:`. The password check
-//! runs on the bounded password executor (`ctx.passwords()`) and costs the
-//! same for unknown users.
+//! runs on the bounded password executor (`ctx.passwords()`), costs the
+//! same for unknown users, and is counted by the login lockout (429 once
+//! locked out; see [`lockout`](crate::lockout)).
 
 use std::borrow::Cow;
 
@@ -78,9 +79,13 @@ impl<U: AuthUser> Authenticator<U> for Basic {
         let Some((username, password)) = credentials(req)? else {
             return Ok(None);
         };
-        let user = ctx.users().find_by_username(&username).await?;
-        let stored = user.as_ref().map(|u| u.password_hash().to_owned());
-        let matches = ctx.passwords().verify(password, stored).await?;
+        let (user, matches) = crate::lockout::guarded(req, ctx, &username, async {
+            let user = ctx.users().find_by_username(&username).await?;
+            let stored = user.as_ref().map(|u| u.password_hash().to_owned());
+            let matches = ctx.passwords().verify(password, stored).await?;
+            Ok((user, matches))
+        })
+        .await?;
         conclude(user, matches)
     }
 
@@ -88,10 +93,13 @@ impl<U: AuthUser> Authenticator<U> for Basic {
         let Some((username, password)) = credentials(req)? else {
             return Ok(None);
         };
-        let user = ctx.users().find_by_username_blocking(&username)?;
-        let matches = ctx
-            .passwords()
-            .verify_blocking(&password, user.as_ref().map(|u| u.password_hash()))?;
+        let (user, matches) = crate::lockout::guarded_blocking(req, ctx, &username, || {
+            let user = ctx.users().find_by_username_blocking(&username)?;
+            let matches = ctx
+                .passwords()
+                .verify_blocking(&password, user.as_ref().map(|u| u.password_hash()))?;
+            Ok((user, matches))
+        })?;
         conclude(user, matches)
     }
 

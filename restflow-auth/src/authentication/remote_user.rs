@@ -8,7 +8,7 @@
 //! | request | answer |
 //! | --- | --- |
 //! | no header, or an empty one | not mine |
-//! | the header twice, a value that is not printable ASCII, a peer outside `remote_user.trusted_proxies` | not mine (nobody is named, nobody is created) |
+//! | the header twice, a value that is not printable ASCII or longer than `remote_user.max_length` (Django's 150), a peer outside `remote_user.trusted_proxies` | not mine (nobody is named, nobody is created) |
 //! | a known active user | that user |
 //! | an unknown user | created through the user store (`remote_user.create_unknown_user`, on by default, as Django's `RemoteUserBackend`) |
 //! | an inactive user, or one that cannot be created | 403 `User inactive or deleted.` |
@@ -40,9 +40,9 @@ fn username<'a, U: AuthUser>(req: &Request<'a>, ctx: &Context<U>) -> Option<&'a 
         return None;
     }
     match req.field(&s.header) {
-        Header::Text(v) => {
-            Some(v.trim()).filter(|v| !v.is_empty() && v.bytes().all(|b| (0x20..0x7f).contains(&b)))
-        }
+        Header::Text(v) => Some(v.trim()).filter(|v| {
+            !v.is_empty() && v.len() <= s.max_length && v.bytes().all(|b| (0x20..0x7f).contains(&b))
+        }),
         Header::Absent | Header::Opaque(_) | Header::Repeated => None,
     }
 }

@@ -45,8 +45,7 @@ pub(crate) fn store<U: AuthUser>(ctx: &Context<U>) -> Result<&Sessions, AuthErro
 /// The form field of a buffered `application/x-www-form-urlencoded` POST
 /// (Django's `request.POST.get("csrfmiddlewaretoken")`: the last value).
 fn form_token(req: &Request<'_>) -> Option<String> {
-    let ct = req.meta("content-type")?;
-    if !crate::request::is_form(&ct) {
+    if !crate::request::is_form(req) {
         return None;
     }
     crate::request::form_value(req.body()?, "csrfmiddlewaretoken").filter(|v| !v.is_empty())
@@ -56,10 +55,9 @@ fn form_token(req: &Request<'_>) -> Option<String> {
 /// header when `split_domain_port` accepts it, `None` where Django raises
 /// `DisallowedHost`.
 pub(crate) fn request_host<'a>(req: &Request<'a>) -> Option<std::borrow::Cow<'a, str>> {
-    let host = match req.meta("host") {
-        Some(h) => h,
-        None => std::borrow::Cow::Borrowed(req.uri().authority()?.as_str()),
-    };
+    // Only the Host header: an absolute-form request line names whatever
+    // host the client likes, and without Host nothing is "this host".
+    let host = req.meta("host")?;
     valid_host(&host).then_some(host)
 }
 

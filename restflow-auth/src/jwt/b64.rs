@@ -3,7 +3,9 @@
 //! when they complete the last quad; nothing outside the url-safe alphabet
 //! (`+` and `/` included); a length that leaves one character over is
 //! refused; and the segment must be the canonical encoding of what it
-//! decodes to (no stray trailing bits), so one token has one spelling.
+//! decodes to (no stray trailing bits). So a token has one spelling but
+//! for padding that completes its last quad, which PyJWT accepts too
+//! (revocation is keyed by `jti`, not by the token's text).
 
 /// Unpadded url-safe base64 that refuses non-canonical trailing bits.
 const STRICT: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(

@@ -128,7 +128,10 @@ impl Passwords {
     }
 
     /// Queues `f`, or refuses at once when the queue is full.
-    fn submit(&self, f: impl FnOnce(&Inner, &mut Scratch) + Send + 'static) -> Result<(), AuthError> {
+    fn submit(
+        &self,
+        f: impl FnOnce(&Inner, &mut Scratch) + Send + 'static,
+    ) -> Result<(), AuthError> {
         let inner = Arc::clone(&self.inner);
         let job: Job = Box::new(move |scratch| f(&inner, scratch));
         match self.inner.tx.try_send(job) {
@@ -144,7 +147,11 @@ impl Passwords {
     /// an unusable password the same work runs against a dummy hash of
     /// the configured hasher and the answer is `false`. 503 with
     /// `Retry-After` when every worker is busy and the queue is full.
-    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, AuthError> {
+    pub async fn verify(
+        &self,
+        password: String,
+        stored: Option<String>,
+    ) -> Result<bool, AuthError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.submit(move |inner, scratch| {
             // The request may have gone while it waited: skip the work.
@@ -152,7 +159,8 @@ impl Passwords {
                 let _ = tx.send(check(inner, &password, stored.as_deref(), scratch));
             }
         })?;
-        rx.await.map_err(|_| AuthError::internal("a password worker stopped"))
+        rx.await
+            .map_err(|_| AuthError::internal("a password worker stopped"))
     }
 
     /// Blocking twin of [`verify`](Passwords::verify).
@@ -162,7 +170,8 @@ impl Passwords {
         self.submit(move |inner, scratch| {
             let _ = tx.send(check(inner, &password, stored.as_deref(), scratch));
         })?;
-        rx.recv().map_err(|_| AuthError::internal("a password worker stopped"))
+        rx.recv()
+            .map_err(|_| AuthError::internal("a password worker stopped"))
     }
 
     /// Hashes `password` with the configured hasher (`password.hasher`).
@@ -192,10 +201,21 @@ impl Passwords {
 fn make(inner: &Inner, password: &str, scratch: &mut Scratch) -> Result<String, String> {
     let s = &inner.settings;
     match s.hasher {
-        Hasher::Argon2id => formats::argon2_phc(password, &formats::RESTFLOW_ARGON2, scratch, inner.cap_blocks),
-        Hasher::DjangoArgon2 => formats::argon2_phc(password, &formats::DJANGO_ARGON2, scratch, inner.cap_blocks)
-            .map(|phc| format!("argon2{phc}")),
-        Hasher::Pbkdf2Sha256 => Ok(formats::pbkdf2_sha256(password, &formats::random_salt(22), s.iterations)),
+        Hasher::Argon2id => formats::argon2_phc(
+            password,
+            &formats::RESTFLOW_ARGON2,
+            scratch,
+            inner.cap_blocks,
+        ),
+        Hasher::DjangoArgon2 => {
+            formats::argon2_phc(password, &formats::DJANGO_ARGON2, scratch, inner.cap_blocks)
+                .map(|phc| format!("argon2{phc}"))
+        }
+        Hasher::Pbkdf2Sha256 => Ok(formats::pbkdf2_sha256(
+            password,
+            &formats::random_salt(22),
+            s.iterations,
+        )),
     }
 }
 

@@ -114,9 +114,17 @@ pub(crate) struct ArgonParams {
 }
 
 /// The argon2 crate's defaults (OWASP's): 19 MiB, 2 passes, 1 lane.
-pub(crate) const RESTFLOW_ARGON2: ArgonParams = ArgonParams { m: 19 * 1024, t: 2, p: 1 };
+pub(crate) const RESTFLOW_ARGON2: ArgonParams = ArgonParams {
+    m: 19 * 1024,
+    t: 2,
+    p: 1,
+};
 /// Django 5.2's `Argon2PasswordHasher`: 100 MiB, 2 passes, 8 lanes.
-pub(crate) const DJANGO_ARGON2: ArgonParams = ArgonParams { m: 102_400, t: 2, p: 8 };
+pub(crate) const DJANGO_ARGON2: ArgonParams = ArgonParams {
+    m: 102_400,
+    t: 2,
+    p: 8,
+};
 
 /// Verifies an Argon2 PHC string in `scratch`'s memory.
 fn verify_phc(password: &str, phc: &str, scratch: &mut Scratch, cap: usize) -> bool {
@@ -147,7 +155,10 @@ fn verify_phc(password: &str, phc: &str, scratch: &mut Scratch, cap: usize) -> b
     let count = params.block_count();
     let salt: &[u8] = salt.as_ref();
     let Some(blocks) = scratch.blocks(count, cap) else {
-        tracing::warn!(m, "restflow-auth: an argon2 hash asks for more memory than password.max_memory_kib allows; it never matches");
+        tracing::warn!(
+            m,
+            "restflow-auth: an argon2 hash asks for more memory than password.max_memory_kib allows; it never matches"
+        );
         return false;
     };
     let mut out = vec![0u8; hash.len()];

@@ -117,10 +117,16 @@ impl PasswordSettings {
             })
         };
         if self.iterations < 1000 {
-            return invalid("password.iterations", "use at least 1000 (Django 5.2 uses 1,000,000)");
+            return invalid(
+                "password.iterations",
+                "use at least 1000 (Django 5.2 uses 1,000,000)",
+            );
         }
         if self.max_concurrent > 1024 {
-            return invalid("password.max_concurrent", "use at most 1024 workers (0 means one per CPU)");
+            return invalid(
+                "password.max_concurrent",
+                "use at most 1024 workers (0 means one per CPU)",
+            );
         }
         let needed = match self.hasher {
             Hasher::Argon2id => 19 * 1024,

@@ -50,7 +50,8 @@ impl MemoryThrottleStore {
             // every request scan the map).
             logs.retain(|_, l| l.expires > now);
             if logs.len() >= self.max_keys {
-                let evict: Vec<String> = logs.keys().take(self.max_keys / 10 + 1).cloned().collect();
+                let evict: Vec<String> =
+                    logs.keys().take(self.max_keys / 10 + 1).cloned().collect();
                 for k in evict {
                     logs.remove(&k);
                 }
@@ -97,7 +98,10 @@ mod tests {
     #[test]
     fn drf_sliding_log() {
         let s = MemoryThrottleStore::new(10);
-        let rate = Rate { num: 3, duration_s: 60 };
+        let rate = Rate {
+            num: 3,
+            duration_s: 60,
+        };
         for i in 0..3 {
             assert!(s.hit_at("k", rate, 100.0 + f64::from(i)).allowed);
         }
@@ -112,7 +116,10 @@ mod tests {
     #[test]
     fn bounded_number_of_keys() {
         let s = MemoryThrottleStore::new(3);
-        let rate = Rate { num: 1, duration_s: 60 };
+        let rate = Rate {
+            num: 1,
+            duration_s: 60,
+        };
         for i in 0..10 {
             s.hit_at(&format!("k{i}"), rate, 100.0 + f64::from(i));
         }

@@ -90,7 +90,9 @@ impl Rate {
     /// ```
     pub fn parse(rate: &str) -> Result<Rate, String> {
         let bad = || {
-            format!("`{rate}` is not a rate such as `100/day`, `3/min` or `5/10m` (period s, m, h or d)")
+            format!(
+                "`{rate}` is not a rate such as `100/day`, `3/min` or `5/10m` (period s, m, h or d)"
+            )
         };
         let (num, period) = rate.split_once('/').ok_or_else(bad)?;
         let num: u64 = num.trim().parse().map_err(|_| bad())?;
@@ -272,7 +274,10 @@ impl crate::context::Component for Throttling {
         for declared in inventory::iter::<ProjectRates> {
             for (scope, rate) in declared.rates {
                 let rate = Rate::parse(rate).map_err(&invalid)?;
-                if rates.insert((*scope).to_owned(), rate).is_some_and(|old| old != rate) {
+                if rates
+                    .insert((*scope).to_owned(), rate)
+                    .is_some_and(|old| old != rate)
+                {
                     return Err(invalid(format!(
                         "two `config!` declare different rates for `{scope}`"
                     )));
@@ -317,7 +322,10 @@ impl Throttling {
             Err(e) => match self.settings.on_store_error {
                 OnStoreError::Refuse => Err(e),
                 OnStoreError::Allow => {
-                    tracing::warn!(cause = e.cause().unwrap_or(""), "restflow-auth: the throttle store failed; the request is let through (throttle.on_store_error = \"allow\")");
+                    tracing::warn!(
+                        cause = e.cause().unwrap_or(""),
+                        "restflow-auth: the throttle store failed; the request is let through (throttle.on_store_error = \"allow\")"
+                    );
                     Ok(Decision::Allow)
                 }
             },
@@ -382,7 +390,9 @@ pub fn client_ident(req: &Request<'_>, s: &ThrottleSettings) -> String {
         .peer_ip()
         .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     let trusted_peer = s.trusted_proxies.is_empty()
-        || req.peer_ip().is_some_and(|ip| s.trusted_proxies.contains(ip));
+        || req
+            .peer_ip()
+            .is_some_and(|ip| s.trusted_proxies.contains(ip));
     let xff = req.meta("x-forwarded-for").filter(|_| trusted_peer);
     match (s.num_proxies, xff) {
         (Some(0), _) | (_, None) => remote,
@@ -433,7 +443,11 @@ fn key(scope: &str, ident: &str) -> String {
     format!("throttle_{scope}_{ident}")
 }
 
-fn user_or_ident<U: AuthUser>(req: &Request<'_>, user: &RequestUser<U>, ctx: &Context<U>) -> String {
+fn user_or_ident<U: AuthUser>(
+    req: &Request<'_>,
+    user: &RequestUser<U>,
+    ctx: &Context<U>,
+) -> String {
     match user.user() {
         Some(u) => match u.id().to_json() {
             serde_json::Value::String(s) => s,
@@ -444,14 +458,20 @@ fn user_or_ident<U: AuthUser>(req: &Request<'_>, user: &RequestUser<U>, ctx: &Co
 }
 
 /// A `SimpleRateThrottle` step: nothing to do without a `(scope, key)`.
-async fn rate_step<U: AuthUser>(view: &View<'_, U>, target: Option<(&str, String)>) -> Result<Decision, AuthError> {
+async fn rate_step<U: AuthUser>(
+    view: &View<'_, U>,
+    target: Option<(&str, String)>,
+) -> Result<Decision, AuthError> {
     match target {
         Some((scope, key)) => throttling(view.ctx)?.check(scope, &key).await,
         None => Ok(Decision::Allow),
     }
 }
 
-fn rate_step_blocking<U: AuthUser>(view: &View<'_, U>, target: Option<(&str, String)>) -> Result<Decision, AuthError> {
+fn rate_step_blocking<U: AuthUser>(
+    view: &View<'_, U>,
+    target: Option<(&str, String)>,
+) -> Result<Decision, AuthError> {
     match target {
         Some((scope, key)) => throttling(view.ctx)?.check_blocking(scope, &key),
         None => Ok(Decision::Allow),
@@ -464,17 +484,35 @@ fn rate_step_blocking<U: AuthUser>(view: &View<'_, U>, target: Option<(&str, Str
 pub struct AnonRateThrottle;
 
 impl AnonRateThrottle {
-    fn target<U: AuthUser>(req: &Request<'_>, user: &RequestUser<U>, view: &View<'_, U>) -> Option<(&'static str, String)> {
-        (!user.is_authenticated())
-            .then(|| ("anon", key("anon", &client_ident(req, &view.ctx.settings().throttle))))
+    fn target<U: AuthUser>(
+        req: &Request<'_>,
+        user: &RequestUser<U>,
+        view: &View<'_, U>,
+    ) -> Option<(&'static str, String)> {
+        (!user.is_authenticated()).then(|| {
+            (
+                "anon",
+                key("anon", &client_ident(req, &view.ctx.settings().throttle)),
+            )
+        })
     }
 }
 
 impl<U: AuthUser> Throttle<U> for AnonRateThrottle {
-    async fn allow_request(&self, req: &Request<'_>, user: &RequestUser<U>, view: &View<'_, U>) -> Result<Decision, AuthError> {
+    async fn allow_request(
+        &self,
+        req: &Request<'_>,
+        user: &RequestUser<U>,
+        view: &View<'_, U>,
+    ) -> Result<Decision, AuthError> {
         rate_step(view, Self::target(req, user, view)).await
     }
-    fn allow_request_blocking(&self, req: &Request<'_>, user: &RequestUser<U>, view: &View<'_, U>) -> Result<Decision, AuthError> {
+    fn allow_request_blocking(
+        &self,
+        req: &Request<'_>,
+        user: &RequestUser<U>,
+        view: &View<'_, U>,
+    ) -> Result<Decision, AuthError> {
         rate_step_blocking(view, Self::target(req, user, view))
     }
 }
@@ -485,16 +523,30 @@ impl<U: AuthUser> Throttle<U> for AnonRateThrottle {
 pub struct UserRateThrottle;
 
 impl UserRateThrottle {
-    fn target<U: AuthUser>(req: &Request<'_>, user: &RequestUser<U>, view: &View<'_, U>) -> Option<(&'static str, String)> {
+    fn target<U: AuthUser>(
+        req: &Request<'_>,
+        user: &RequestUser<U>,
+        view: &View<'_, U>,
+    ) -> Option<(&'static str, String)> {
         Some(("user", key("user", &user_or_ident(req, user, view.ctx))))
     }
 }
 
 impl<U: AuthUser> Throttle<U> for UserRateThrottle {
-    async fn allow_request(&self, req: &Request<'_>, user: &RequestUser<U>, view: &View<'_, U>) -> Result<Decision, AuthError> {
+    async fn allow_request(
+        &self,
+        req: &Request<'_>,
+        user: &RequestUser<U>,
+        view: &View<'_, U>,
+    ) -> Result<Decision, AuthError> {
         rate_step(view, Self::target(req, user, view)).await
     }
-    fn allow_request_blocking(&self, req: &Request<'_>, user: &RequestUser<U>, view: &View<'_, U>) -> Result<Decision, AuthError> {
+    fn allow_request_blocking(
+        &self,
+        req: &Request<'_>,
+        user: &RequestUser<U>,
+        view: &View<'_, U>,
+    ) -> Result<Decision, AuthError> {
         rate_step_blocking(view, Self::target(req, user, view))
     }
 }
@@ -506,16 +558,31 @@ impl<U: AuthUser> Throttle<U> for UserRateThrottle {
 pub struct ScopedRateThrottle;
 
 impl ScopedRateThrottle {
-    fn target<U: AuthUser>(req: &Request<'_>, user: &RequestUser<U>, view: &View<'_, U>) -> Option<(&'static str, String)> {
-        view.scope.map(|scope| (scope, key(scope, &user_or_ident(req, user, view.ctx))))
+    fn target<U: AuthUser>(
+        req: &Request<'_>,
+        user: &RequestUser<U>,
+        view: &View<'_, U>,
+    ) -> Option<(&'static str, String)> {
+        view.scope
+            .map(|scope| (scope, key(scope, &user_or_ident(req, user, view.ctx))))
     }
 }
 
 impl<U: AuthUser> Throttle<U> for ScopedRateThrottle {
-    async fn allow_request(&self, req: &Request<'_>, user: &RequestUser<U>, view: &View<'_, U>) -> Result<Decision, AuthError> {
+    async fn allow_request(
+        &self,
+        req: &Request<'_>,
+        user: &RequestUser<U>,
+        view: &View<'_, U>,
+    ) -> Result<Decision, AuthError> {
         rate_step(view, Self::target(req, user, view)).await
     }
-    fn allow_request_blocking(&self, req: &Request<'_>, user: &RequestUser<U>, view: &View<'_, U>) -> Result<Decision, AuthError> {
+    fn allow_request_blocking(
+        &self,
+        req: &Request<'_>,
+        user: &RequestUser<U>,
+        view: &View<'_, U>,
+    ) -> Result<Decision, AuthError> {
         rate_step_blocking(view, Self::target(req, user, view))
     }
 }
@@ -550,10 +617,18 @@ pub trait ThrottleSet<U: AuthUser>: Send + Sync + 'static {
 
 impl<U: AuthUser> ThrottleSet<U> for () {
     const EMPTY: bool = true;
-    async fn check(_: &Request<'_>, _: &RequestUser<U>, _: &Context<U>) -> Result<Option<Option<f64>>, AuthError> {
+    async fn check(
+        _: &Request<'_>,
+        _: &RequestUser<U>,
+        _: &Context<U>,
+    ) -> Result<Option<Option<f64>>, AuthError> {
         Ok(None)
     }
-    fn check_blocking(_: &Request<'_>, _: &RequestUser<U>, _: &Context<U>) -> Result<Option<Option<f64>>, AuthError> {
+    fn check_blocking(
+        _: &Request<'_>,
+        _: &RequestUser<U>,
+        _: &Context<U>,
+    ) -> Result<Option<Option<f64>>, AuthError> {
         Ok(None)
     }
 }
@@ -607,6 +682,7 @@ macro_rules! throttle_tuple {
 /// `#[throttle(.., scope = "uploads")]` writes).
 ///
 /// ```
+/// # #![allow(dead_code)]
 /// use restflow_auth::throttle::{Scoped, ScopedRateThrottle, ThrottleScope};
 /// struct Uploads;
 /// impl ThrottleScope for Uploads {
@@ -681,7 +757,10 @@ fn erased<'a, U: AuthUser, T: ThrottleSet<U>>(
     user: &'a (dyn std::any::Any + Send + Sync),
     ctx: &'a (dyn std::any::Any + Send + Sync),
 ) -> BoxFuture<'a, Verdict> {
-    match (user.downcast_ref::<RequestUser<U>>(), ctx.downcast_ref::<Context<U>>()) {
+    match (
+        user.downcast_ref::<RequestUser<U>>(),
+        ctx.downcast_ref::<Context<U>>(),
+    ) {
         (Some(user), Some(ctx)) => Box::pin(T::check(req, user, ctx)),
         _ => Box::pin(std::future::ready(Ok(None))),
     }
@@ -692,7 +771,10 @@ fn erased_blocking<'a, U: AuthUser, T: ThrottleSet<U>>(
     user: &'a (dyn std::any::Any + Send + Sync),
     ctx: &'a (dyn std::any::Any + Send + Sync),
 ) -> Verdict {
-    match (user.downcast_ref::<RequestUser<U>>(), ctx.downcast_ref::<Context<U>>()) {
+    match (
+        user.downcast_ref::<RequestUser<U>>(),
+        ctx.downcast_ref::<Context<U>>(),
+    ) {
         (Some(user), Some(ctx)) => T::check_blocking(req, user, ctx),
         _ => Ok(None),
     }

@@ -81,7 +81,7 @@ fn obtain<U: AuthUser>(
         };
         let result: Result<Response, AuthError> = async {
             let jwt = state(&ctx)?;
-            let user = check_password(&ctx, &username, password).await?;
+            let user = check_password(&ctx, &parts, &username, password).await?;
             let allowed = match &user {
                 Some(u) => match ctx.store::<UserRule<U>>() {
                     Some(rule) => (rule.rule)(u),

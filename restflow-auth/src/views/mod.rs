@@ -129,26 +129,36 @@ pub(crate) async fn read_body<U: AuthUser>(
     body: Body,
 ) -> Result<Map<String, Value>, Response> {
     let limit = ctx.settings().body_limit;
+    let too_large = |parts: &http::request::Parts| {
+        let e = AuthError::new(Rejection::PayloadTooLarge).arg("limit", limit.to_string());
+        Rejected::new(&Denial::new(e), ctx.messages(), lang(parts)).into_response()
+    };
+    // A declared length over the limit is refused before a byte is read.
+    if crate::layer::declared_length(parts).is_some_and(|n| n > limit as u64) {
+        return Err(too_large(parts));
+    }
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
-        Err(_) => {
-            let e = AuthError::new(Rejection::PayloadTooLarge).arg("limit", limit.to_string());
-            return Err(Rejected::new(&Denial::new(e), ctx.messages(), lang(parts)).into_response());
-        }
+        Err(_) => return Err(too_large(parts)),
     };
     parts
         .extensions
         .insert(crate::layer::BufferedBody(bytes.clone()));
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let req = crate::request::Request::new(parts);
+    let unsupported = |raw: String| {
+        let err = AuthError::new(Rejection::UnsupportedMediaType).arg("media_type", raw);
+        Rejected::new(&Denial::new(err), ctx.messages(), lang(parts)).into_response()
+    };
+    let media = match crate::request::body_type(&req) {
+        Ok(m) => m,
+        // A repeated or unreadable Content-Type: no parser takes it.
+        Err(raw) => return Err(unsupported(raw)),
+    };
     if bytes.is_empty() {
         return Ok(Map::new());
     }
-    let raw_type = content_type.unwrap_or_default();
-    match crate::request::media_type(&raw_type).as_str() {
-        "application/json" => match serde_json::from_slice::<Value>(&bytes) {
+    match media.as_deref() {
+        Some("application/json") => match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(m)) => Ok(m),
             // DRF's serializer given `None`.
             Ok(Value::Null) => Err(json(
@@ -168,12 +178,17 @@ pub(crate) async fn read_body<U: AuthUser>(
             }
         },
         // The last value of a repeated field wins, as `QueryDict.get`.
-        "application/x-www-form-urlencoded" => Ok(crate::request::form_pairs(&bytes)
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect()),
+        Some(crate::request::FORM) => match crate::request::form_pairs(&bytes) {
+            Some(pairs) => Ok(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
+            None => {
+                let err = AuthError::new(Rejection::TooManyFields)
+                    .arg("limit", crate::request::MAX_FORM_FIELDS.to_string());
+                Err(Rejected::new(&Denial::new(err), ctx.messages(), lang(parts)).into_response())
+            }
+        },
         _ => {
-            let err = AuthError::new(Rejection::UnsupportedMediaType).arg("media_type", raw_type);
-            Err(Rejected::new(&Denial::new(err), ctx.messages(), lang(parts)).into_response())
+            let raw = req.meta("content-type").unwrap_or_default().into_owned();
+            Err(unsupported(raw))
         }
     }
 }
@@ -225,14 +240,21 @@ pub(crate) fn reject_with<U: AuthUser>(
 }
 
 /// The user named `username` if `password` is theirs; the check runs on
-/// the bounded password executor and costs the same when there is no such user.
+/// the bounded password executor, costs the same when there is no such
+/// user, and is counted by the login lockout.
 pub(crate) async fn check_password<U: AuthUser>(
     ctx: &Context<U>,
+    parts: &http::request::Parts,
     username: &str,
     password: String,
 ) -> Result<Option<U>, AuthError> {
-    let user = ctx.users().find_by_username(username).await?;
-    let stored = user.as_ref().map(|u| u.password_hash().to_owned());
-    let matches = ctx.passwords().verify(password, stored).await?;
+    let req = crate::request::Request::new(parts);
+    let (user, matches) = crate::lockout::guarded(&req, ctx, username, async {
+        let user = ctx.users().find_by_username(username).await?;
+        let stored = user.as_ref().map(|u| u.password_hash().to_owned());
+        let matches = ctx.passwords().verify(password, stored).await?;
+        Ok((user, matches))
+    })
+    .await?;
     Ok(user.filter(|_| matches))
 }

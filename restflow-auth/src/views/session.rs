@@ -97,10 +97,7 @@ fn check_login_form<U: AuthUser>(
     parts: &http::request::Parts,
 ) -> Result<(), AuthError> {
     let req = Request::new(parts);
-    if !req
-        .meta("content-type")
-        .is_some_and(|ct| crate::request::is_form(&ct))
-    {
+    if !crate::request::is_form(&req) {
         return Ok(());
     }
     let (origin, referer, host) = (req.meta("origin"), req.meta("referer"), request_host(&req));
@@ -122,7 +119,7 @@ fn login<U: AuthUser>(
         let result: Result<Response, AuthError> = async {
             check_login_form(&ctx, &parts)?;
             let sessions = store(&ctx)?;
-            let user = check_password(&ctx, &username, password).await?;
+            let user = check_password(&ctx, &parts, &username, password).await?;
             // A route without authenticators: AuthenticationFailed is a 403.
             let user = user
                 .filter(AuthUser::is_active)
