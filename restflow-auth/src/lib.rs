@@ -79,6 +79,10 @@ pub mod views;
 #[doc(hidden)]
 pub mod __private;
 
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod fuzzing;
+
 /// Lowercase hexadecimal, without an allocation per byte (it runs on
 /// request paths: session auth hashes, SQL token digests).
 pub(crate) fn hex(bytes: &[u8]) -> String {

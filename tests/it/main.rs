@@ -18,6 +18,7 @@ mod jwt_views;
 mod lockout;
 mod messages;
 mod parity;
+mod paths_agree;
 mod permissions;
 mod pyjwt;
 mod redis;

@@ -6,7 +6,7 @@
 //! Verification follows PyJWT's order and messages (see [`jws`]); the
 //! deliberate differences from the reference are listed in the README.
 
-mod b64;
+pub(crate) mod b64;
 pub mod blacklist;
 mod cache;
 pub mod jws;
