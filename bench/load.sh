@@ -13,6 +13,11 @@
 #              come from RESTFLOW_TEST_REDIS_URL / RESTFLOW_TEST_DATABASE_URL.
 #   soak       one server for SOAK seconds (default 60) of JWT obtain+call
 #              traffic and session logins: VmRSS sampled every 10 s.
+#   flood      (not in the default set) bursts of 512 concurrent
+#              wrong-password Basic requests (bench/burst.py, one a second)
+#              while a steady JWT load runs: the server's RSS (idle, peak
+#              sampled every 100 ms, after), the bursts' answers and socket
+#              errors, and the JWT p99 without and during the bursts.
 #   profile    (not in the default set; needs perf) each route under load
 #              with `perf record -e cpu-clock`: the share of the server's CPU
 #              samples spent in restflow-auth and its crypto. Steadier than
@@ -272,6 +277,53 @@ phase_profile() {
         # Same cost outside the library: ratio = (1 - share) / (1 - baseline share).
         awk -v n="$name" -v s="$share" -v b="$base" 'BEGIN {printf "| %s | %.2f%% | %.3fx |\n", n, s, (100 - s) / (100 - b)}'
     done
+}
+
+phase_flood() {
+    local secs=${FLOOD_SECONDS:-10}
+    echo "== flood: 512 concurrent wrong-password Basic requests during a JWT load (${secs}s)" >&2
+    start_server
+    local token basic
+    token=$(access_token)
+    basic="Authorization: Basic $(printf 'alice:wrong-password' | base64)"
+    # Warm the password workers once, then let them go idle and give their memory back.
+    curl -s -o /dev/null -H "$basic" "http://$ADDR/api/whoami/basic/"
+    sleep 3
+    local idle peak after
+    idle=$(rss_kib)
+    wrk -t1 -c16 -d"${secs}s" --latency -H "Authorization: Bearer $token" "http://$ADDR/api/whoami/jwt/" >"$WORK/jwt-alone.txt"
+    ( peak=0; while kill -0 "$SERVER_PID" 2>/dev/null && [ ! -f "$WORK/flood-done" ]; do
+          r=$(rss_kib); [ "$r" -gt "$peak" ] && peak=$r; echo "$peak" >"$WORK/peak"; sleep 0.1
+      done ) &
+    local sampler=$!
+    python3 bench/burst.py "$ADDR" /api/whoami/basic/ "$basic" 512 "$secs" 1 >"$WORK/flood.txt" &
+    local flood=$!
+    sleep 1
+    wrk -t1 -c16 -d"$((secs - 2))s" --latency -H "Authorization: Bearer $token" "http://$ADDR/api/whoami/jwt/" >"$WORK/jwt-flood.txt"
+    wait "$flood"
+    touch "$WORK/flood-done"; wait "$sampler" 2>/dev/null || true
+    peak=$(cat "$WORK/peak")
+    sleep 3
+    after=$(rss_kib)
+    local p99_alone p99_flood
+    p99_alone=$(to_ms "$(awk '$1 == "99%" {print $2}' "$WORK/jwt-alone.txt")")
+    p99_flood=$(to_ms "$(awk '$1 == "99%" {print $2}' "$WORK/jwt-flood.txt")")
+    local answers errors
+    answers=$(cat "$WORK/flood.txt")
+    errors="512 at once, every second"
+    local statuses
+    statuses=$(curl -s -o /dev/null -w '%{http_code}' -H "$basic" "http://$ADDR/api/whoami/basic/")
+    stop_server
+    python3 - "$idle" "$peak" "$after" "$p99_alone" "$p99_flood" "$answers" "$errors" <<'PY'
+import sys
+idle, peak, after = (int(x) / 1024 for x in sys.argv[1:4])
+alone, flood = float(sys.argv[4]), float(sys.argv[5])
+print(f"| RSS idle | {idle:.1f} MiB |")
+print(f"| RSS peak during the flood | {peak:.1f} MiB (+{peak - idle:.1f} MiB) |")
+print(f"| RSS 3 s after | {after:.1f} MiB (+{after - idle:.1f} MiB) |")
+print(f"| bursts ({sys.argv[7]}) | {sys.argv[6]} |")
+print(f"| JWT p99 alone / during the flood | {alone:.2f} ms / {flood:.2f} ms = {flood / alone:.2f}x |")
+PY
 }
 
 for phase in $PHASES; do

@@ -59,7 +59,17 @@ impl std::fmt::Debug for Passwords {
     }
 }
 
-fn worker(rx: Arc<Mutex<Receiver<Job>>>) {
+fn worker(rx: Arc<Mutex<Receiver<Job>>>, low_priority: bool) {
+    if low_priority {
+        // Niceness 10: password work yields the CPU to the requests that
+        // need none (the crate maps its 0..=99 scale onto niceness 19..-20).
+        let ten = thread_priority::ThreadPriorityValue::try_from(22u8).expect("in range");
+        if let Err(e) = thread_priority::set_current_thread_priority(
+            thread_priority::ThreadPriority::Crossplatform(ten),
+        ) {
+            tracing::debug!(error = ?e, "restflow-auth: could not lower a password worker's priority");
+        }
+    }
     let mut scratch = Scratch::default();
     loop {
         let next = {
@@ -100,9 +110,10 @@ impl Passwords {
         let rx = Arc::new(Mutex::new(rx));
         for n in 0..settings.workers() {
             let rx = Arc::clone(&rx);
+            let low = settings.low_priority;
             std::thread::Builder::new()
                 .name(format!("restflow-password-{n}"))
-                .spawn(move || worker(rx))
+                .spawn(move || worker(rx, low))
                 .expect("spawn a password worker thread");
         }
         Passwords {

@@ -34,7 +34,14 @@ impl Scratch {
             return None;
         }
         if self.blocks.len() < count {
-            self.blocks.resize(count, Block::default());
+            // At least 33 MiB of address space, so that the allocator maps
+            // it on its own (glibc's mmap threshold never exceeds 32 MiB)
+            // and gives it back to the system when released; only the
+            // blocks written become resident.
+            const MAPPED: usize = 33 * 1024;
+            let mut blocks = Vec::with_capacity(count.max(MAPPED));
+            blocks.resize(count, Block::default());
+            self.blocks = blocks;
         }
         Some(&mut self.blocks[..count])
     }

@@ -79,6 +79,9 @@ pub struct PasswordSettings {
     /// The most memory one Argon2 verification may use, KiB (a stored hash
     /// asking for more never matches). Django's Argon2 uses 102,400.
     pub max_memory_kib: u32,
+    /// Run the workers at a lower CPU priority (niceness 10), so that a
+    /// flood of password checks does not slow the requests that need none.
+    pub low_priority: bool,
     /// Rehash a password on a successful login when Django's `must_update`
     /// would (another hasher or other parameters). Off by default: a new
     /// hash changes Django's session auth hash, which ends the user's
@@ -94,6 +97,7 @@ impl Default for PasswordSettings {
             max_concurrent: 0,
             max_queued: 64,
             max_memory_kib: 131_072,
+            low_priority: true,
             rehash_on_login: false,
         }
     }
