@@ -118,6 +118,14 @@ fn handle(stream: TcpStream, auth: &Auth<User>) -> std::io::Result<()> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // restflow-auth reports requests that failed closed, store errors and
+    // wiring mistakes through `tracing`; RUST_LOG=debug says more.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8001".into());

@@ -30,6 +30,14 @@ fn usage(msg: &str) -> ! {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // restflow-auth reports requests that failed closed, store errors and
+    // wiring mistakes through `tracing`; RUST_LOG=debug says more.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let mut fixtures = None;
     let mut addr = "127.0.0.1:8000".to_owned();
     let (mut store, mut blacklist, mut throttle) =

@@ -209,6 +209,7 @@ fn fixture_rows(fixtures: &Value) -> Result<(FixtureUsers, FixtureTokens), Strin
 macro_rules! load_sql {
     ($builder:expr, $db:expr, $users:expr, $tokens:expr) => {{
         let db = $db;
+        db.migrate().await?;
         for table in ["restflow_session", "restflow_token", "restflow_user"] {
             sqlx::query(&format!("DELETE FROM {table}"))
                 .execute(db.pool())
@@ -322,9 +323,15 @@ pub async fn app(
             builder.blacklist(RedisBlacklist::new(url)?.with_prefix(prefix))
         }
         Backend::Sqlite(path) => {
-            builder.blacklist(SqliteBlacklist::connect(&format!("sqlite://{path}?mode=rwc")).await?)
+            let bl = SqliteBlacklist::connect(&format!("sqlite://{path}?mode=rwc")).await?;
+            bl.migrate().await?;
+            builder.blacklist(bl)
         }
-        Backend::Postgres(url) => builder.blacklist(PostgresBlacklist::connect(url).await?),
+        Backend::Postgres(url) => {
+            let bl = PostgresBlacklist::connect(url).await?;
+            bl.migrate().await?;
+            builder.blacklist(bl)
+        }
     };
     let builder = match throttle {
         Backend::Memory => builder,

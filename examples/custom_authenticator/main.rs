@@ -30,6 +30,14 @@ type Chain = (ApiKeySignature,);
 type Perms = (IsAuthenticated,);
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // restflow-auth reports requests that failed closed, store errors and
+    // wiring mistakes through `tracing`; RUST_LOG=debug says more.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let users = MemoryUserStore::new();
     users.insert(User {
         id: 1,

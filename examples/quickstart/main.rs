@@ -122,6 +122,14 @@ fn secrets(path: &Path) -> Result<(String, String), Box<dyn std::error::Error>> 
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // restflow-auth reports requests that failed closed, store errors and
+    // wiring mistakes through `tracing`; RUST_LOG=debug says more.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let db_path =
         std::env::var("QUICKSTART_DB").unwrap_or_else(|_| "restflow-quickstart.db".into());
     let secrets_path = Path::new(&db_path).with_extension("secrets.json");
@@ -133,6 +141,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The embedded default: a SQLite file, created and migrated here.
     let db = SqliteDatabase::connect(&format!("sqlite://{db_path}")).await?;
+    db.migrate().await?;
     let users = db.users::<User>(UserTable::restflow())?;
     let created = match users.find_by_username("demo").await? {
         Some(_) => None,

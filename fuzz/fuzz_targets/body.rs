@@ -18,7 +18,11 @@ fn router() -> &'static axum::Router {
 
 fuzz_target!(|data: &[u8]| {
     let f = fields(data);
-    let uri = if f.first().is_some_and(|b| b.len() % 2 == 0) { "/api/auth/token/" } else { "/api/auth/session/login/" };
+    let uri = if f.first().is_some_and(|b| b.len() % 2 == 0) {
+        "/api/auth/token/"
+    } else {
+        "/api/auth/session/login/"
+    };
     let mut b = http::Request::post(uri).header("host", "testserver");
     if let Some(v) = f.get(1).and_then(|c| header(c)) {
         b = b.header("content-type", v);

@@ -10,9 +10,23 @@ use restflow_auth_fuzz::{auth, block_on, both_paths_with_body, fields, header};
 fn session() -> &'static String {
     static KEY: OnceLock<String> = OnceLock::new();
     KEY.get_or_init(|| {
-        let sessions = auth().context().store::<restflow_auth::session::Sessions>().unwrap();
-        let alice = auth().context().users().find_by_username_blocking("alice").unwrap().unwrap();
-        block_on(restflow_auth::session::login(sessions, &auth().context().settings().session, &alice, None)).unwrap()
+        let sessions = auth()
+            .context()
+            .store::<restflow_auth::session::Sessions>()
+            .unwrap();
+        let alice = auth()
+            .context()
+            .users()
+            .find_by_username_blocking("alice")
+            .unwrap()
+            .unwrap();
+        block_on(restflow_auth::session::login(
+            sessions,
+            &auth().context().settings().session,
+            &alice,
+            None,
+        ))
+        .unwrap()
     })
 }
 
@@ -23,16 +37,30 @@ fuzz_target!(|data: &[u8]| {
         Some(b) if b % 3 == 1 => "PUT",
         _ => "POST",
     };
-    let mut b = http::Request::builder().method(method).uri("/").header("host", "testserver");
-    let names = ["cookie", "origin", "referer", "x-csrftoken", "content-type", "cookie", "origin"];
+    let mut b = http::Request::builder()
+        .method(method)
+        .uri("/")
+        .header("host", "testserver");
+    let names = [
+        "cookie",
+        "origin",
+        "referer",
+        "x-csrftoken",
+        "content-type",
+        "cookie",
+        "origin",
+    ];
     for (name, value) in names.iter().zip(f.iter().skip(1)) {
         // `{s}` in a cookie stands for the live session's key.
-        let value = String::from_utf8_lossy(value).replace("{s}", session()).into_bytes();
+        let value = String::from_utf8_lossy(value)
+            .replace("{s}", session())
+            .into_bytes();
         if let Some(v) = header(&value) {
             b = b.header(*name, v);
         }
     }
-    let body = String::from_utf8_lossy(f.get(8).copied().unwrap_or_default()).replace("{s}", session());
+    let body =
+        String::from_utf8_lossy(f.get(8).copied().unwrap_or_default()).replace("{s}", session());
     let (parts, ()) = b.body(()).unwrap().into_parts();
     both_paths_with_body::<(Session,)>(&parts, Some(body.as_bytes()));
     both_paths_with_body::<(Session, Jwt)>(&parts, Some(body.as_bytes()));

@@ -8,7 +8,12 @@ fuzz_target!(|data: &[u8]| {
     let toml = std::str::from_utf8(f[0]).ok();
     let env: Vec<(String, String)> = f[1..]
         .chunks(2)
-        .filter_map(|kv| Some((format!("RESTFLOW_{}", std::str::from_utf8(kv.first()?).ok()?), std::str::from_utf8(kv.get(1)?).ok()?.to_owned())))
+        .filter_map(|kv| {
+            Some((
+                format!("RESTFLOW_{}", std::str::from_utf8(kv.first()?).ok()?),
+                std::str::from_utf8(kv.get(1)?).ok()?.to_owned(),
+            ))
+        })
         .collect();
     if let Ok(s) = restflow_auth::Settings::from_sources(toml, env) {
         // What loads, validates.

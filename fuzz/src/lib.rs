@@ -40,11 +40,19 @@ pub fn auth() -> &'static Auth<User> {
         s.password.iterations = 1000;
         s.login.lockout = false;
         let users = MemoryUserStore::new();
-        for (id, name, active, staff) in [(1, "alice", true, false), (2, "bob", false, false), (3, "root", true, true)] {
+        for (id, name, active, staff) in [
+            (1, "alice", true, false),
+            (2, "bob", false, false),
+            (3, "root", true, true),
+        ] {
             users.insert(User {
                 id,
                 username: name.into(),
-                password: restflow_auth::password::django_pbkdf2_sha256(&format!("{name}-pw"), "salt", 1000),
+                password: restflow_auth::password::django_pbkdf2_sha256(
+                    &format!("{name}-pw"),
+                    "salt",
+                    1000,
+                ),
                 is_active: active,
                 is_staff: staff,
             });
@@ -63,7 +71,11 @@ pub fn auth() -> &'static Auth<User> {
 
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| tokio::runtime::Builder::new_current_thread().build().unwrap())
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+    })
 }
 
 /// (status, detail or `user:<name>`): what a chain answers.
@@ -81,7 +93,10 @@ pub fn both_paths_with_body<C: restflow_auth::Chain<User>>(
     body: Option<&[u8]>,
 ) -> Answer {
     use restflow_auth::dispatch::{authenticate, authenticate_blocking};
-    let show = |r: Result<restflow_auth::dispatch::Identity<User>, restflow_auth::dispatch::Denial>| match r {
+    let show = |r: Result<
+        restflow_auth::dispatch::Identity<User>,
+        restflow_auth::dispatch::Denial,
+    >| match r {
         Ok(id) => (200, format!("user:{}", id.user.username())),
         Err(d) => (d.status().as_u16(), d.error.to_string()),
     };
@@ -89,8 +104,16 @@ pub fn both_paths_with_body<C: restflow_auth::Chain<User>>(
     if let Some(b) = body {
         req = req.with_body(b);
     }
-    let a = show(runtime().block_on(authenticate::<User, C, (IsAuthenticated,)>(&req, auth().context())));
-    let b = show(authenticate_blocking::<User, C, (IsAuthenticated,)>(&req, auth().context()));
+    let a = show(
+        runtime().block_on(authenticate::<User, C, (IsAuthenticated,)>(
+            &req,
+            auth().context(),
+        )),
+    );
+    let b = show(authenticate_blocking::<User, C, (IsAuthenticated,)>(
+        &req,
+        auth().context(),
+    ));
     assert_eq!(a, b, "the async and blocking paths disagree");
     assert!(a.0 < 500, "a server error for input: {a:?}");
     a

@@ -12,8 +12,7 @@ use syn::spanned::Spanned;
 use crate::ctxt::Ctxt;
 use crate::paths::krate;
 
-const KEYS: &str =
-    "`user`, `authentication`, `permissions`, `throttles`, `throttle_rates` and `crate`";
+const KEYS: &str = "`user`, `authentication`, `permissions`, `throttles`, `throttle_rates`, `check_routes` and `crate`";
 
 #[derive(Default)]
 struct Config {
@@ -22,6 +21,7 @@ struct Config {
     permissions: Option<(Span, Vec<syn::Path>)>,
     throttles: Option<Vec<syn::Path>>,
     rates: Option<Vec<(syn::Ident, syn::LitStr)>>,
+    check_routes: Option<syn::LitBool>,
     krate: Option<syn::Path>,
 }
 
@@ -129,6 +129,10 @@ fn parse(cx: &Ctxt, input: ParseStream<'_>) -> syn::Result<Config> {
                 dup(cfg.rates.is_some());
                 cfg.rates = Some(rates(cx, input)?);
             }
+            "check_routes" => {
+                dup(cfg.check_routes.is_some());
+                cfg.check_routes = Some(input.parse()?);
+            }
             "crate" => {
                 dup(cfg.krate.is_some());
                 cfg.krate = Some(input.parse()?);
@@ -144,6 +148,7 @@ fn parse(cx: &Ctxt, input: ParseStream<'_>) -> syn::Result<Config> {
                     "rates" | "throttle_rate" | "default_throttle_rates" => {
                         "; did you mean `throttle_rates`?"
                     }
+                    "check_wiring" | "check" | "checks" => "; did you mean `check_routes`?",
                     _ => "",
                 };
                 cx.error_spanned_by(
@@ -237,6 +242,14 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
             }
         }
     };
+    let register_options = match &cfg.check_routes {
+        Some(b) => quote! {
+            #private::inventory::submit! {
+                #private::ProjectOptions::new::<#user>(#b)
+            }
+        },
+        None => quote!(),
+    };
     quote! {
         /// The project defaults of restflow-auth, set by `restflow_auth::config!`.
         #[doc(hidden)]
@@ -254,5 +267,6 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
 
         #register_throttles
         #register_rates
+        #register_options
     }
 }

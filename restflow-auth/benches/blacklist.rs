@@ -163,6 +163,7 @@ fn main() {
             SqliteBlacklist::connect(&format!("sqlite://{}?mode=rwc", sqlite_path.display()))
                 .await
                 .unwrap();
+        sqlite.migrate().await.unwrap();
         backends.push((
             "sqlite",
             Auth::builder(settings(true))

@@ -9,6 +9,11 @@ pub use crate::throttle::{
     DefaultThrottles, ProjectRates, ProjectThrottles, Scoped, Throttle, ThrottleScope, ThrottleSet,
 };
 pub use crate::user::{AuthUser, UserId, UserRecord};
+pub use crate::wiring::{Check, ProjectOptions, Route};
+/// The requirements a handler registers (see [`crate::wiring`]).
+pub mod requires {
+    pub use crate::wiring::{authenticator, chain, throttle, throttles};
+}
 pub use core;
 pub use inventory;
 
@@ -26,6 +31,14 @@ pub trait ProjectDefaults {
     type Authenticators: Chain<Self::User>;
     /// The default permissions (DRF's `DEFAULT_PERMISSION_CLASSES`).
     type Permissions: PermissionSet<Self::User>;
+}
+
+/// The scope of a handler's throttles without `scope = ".."`.
+#[derive(Debug)]
+pub struct NoScope;
+
+impl ThrottleScope for NoScope {
+    const SCOPE: Option<&'static str> = None;
 }
 
 /// Compile-time check that `T` is a throttle for `U`.

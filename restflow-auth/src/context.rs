@@ -22,6 +22,12 @@ trait ErasedUserStore<U: AuthUser>: Send + Sync {
     fn find_by_username_blocking(&self, name: &str) -> StoreResult<Option<U>>;
     fn create_remote_user<'a>(&'a self, name: &'a str) -> BoxFuture<'a, StoreResult<Option<U>>>;
     fn create_remote_user_blocking(&self, name: &str) -> StoreResult<Option<U>>;
+    fn set_password_hash<'a>(
+        &'a self,
+        id: &'a U::Id,
+        hash: &'a str,
+    ) -> BoxFuture<'a, StoreResult<bool>>;
+    fn set_password_hash_blocking(&self, id: &U::Id, hash: &str) -> StoreResult<bool>;
 }
 
 impl<U: AuthUser, S: UserStore<U>> ErasedUserStore<U> for S {
@@ -42,6 +48,16 @@ impl<U: AuthUser, S: UserStore<U>> ErasedUserStore<U> for S {
     }
     fn create_remote_user_blocking(&self, name: &str) -> StoreResult<Option<U>> {
         UserStore::create_remote_user_blocking(self, name)
+    }
+    fn set_password_hash<'a>(
+        &'a self,
+        id: &'a U::Id,
+        hash: &'a str,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(UserStore::set_password_hash(self, id, hash))
+    }
+    fn set_password_hash_blocking(&self, id: &U::Id, hash: &str) -> StoreResult<bool> {
+        UserStore::set_password_hash_blocking(self, id, hash)
     }
 }
 
@@ -136,6 +152,18 @@ impl<U: AuthUser> Users<U> {
     pub fn find_by_id_blocking(&self, id: &U::Id) -> StoreResult<Option<U>> {
         self.inner.find_by_id_blocking(id)
     }
+    /// [`UserStore::set_password_hash`].
+    pub fn set_password_hash<'a>(
+        &'a self,
+        id: &'a U::Id,
+        hash: &'a str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send + 'a {
+        self.inner.set_password_hash(id, hash)
+    }
+    /// [`UserStore::set_password_hash_blocking`].
+    pub fn set_password_hash_blocking(&self, id: &U::Id, hash: &str) -> StoreResult<bool> {
+        self.inner.set_password_hash_blocking(id, hash)
+    }
     /// [`UserStore::find_by_username_blocking`].
     pub fn find_by_username_blocking(&self, name: &str) -> StoreResult<Option<U>> {
         self.inner.find_by_username_blocking(name)
@@ -149,6 +177,8 @@ pub struct Context<U: AuthUser> {
     users: Users<U>,
     catalog: Catalog,
     stores: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
+    /// Whether the wiring is checked (routes at build, policies when made).
+    check_routes: bool,
 }
 
 impl<U: AuthUser> fmt::Debug for Context<U> {
@@ -179,6 +209,11 @@ impl<U: AuthUser> Context<U> {
             .get(&TypeId::of::<T>())
             .and_then(|b| b.downcast_ref())
     }
+    /// Whether the wiring is checked (see [`wiring`](crate::wiring)).
+    pub(crate) fn checks_routes(&self) -> bool {
+        self.check_routes
+    }
+
     /// The password executor (`[password]` settings).
     pub fn passwords(&self) -> &crate::password::Passwords {
         self.store::<crate::password::Passwords>()
@@ -238,6 +273,9 @@ pub enum BuildError {
     #[cfg(feature = "jwt")]
     #[error(transparent)]
     Jwt(#[from] crate::jwt::ConfigError),
+    /// Routes name schemes or throttles the configuration does not provide.
+    #[error("the routes need what the configuration lacks:\n  {}", .0.join("\n  "))]
+    Wiring(Vec<String>),
 }
 
 /// The configured authentication of an application: a cheap handle
@@ -281,6 +319,7 @@ impl<U: AuthUser> Auth<U> {
             users: None,
             catalog: None,
             stores: HashMap::new(),
+            check_routes: None,
         }
     }
 
@@ -301,6 +340,7 @@ pub struct AuthBuilder<U: AuthUser> {
     users: Option<Users<U>>,
     catalog: Option<Catalog>,
     stores: Stores,
+    check_routes: Option<bool>,
 }
 
 impl<U: AuthUser> fmt::Debug for AuthBuilder<U> {
@@ -347,6 +387,14 @@ impl<U: AuthUser> AuthBuilder<U> {
         self.with_store(crate::lockout::Store(Arc::new(store)))
     }
 
+    /// Whether `build()` checks that every guarded handler's chain and
+    /// throttles are configured (see [`wiring`](crate::wiring)); by
+    /// default yes, unless a `config!` says `check_routes: false`.
+    pub fn check_routes(mut self, check: bool) -> Self {
+        self.check_routes = Some(check);
+        self
+    }
+
     /// Any value authenticators read with [`Context::store`] (one per type).
     pub fn with_store<T: Any + Send + Sync>(mut self, store: T) -> Self {
         self.stores.insert(TypeId::of::<T>(), Box::new(store));
@@ -373,6 +421,7 @@ impl<U: AuthUser> AuthBuilder<U> {
         install::<crate::password::Passwords>(&self.settings, &mut stores)?;
         install::<crate::throttle::Throttling>(&self.settings, &mut stores)?;
         install::<crate::lockout::Lockout>(&self.settings, &mut stores)?;
+        install::<crate::session::Sessions>(&self.settings, &mut stores)?;
         #[cfg(feature = "simplejwt")]
         install::<crate::authentication::simplejwt::SimpleJwtState>(&self.settings, &mut stores)?;
         #[cfg(feature = "jwt")]
@@ -382,13 +431,20 @@ impl<U: AuthUser> AuthBuilder<U> {
             Some(c) => c,
             None => Catalog::default().with_default_language(&self.settings.default_language)?,
         };
-        Ok(Auth {
-            ctx: Arc::new(Context {
-                settings: self.settings,
-                users,
-                catalog,
-                stores,
-            }),
-        })
+        let check_routes = crate::wiring::enabled::<U>(self.check_routes);
+        let ctx = Context {
+            settings: self.settings,
+            users,
+            catalog,
+            stores,
+            check_routes,
+        };
+        if check_routes {
+            let problems = crate::wiring::problems(&ctx);
+            if !problems.is_empty() {
+                return Err(BuildError::Wiring(problems));
+            }
+        }
+        Ok(Auth { ctx: Arc::new(ctx) })
     }
 }

@@ -37,10 +37,19 @@ fn accept_language(parts: &Parts) -> Option<&str> {
 }
 
 fn missing_context<U: AuthUser>() -> Rejected {
-    let denial = Denial::new(AuthError::internal(format!(
+    let message = format!(
         "no restflow-auth context for user model `{}`: add `.layer(auth.layer())` to the router",
         std::any::type_name::<U>()
-    )));
+    );
+    // A wiring mistake, not a request's: without a tracing subscriber the
+    // log below goes nowhere, so say it once on stderr.
+    static SAID: std::sync::Once = std::sync::Once::new();
+    if !tracing::dispatcher::has_been_set() {
+        SAID.call_once(|| {
+            eprintln!("restflow-auth: {message} (every guarded request answers 500 until then)")
+        });
+    }
+    let denial = Denial::new(AuthError::internal(message));
     Rejected::new(&denial, &crate::messages::Catalog::default(), None)
 }
 

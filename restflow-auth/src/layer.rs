@@ -69,13 +69,33 @@ impl<U: AuthUser> Auth<U> {
     /// A layer that runs chain `C` and permissions `P` for every route it
     /// wraps (use `route_layer`); add throttles with
     /// [`PolicyLayer::throttle`].
+    ///
+    /// # Panics
+    ///
+    /// When the chain or the project's default throttles need what the
+    /// configuration lacks (the startup check of [`wiring`](crate::wiring)):
+    /// the message says what to fix.
     pub fn policy<C: Chain<U>, P: PermissionSet<U>>(&self) -> PolicyLayer<U, C, P> {
         // The project's default throttles until `.throttle::<T>()` says otherwise.
+        check_policy::<U, C, crate::throttle::ProjectThrottles>(self.context());
         PolicyLayer {
             ctx: Arc::clone(self.context()),
             _marker: PhantomData,
         }
     }
+}
+
+/// Panics, saying what to fix, when a policy needs what `ctx` lacks.
+fn check_policy<U: AuthUser, C: Chain<U>, T: ThrottleSet<U>>(ctx: &Context<U>) {
+    if !ctx.checks_routes() {
+        return;
+    }
+    let problems = crate::wiring::policy_problems::<U, C, T>(ctx);
+    assert!(
+        problems.is_empty(),
+        "restflow-auth: a policy layer needs what the configuration lacks: {}",
+        problems.join("; ")
+    );
 }
 
 /// Inserts the [`Context`] into every request; optionally buffers bodies.
@@ -346,7 +366,12 @@ impl<U: AuthUser, C, P> PolicyLayer<U, C, P> {
     /// ones, after the permissions (a tuple
     /// such as `(AnonRateThrottle, UserRateThrottle)`, or
     /// [`Scoped`](crate::throttle::Scoped) for `ScopedRateThrottle`).
+    ///
+    /// # Panics
+    ///
+    /// When a throttle's scope has no rate (the startup check).
     pub fn throttle<T: ThrottleSet<U>>(self) -> PolicyLayer<U, C, P, T> {
+        check_policy::<U, (), T>(&self.ctx);
         PolicyLayer {
             ctx: self.ctx,
             _marker: PhantomData,

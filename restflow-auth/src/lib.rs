@@ -51,6 +51,7 @@
 pub mod authentication;
 pub mod context;
 pub mod dispatch;
+pub mod django;
 pub mod error;
 pub mod extract;
 #[cfg(feature = "jwt")]
@@ -75,6 +76,7 @@ pub mod throttle;
 pub mod token;
 pub mod user;
 pub mod views;
+pub mod wiring;
 
 #[doc(hidden)]
 pub mod __private;

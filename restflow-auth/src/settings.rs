@@ -74,6 +74,8 @@ pub struct Settings {
     pub throttle: crate::throttle::ThrottleSettings,
     /// The login lockout.
     pub login: crate::lockout::LoginSettings,
+    /// What a service beside Django shares with it (`SECRET_KEY`, ...).
+    pub django: crate::django::DjangoSettings,
     /// The language of messages when `Accept-Language` names none we have.
     pub default_language: String,
     /// The largest request body the library reads (endpoints, buffering), in bytes.
@@ -97,6 +99,7 @@ impl Default for Settings {
             password: crate::password::PasswordSettings::default(),
             throttle: crate::throttle::ThrottleSettings::default(),
             login: crate::lockout::LoginSettings::default(),
+            django: crate::django::DjangoSettings::default(),
             default_language: "en".into(),
             body_limit: 1024 * 1024,
             renderer_media_types: vec!["application/json".into(), "text/html".into()],
@@ -499,6 +502,7 @@ impl Settings {
         self.password.validate()?;
         self.throttle.validate()?;
         self.login.validate()?;
+        self.django.validate()?;
         let s = &self.session;
         for (key, v) in [
             ("session.cookie_name", &s.cookie_name),

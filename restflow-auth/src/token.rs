@@ -27,6 +27,18 @@ pub trait TokenStore<I: UserId>: Send + Sync + 'static {
     fn user_for(&self, key: &str) -> impl Future<Output = StoreResult<Option<I>>> + Send;
     /// A new key for `user_id`, replacing the user's previous one.
     fn issue(&self, user_id: &I) -> impl Future<Output = StoreResult<String>> + Send;
+    /// DRF's `obtain_auth_token`: the user's key, made when the user has
+    /// none (`Token.objects.get_or_create`); of concurrent calls for one
+    /// user, all get the same key. A store that keeps only digests of the
+    /// keys cannot give one back: by default this is
+    /// [`issue`](TokenStore::issue), which replaces the user's key.
+    fn obtain(&self, user_id: &I) -> impl Future<Output = StoreResult<String>> + Send {
+        self.issue(user_id)
+    }
+    /// Blocking twin of [`obtain`](TokenStore::obtain).
+    fn obtain_blocking(&self, user_id: &I) -> StoreResult<String> {
+        self.issue_blocking(user_id)
+    }
     /// Deletes a key; `true` if it existed.
     fn revoke(&self, key: &str) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Blocking twin of [`user_for`](TokenStore::user_for).

@@ -225,6 +225,24 @@ pub trait UserStore<U: AuthUser>: Send + Sync + 'static {
         let _ = username;
         Ok(None)
     }
+
+    /// Replaces the stored password hash of the user `id` (a rehash on
+    /// login, `password.rehash_on_login`). `Ok(false)` when the store does
+    /// not write passwords (the default).
+    fn set_password_hash(
+        &self,
+        id: &U::Id,
+        hash: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send {
+        let _ = (id, hash);
+        std::future::ready(Ok(false))
+    }
+
+    /// Blocking twin of [`set_password_hash`](UserStore::set_password_hash).
+    fn set_password_hash_blocking(&self, id: &U::Id, hash: &str) -> StoreResult<bool> {
+        let _ = (id, hash);
+        Ok(false)
+    }
 }
 
 /// A store's answer: `Err` is an [`AuthError`] (usually 503 from

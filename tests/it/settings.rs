@@ -63,3 +63,57 @@ fn the_builder_refuses_invalid_settings_at_startup() {
         .unwrap_err();
     assert!(e.to_string().contains("no user store"), "{e}");
 }
+
+/// `[django]` from a file and the environment; its secrets never reach
+/// `Debug`, of the settings or of the stores built from them.
+#[test]
+fn the_django_section_reads_and_keeps_its_secrets() {
+    let toml = r#"
+[django]
+secret_key_fallbacks = ["old-django-secret-0123456789abcdefghijklmnop"]
+session_key_salt = "myapp.sessions.SessionStore"
+"#;
+    let s = Settings::from_sources(
+        Some(toml),
+        [(
+            "RESTFLOW_DJANGO__SECRET_KEY".to_owned(),
+            "new-django-secret-0123456789abcdefghijklmnop".to_owned(),
+        )],
+    )
+    .unwrap();
+    let d = &s.django;
+    assert_eq!(
+        d.secret_key.as_ref().unwrap().expose(),
+        "new-django-secret-0123456789abcdefghijklmnop"
+    );
+    assert_eq!(d.secret_key_fallbacks.len(), 1);
+    assert_eq!(d.session_key_salt, "myapp.sessions.SessionStore");
+    assert_eq!(
+        d.auth_user_backend,
+        "django.contrib.auth.backends.ModelBackend"
+    );
+    let signed = restflow_auth::session::SignedCookieSessions::new(d, 60).unwrap();
+    for shown in [format!("{s:?}"), format!("{d:?}"), format!("{signed:?}")] {
+        assert!(
+            !shown.contains("django-secret"),
+            "a secret in Debug: {shown}"
+        );
+    }
+    // What is wrong is said at startup.
+    for (toml, key) in [
+        ("[django]\nsecret_key = \"\"", "django.secret_key"),
+        (
+            "[django]\nsecret_key_fallbacks = [\"x\"]",
+            "django.secret_key_fallbacks",
+        ),
+        (
+            "[django]\nsecret_key = \"k\"\nsession_key_salt = \"\"",
+            "django.session_key_salt",
+        ),
+    ] {
+        let e = Settings::from_sources(Some(toml), [])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(key), "{toml}: {e}");
+    }
+}

@@ -82,6 +82,10 @@ impl Schema {
             name,
         }
     }
+    /// The schema's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
     /// Connection options whose `search_path` is this schema.
     pub(crate) fn options(&self) -> sqlx::postgres::PgConnectOptions {
         sqlx::postgres::PgConnectOptions::from_str(&self.url)

@@ -222,6 +222,7 @@ pub(crate) fn expand(origin: Origin, args: TokenStream, item: TokenStream) -> To
 
     // DRF's DEFAULT_THROTTLE_CLASSES unless the handler names its own.
     let mut scope_item = quote!();
+    let mut scope_type = quote!(#private::NoScope);
     let throttle_set = match &throttles {
         Some(t) if t.none.is_some() => quote!(()),
         Some(t) if !t.list.is_empty() => {
@@ -238,6 +239,7 @@ pub(crate) fn expand(origin: Origin, args: TokenStream, item: TokenStream) -> To
                             const SCOPE: ::core::option::Option<&'static str> = ::core::option::Option::Some(#scope);
                         }
                     };
+                    scope_type = quote!(#name);
                     quote!(#private::Scoped<(#(#l,)*), #name>)
                 }
             }
@@ -249,15 +251,34 @@ pub(crate) fn expand(origin: Origin, args: TokenStream, item: TokenStream) -> To
         return with_errors(func.into_token_stream(), e);
     }
 
-    // Assertions spanned on each named type (not for generic handlers).
+    // Assertions spanned on each named type, and the requirements the
+    // startup check of the wiring reads (AuthBuilder::build). Each scheme
+    // and throttle is checked once, by its requirement, spanned on its
+    // name. Generic handlers cannot name one instantiation: neither.
     let mut asserts = Vec::new();
+    let mut register = quote!();
     if func.sig.generics.params.is_empty() {
-        if let Some(a) = &auth {
-            for s in &a.schemes {
-                asserts.push(
-                    quote_spanned!(s.span()=> #private::assert_authenticator::<#user, #s>();),
-                );
+        let mut requires = Vec::new();
+        match &auth {
+            Some(a) if !a.uses_defaults() => {
+                for s in &a.schemes {
+                    requires.push(
+                        quote_spanned!(s.span()=> #private::requires::authenticator::<#user, #s>),
+                    );
+                }
             }
+            _ => requires.push(quote!(#private::requires::chain::<#user, #chain>)),
+        }
+        match &throttles {
+            Some(t) if t.none.is_some() => {}
+            Some(t) if !t.list.is_empty() => {
+                for l in &t.list {
+                    requires.push(
+                        quote_spanned!(l.span()=> #private::requires::throttle::<#user, #l, #scope_type>),
+                    );
+                }
+            }
+            _ => requires.push(quote!(#private::requires::throttles::<#user, #throttle_set>)),
         }
         if let Some(p) = &perms {
             let mut leaves = Vec::new();
@@ -269,11 +290,17 @@ pub(crate) fn expand(origin: Origin, args: TokenStream, item: TokenStream) -> To
                     .push(quote_spanned!(l.span()=> #private::assert_permission::<#user, #l>();));
             }
         }
-        if let Some(t) = &throttles {
-            for l in &t.list {
-                asserts.push(quote_spanned!(l.span()=> #private::assert_throttle::<#user, #l>();));
+        let name = func.sig.ident.to_string();
+        register = quote! {
+            #private::inventory::submit! {
+                #private::Route::new::<#user>(
+                    ::core::concat!(::core::module_path!(), "::", #name),
+                    ::core::file!(),
+                    ::core::line!(),
+                    &[#(#requires as #private::Check),*],
+                )
             }
-        }
+        };
     }
 
     let guard: syn::FnArg = syn::parse_quote!(
@@ -293,5 +320,6 @@ pub(crate) fn expand(origin: Origin, args: TokenStream, item: TokenStream) -> To
         #func
         #scope_item
         #checks
+        #register
     }
 }

@@ -82,10 +82,13 @@ impl<U: AuthUser> Authenticator<U> for Basic {
         let (user, matches) = crate::lockout::guarded(req, ctx, &username, async {
             let user = ctx.users().find_by_username(&username).await?;
             let stored = user.as_ref().map(|u| u.password_hash().to_owned());
-            let matches = ctx.passwords().verify(password, stored).await?;
+            let matches = ctx.passwords().verify(password.clone(), stored).await?;
             Ok((user, matches))
         })
         .await?;
+        if let (Some(u), true) = (&user, matches) {
+            crate::password::rehash_on_login(ctx, u, &password).await;
+        }
         conclude(user, matches)
     }
 
@@ -100,6 +103,9 @@ impl<U: AuthUser> Authenticator<U> for Basic {
                 .verify_blocking(&password, user.as_ref().map(|u| u.password_hash()))?;
             Ok((user, matches))
         })?;
+        if let (Some(u), true) = (&user, matches) {
+            crate::password::rehash_on_login_blocking(ctx, u, &password);
+        }
         conclude(user, matches)
     }
 

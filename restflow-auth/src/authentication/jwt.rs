@@ -156,4 +156,10 @@ impl<U: AuthUser> Authenticator<U> for Jwt {
     fn name(&self) -> &'static str {
         "Jwt"
     }
+
+    fn missing(ctx: &Context<U>) -> Option<String> {
+        ctx.store::<JwtState>()
+            .is_none()
+            .then(|| "`Jwt` needs the built-in JWT: set `jwt.signing_key`".to_owned())
+    }
 }

@@ -163,6 +163,14 @@ pub trait Authenticator<U: AuthUser>: Default + Send + Sync + 'static {
     fn name(&self) -> &'static str {
         std::any::type_name::<Self>()
     }
+
+    /// What this scheme needs that `ctx` lacks, said so that it can be
+    /// fixed (`Some("JWT is not configured: set jwt.signing_key")`);
+    /// checked at startup for every route that names the scheme.
+    fn missing(ctx: &Context<U>) -> Option<String> {
+        let _ = ctx;
+        None
+    }
 }
 
 /// An ordered list of authenticators: a tuple of [`Authenticator`] types,
@@ -185,6 +193,9 @@ pub trait Chain<U: AuthUser>: Send + Sync + 'static {
 
     /// The first authenticator's challenge.
     fn challenge(ctx: &Context<U>) -> Option<Cow<'static, str>>;
+
+    /// What the chain's schemes need that `ctx` lacks.
+    fn missing(ctx: &Context<U>) -> Vec<String>;
 }
 
 impl<U: AuthUser> Chain<U> for () {
@@ -201,6 +212,10 @@ impl<U: AuthUser> Chain<U> for () {
 
     fn challenge(_: &Context<U>) -> Option<Cow<'static, str>> {
         None
+    }
+
+    fn missing(_: &Context<U>) -> Vec<String> {
+        Vec::new()
     }
 }
 
@@ -238,6 +253,10 @@ macro_rules! chain_tuple {
 
             fn challenge(ctx: &Context<U>) -> Option<Cow<'static, str>> {
                 $first::default().authenticate_header(ctx)
+            }
+
+            fn missing(ctx: &Context<U>) -> Vec<String> {
+                [$first::missing(ctx) $(, $rest::missing(ctx))*].into_iter().flatten().collect()
             }
         }
     };

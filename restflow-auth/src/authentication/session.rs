@@ -17,15 +17,13 @@
 //! then the token from the `csrfmiddlewaretoken` form field (when the body
 //! was buffered) or the `X-CSRFToken` header, plain or masked.
 
-use subtle::ConstantTimeEq;
-
 use crate::authentication::{Authenticated, Authenticator, Outcome};
 use crate::context::Context;
 use crate::error::{AuthError, Rejection};
 use crate::request::Request;
 use crate::session::cookies::response_cookies;
 use crate::session::csrf::{self, Source};
-use crate::session::{SessionData, Sessions, auth_hash, cookie, valid_key};
+use crate::session::{SessionData, Sessions, cookie, valid_key};
 use crate::user::{AuthUser, StoreResult, UserId};
 
 /// Session authentication (Django's session cookie), with CSRF.
@@ -150,6 +148,7 @@ enum Verdict<U> {
 fn conclude<U: AuthUser>(
     req: &Request<'_>,
     ctx: &Context<U>,
+    sessions: &Sessions,
     key: &str,
     data: &SessionData,
     user: StoreResult<Option<U>>,
@@ -162,11 +161,7 @@ fn conclude<U: AuthUser>(
     if !user.is_active() {
         return Verdict::Done(Err(Rejection::UserInactiveOrDeleted.into()));
     }
-    if !bool::from(
-        auth_hash(user.password_hash())
-            .as_bytes()
-            .ct_eq(data.auth_hash.as_bytes()),
-    ) {
+    if !sessions.auth_hash_matches(&data.auth_hash, user.password_hash()) {
         return Verdict::Flush;
     }
     Verdict::Done(
@@ -195,11 +190,15 @@ impl<U: AuthUser> Authenticator<U> for Session {
             forget(req, ctx);
             return Ok(None);
         };
+        if data.user_id.is_null() {
+            // A session without a login (Django's anonymous session): kept.
+            return Ok(None);
+        }
         let user = match U::Id::from_json(&data.user_id) {
             Some(id) => ctx.users().find_by_id(&id).await,
             None => Ok(None),
         };
-        match conclude(req, ctx, &key, &data, user) {
+        match conclude(req, ctx, sessions, &key, &data, user) {
             Verdict::Done(outcome) => outcome,
             Verdict::Flush => {
                 sessions.delete(&key).await?;
@@ -221,11 +220,14 @@ impl<U: AuthUser> Authenticator<U> for Session {
             forget(req, ctx);
             return Ok(None);
         };
+        if data.user_id.is_null() {
+            return Ok(None);
+        }
         let user = match U::Id::from_json(&data.user_id) {
             Some(id) => ctx.users().find_by_id_blocking(&id),
             None => Ok(None),
         };
-        match conclude(req, ctx, &key, &data, user) {
+        match conclude(req, ctx, sessions, &key, &data, user) {
             Verdict::Done(outcome) => outcome,
             Verdict::Flush => {
                 sessions.delete_blocking(&key)?;
@@ -237,5 +239,11 @@ impl<U: AuthUser> Authenticator<U> for Session {
 
     fn name(&self) -> &'static str {
         "Session"
+    }
+
+    fn missing(ctx: &Context<U>) -> Option<String> {
+        ctx.store::<Sessions>().is_none().then(|| {
+            "`Session` needs a session store: call `.sessions(store)` on the builder".to_owned()
+        })
     }
 }

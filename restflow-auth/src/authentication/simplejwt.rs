@@ -262,6 +262,12 @@ impl<U: AuthUser> Authenticator<U> for SimpleJwt {
     fn name(&self) -> &'static str {
         "SimpleJwt"
     }
+
+    fn missing(ctx: &Context<U>) -> Option<String> {
+        ctx.store::<SimpleJwtState>().is_none().then(|| {
+            "`SimpleJwt` needs simplejwt's key: set `simplejwt.signing_key` (Django's SIMPLE_JWT SIGNING_KEY, SECRET_KEY by default)".to_owned()
+        })
+    }
 }
 
 /// Built when `simplejwt.signing_key` is set.

@@ -88,4 +88,10 @@ impl<U: AuthUser> Authenticator<U> for Token {
     fn name(&self) -> &'static str {
         "Token"
     }
+
+    fn missing(ctx: &Context<U>) -> Option<String> {
+        ctx.store::<Tokens<U::Id>>()
+            .is_none()
+            .then(|| "`Token` needs a token store: call `.tokens(store)` on the builder".to_owned())
+    }
 }

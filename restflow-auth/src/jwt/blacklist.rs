@@ -15,6 +15,21 @@ use crate::user::StoreResult;
 
 pub(crate) use crate::unix_now;
 
+/// A token to blacklist: its id and expiry, and for backends that keep
+/// more (simplejwt's tables keep the token and its user), the token itself
+/// and its user claim.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry<'a> {
+    /// The `jti`.
+    pub jti: &'a str,
+    /// Until when the entry must live (the token's `exp`, plus the leeway).
+    pub expires_at: i64,
+    /// The encoded token.
+    pub token: &'a str,
+    /// The user claim, as sent.
+    pub user_id: Option<&'a serde_json::Value>,
+}
+
 /// Where blacklisted token ids live. `expires_at` is the token's `exp`: an
 /// entry may be dropped after it. `Err` means the backend could not answer;
 /// callers fail closed.
@@ -41,6 +56,27 @@ pub trait Blacklist: Send + Sync + 'static {
     fn is_process_local(&self) -> bool {
         false
     }
+    /// [`blacklist`](Blacklist::blacklist) with the whole token at hand
+    /// (what the views call; by default, the jti and the expiry).
+    fn blacklist_entry(&self, entry: &Entry<'_>) -> impl Future<Output = StoreResult<()>> + Send {
+        self.blacklist(entry.jti, entry.expires_at)
+    }
+    /// [`check_and_blacklist`](Blacklist::check_and_blacklist) with the
+    /// whole token at hand (what the refresh view calls).
+    fn check_and_blacklist_entry(
+        &self,
+        entry: &Entry<'_>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send {
+        self.check_and_blacklist(entry.jti, entry.expires_at)
+    }
+    /// Blocking twin of [`blacklist_entry`](Blacklist::blacklist_entry).
+    fn blacklist_entry_blocking(&self, entry: &Entry<'_>) -> StoreResult<()> {
+        self.blacklist_blocking(entry.jti, entry.expires_at)
+    }
+    /// Blocking twin of [`check_and_blacklist_entry`](Blacklist::check_and_blacklist_entry).
+    fn check_and_blacklist_entry_blocking(&self, entry: &Entry<'_>) -> StoreResult<bool> {
+        self.check_and_blacklist_blocking(entry.jti, entry.expires_at)
+    }
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -57,6 +93,13 @@ trait Erased: Send + Sync {
     fn is_blacklisted_blocking(&self, jti: &str) -> StoreResult<bool>;
     fn check_and_blacklist_blocking(&self, jti: &str, exp: i64) -> StoreResult<bool>;
     fn is_process_local(&self) -> bool;
+    fn blacklist_entry<'a>(&'a self, e: &'a Entry<'a>) -> BoxFuture<'a, StoreResult<()>>;
+    fn check_and_blacklist_entry<'a>(
+        &'a self,
+        e: &'a Entry<'a>,
+    ) -> BoxFuture<'a, StoreResult<bool>>;
+    fn blacklist_entry_blocking(&self, e: &Entry<'_>) -> StoreResult<()>;
+    fn check_and_blacklist_entry_blocking(&self, e: &Entry<'_>) -> StoreResult<bool>;
 }
 
 impl<B: Blacklist> Erased for B {
@@ -84,6 +127,21 @@ impl<B: Blacklist> Erased for B {
     }
     fn is_process_local(&self) -> bool {
         Blacklist::is_process_local(self)
+    }
+    fn blacklist_entry<'a>(&'a self, e: &'a Entry<'a>) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(Blacklist::blacklist_entry(self, e))
+    }
+    fn check_and_blacklist_entry<'a>(
+        &'a self,
+        e: &'a Entry<'a>,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(Blacklist::check_and_blacklist_entry(self, e))
+    }
+    fn blacklist_entry_blocking(&self, e: &Entry<'_>) -> StoreResult<()> {
+        Blacklist::blacklist_entry_blocking(self, e)
+    }
+    fn check_and_blacklist_entry_blocking(&self, e: &Entry<'_>) -> StoreResult<bool> {
+        Blacklist::check_and_blacklist_entry_blocking(self, e)
     }
 }
 
@@ -146,6 +204,28 @@ impl Blacklists {
     /// [`Blacklist::is_process_local`].
     pub fn is_process_local(&self) -> bool {
         self.inner.is_process_local()
+    }
+    /// [`Blacklist::blacklist_entry`].
+    pub fn blacklist_entry<'a>(
+        &'a self,
+        e: &'a Entry<'a>,
+    ) -> impl Future<Output = StoreResult<()>> + Send + 'a {
+        self.inner.blacklist_entry(e)
+    }
+    /// [`Blacklist::check_and_blacklist_entry`].
+    pub fn check_and_blacklist_entry<'a>(
+        &'a self,
+        e: &'a Entry<'a>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send + 'a {
+        self.inner.check_and_blacklist_entry(e)
+    }
+    /// [`Blacklist::blacklist_entry_blocking`].
+    pub fn blacklist_entry_blocking(&self, e: &Entry<'_>) -> StoreResult<()> {
+        self.inner.blacklist_entry_blocking(e)
+    }
+    /// [`Blacklist::check_and_blacklist_entry_blocking`].
+    pub fn check_and_blacklist_entry_blocking(&self, e: &Entry<'_>) -> StoreResult<bool> {
+        self.inner.check_and_blacklist_entry_blocking(e)
     }
 }
 

@@ -21,7 +21,7 @@ pub mod tokens;
 
 use std::fmt::Write as _;
 
-pub use self::blacklist::{Blacklist, Blacklists, MemoryBlacklist};
+pub use self::blacklist::{Blacklist, Blacklists, Entry, MemoryBlacklist};
 pub use self::jws::TokenError;
 pub use self::keys::{ConfigError, JwtKeys};
 #[cfg(feature = "redis")]

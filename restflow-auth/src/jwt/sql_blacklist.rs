@@ -62,8 +62,8 @@ macro_rules! sql_blacklist {
                 $name { db: db.clone() }
             }
 
-            /// Connects to `url` and runs the crate's migrations
-            /// (`Database::connect`).
+            /// Connects to `url` (`Database::connect`: nothing is created;
+            /// call [`migrate`](Self::migrate) for the table).
             pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
                 Ok($name { db: Database::<$db>::connect(url).await? })
             }

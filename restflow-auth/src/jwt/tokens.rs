@@ -174,10 +174,20 @@ impl RefreshToken {
         )
     }
 
+    /// This token as a blacklist entry.
+    pub fn entry<'a>(&'a self, jwt: &JwtState) -> super::Entry<'a> {
+        super::Entry {
+            jti: self.jti(),
+            expires_at: jwt.keep_until(self.exp()),
+            token: &self.raw,
+            user_id: self.user_id(),
+        }
+    }
+
     /// Adds this token's jti to the blacklist (whatever `blacklist_enabled` says).
     pub async fn blacklist(&self, jwt: &JwtState) -> StoreResult<()> {
         match jwt.blacklist_backend() {
-            Some(b) => b.blacklist(self.jti(), jwt.keep_until(self.exp())).await,
+            Some(b) => b.blacklist_entry(&self.entry(jwt)).await,
             None => Err(crate::error::AuthError::internal(
                 "no JWT blacklist configured",
             )),
@@ -187,7 +197,7 @@ impl RefreshToken {
     /// Blocking twin of [`blacklist`](RefreshToken::blacklist).
     pub fn blacklist_blocking(&self, jwt: &JwtState) -> StoreResult<()> {
         match jwt.blacklist_backend() {
-            Some(b) => b.blacklist_blocking(self.jti(), jwt.keep_until(self.exp())),
+            Some(b) => b.blacklist_entry_blocking(&self.entry(jwt)),
             None => Err(crate::error::AuthError::internal(
                 "no JWT blacklist configured",
             )),

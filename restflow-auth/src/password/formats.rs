@@ -178,6 +178,35 @@ fn verify_phc(password: &str, phc: &str, scratch: &mut Scratch, cap: usize) -> b
     bool::from(out.as_slice().ct_eq(hash.as_bytes()))
 }
 
+/// Django's `must_update_salt`: a salt of fewer than 128 bits (in Django's
+/// alphabet of 62 characters, fewer than 22).
+fn weak_salt(salt: &str) -> bool {
+    (salt.chars().count() as f64) * 62f64.log2() < 128.0
+}
+
+/// Django's `must_update`: whether a matching hash should be written again
+/// with the configured hasher (another hasher, other parameters, a weak salt).
+pub(crate) fn must_update(stored: &str, hasher: super::Hasher, iterations: u32) -> bool {
+    match hasher {
+        super::Hasher::Pbkdf2Sha256 => match stored.strip_prefix("pbkdf2_sha256$") {
+            Some(rest) => {
+                let mut p = rest.splitn(3, '$');
+                let (iter, salt) = (p.next().unwrap_or(""), p.next().unwrap_or(""));
+                iter.parse::<u32>().ok() != Some(iterations) || weak_salt(salt)
+            }
+            None => true,
+        },
+        super::Hasher::Argon2id => !stored.starts_with(&format!(
+            "$argon2id$v=19$m={},t={},p={}$",
+            RESTFLOW_ARGON2.m, RESTFLOW_ARGON2.t, RESTFLOW_ARGON2.p
+        )),
+        super::Hasher::DjangoArgon2 => !stored.starts_with(&format!(
+            "argon2$argon2id$v=19$m={},t={},p={}$",
+            DJANGO_ARGON2.m, DJANGO_ARGON2.t, DJANGO_ARGON2.p
+        )),
+    }
+}
+
 /// Whether `stored` is in a format [`verify`] can match (a usable password
 /// of a hasher we verify); anything else costs a dummy verification.
 pub(crate) fn known(stored: &str) -> bool {

@@ -147,6 +147,67 @@ impl PasswordSettings {
     }
 }
 
+/// Django's `must_update` for the configured hasher: another hasher, other
+/// parameters (iterations, Argon2 costs), or a salt under 128 bits.
+///
+/// ```
+/// use restflow_auth::password::{PasswordSettings, Hasher, must_update};
+/// let s = PasswordSettings { hasher: Hasher::Pbkdf2Sha256, ..PasswordSettings::default() };
+/// assert!(must_update("pbkdf2_sha256$260000$WorkedExampleSalt0123456$meGM0ud1I/hBTRoWtMrEKMxlocH/OJYRlIMKibz5bB8=", &s));
+/// assert!(!must_update("pbkdf2_sha256$1000000$WorkedExampleSalt0123456$UkZZSRyQ9r4M3Bfx0Ohl7LDjAfyUpnAroUBRYVublxk=", &s));
+/// assert!(must_update("bcrypt$$2b$12$WorkedExampleSaltBcry.P/xMFTVGXZ0I1frczymn60oD2L4mN9W", &s));
+/// ```
+pub fn must_update(stored: &str, settings: &PasswordSettings) -> bool {
+    formats::must_update(stored, settings.hasher, settings.iterations)
+}
+
+/// After a successful login with `password`: when `password.rehash_on_login`
+/// is on and [`must_update`] says so, the new hash is written through the
+/// user store. A failure is logged and the login goes on.
+pub(crate) async fn rehash_on_login<U: crate::AuthUser>(
+    ctx: &crate::Context<U>,
+    user: &U,
+    password: &str,
+) {
+    let s = &ctx.settings().password;
+    if !s.rehash_on_login || !must_update(user.password_hash(), s) {
+        return;
+    }
+    let result = async {
+        let hash = ctx.passwords().hash(password.to_owned()).await?;
+        ctx.users().set_password_hash(user.id(), &hash).await
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::warn!(
+            cause = e.cause().unwrap_or(""),
+            "restflow-auth: a password could not be rehashed"
+        );
+    }
+}
+
+/// Blocking twin of [`rehash_on_login`].
+pub(crate) fn rehash_on_login_blocking<U: crate::AuthUser>(
+    ctx: &crate::Context<U>,
+    user: &U,
+    password: &str,
+) {
+    let s = &ctx.settings().password;
+    if !s.rehash_on_login || !must_update(user.password_hash(), s) {
+        return;
+    }
+    let result = ctx
+        .passwords()
+        .hash_blocking(password)
+        .and_then(|hash| ctx.users().set_password_hash_blocking(user.id(), &hash));
+    if let Err(e) = result {
+        tracing::warn!(
+            cause = e.cause().unwrap_or(""),
+            "restflow-auth: a password could not be rehashed"
+        );
+    }
+}
+
 /// Whether Django would call `stored` usable (`is_password_usable`): not an
 /// unusable `!` password.
 pub fn is_usable(stored: &str) -> bool {

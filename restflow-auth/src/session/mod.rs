@@ -14,18 +14,21 @@ pub mod csrf;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 mod redis;
+#[cfg(feature = "django")]
+#[cfg_attr(docsrs, doc(cfg(feature = "django")))]
+mod signed_cookies;
 
 pub use self::cookies::{ResponseCookies, cookie};
 #[cfg(feature = "redis")]
 pub use self::redis::RedisSessionStore;
+#[cfg(feature = "django")]
+pub use self::signed_cookies::SignedCookieSessions;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-
-use sha2::Digest;
 
 use crate::user::StoreResult;
 
@@ -34,13 +37,16 @@ use crate::user::StoreResult;
 pub struct SessionData {
     /// The user id, as JSON.
     pub user_id: serde_json::Value,
-    /// SHA-256 (hex) of the user's password hash when the session began.
+    /// The session auth hash of the user's password hash when the session
+    /// began ([`Sessions::auth_hash`]).
     pub auth_hash: String,
     /// Seconds since the epoch after which the session is gone.
     pub expires_at: i64,
 }
 
-/// The digest of a password hash kept in a session.
+/// The digest of a password hash a session keeps without a Django secret
+/// (with `django.secret_key`, Django's session auth hash:
+/// [`django::session_auth_hash`](crate::django::session_auth_hash)).
 ///
 /// ```
 /// assert_eq!(
@@ -49,7 +55,7 @@ pub struct SessionData {
 /// );
 /// ```
 pub fn auth_hash(password_hash: &str) -> String {
-    crate::hex(&sha2::Sha256::digest(password_hash.as_bytes()))
+    crate::django::AuthHasher::Sha256.hash(password_hash)
 }
 
 /// Whether a session key is well-formed as Django's `_validate_session_key`
@@ -83,6 +89,23 @@ pub fn new_session_key() -> String {
 
 /// Where sessions live. `Err` means the store could not answer.
 pub trait SessionStore: Send + Sync + 'static {
+    /// Stores a new session and returns its key, the session cookie's
+    /// value: by default a new random key ([`new_session_key`]) under which
+    /// `data` is saved; a store that keeps the session in the cookie
+    /// itself (Django's `signed_cookies`) returns the signed data.
+    fn create(&self, data: &SessionData) -> impl Future<Output = StoreResult<String>> + Send {
+        async move {
+            let key = new_session_key();
+            self.save(&key, data).await?;
+            Ok(key)
+        }
+    }
+    /// Blocking twin of [`create`](SessionStore::create).
+    fn create_blocking(&self, data: &SessionData) -> StoreResult<String> {
+        let key = new_session_key();
+        self.save_blocking(&key, data)?;
+        Ok(key)
+    }
     /// The session under `key`, unless absent or expired.
     fn load(&self, key: &str) -> impl Future<Output = StoreResult<Option<SessionData>>> + Send;
     /// Stores `data` under `key`.
@@ -95,19 +118,30 @@ pub trait SessionStore: Send + Sync + 'static {
     fn save_blocking(&self, key: &str, data: &SessionData) -> StoreResult<()>;
     /// Blocking twin of [`delete`](SessionStore::delete).
     fn delete_blocking(&self, key: &str) -> StoreResult<()>;
+    /// The `[django]` settings a store signs its sessions with (Django's
+    /// stores), so that `build()` can check that the session auth hash
+    /// uses the same secret. `None` for stores of the crate's own format.
+    fn django(&self) -> Option<&crate::django::DjangoSettings> {
+        None
+    }
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 trait Erased: Send + Sync {
+    fn create<'a>(&'a self, data: &'a SessionData) -> BoxFuture<'a, StoreResult<String>>;
     fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<Option<SessionData>>>;
     fn save<'a>(&'a self, key: &'a str, data: &'a SessionData) -> BoxFuture<'a, StoreResult<()>>;
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<()>>;
     fn load_blocking(&self, key: &str) -> StoreResult<Option<SessionData>>;
     fn delete_blocking(&self, key: &str) -> StoreResult<()>;
+    fn django(&self) -> Option<&crate::django::DjangoSettings>;
 }
 
 impl<S: SessionStore> Erased for S {
+    fn create<'a>(&'a self, data: &'a SessionData) -> BoxFuture<'a, StoreResult<String>> {
+        Box::pin(SessionStore::create(self, data))
+    }
     fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<Option<SessionData>>> {
         Box::pin(SessionStore::load(self, key))
     }
@@ -123,12 +157,17 @@ impl<S: SessionStore> Erased for S {
     fn delete_blocking(&self, key: &str) -> StoreResult<()> {
         SessionStore::delete_blocking(self, key)
     }
+    fn django(&self) -> Option<&crate::django::DjangoSettings> {
+        SessionStore::django(self)
+    }
 }
 
-/// The configured session store.
+/// The configured session store, with the session auth hash of the
+/// settings (Django's HMAC under `django.secret_key`, else a SHA-256).
 #[derive(Clone)]
 pub struct Sessions {
     inner: Arc<dyn Erased>,
+    hasher: crate::django::AuthHasher,
 }
 
 impl fmt::Debug for Sessions {
@@ -138,11 +177,39 @@ impl fmt::Debug for Sessions {
 }
 
 impl Sessions {
-    /// Wraps a store.
+    /// Wraps a store (auth hashes: SHA-256 until built into an `Auth`
+    /// with `django.secret_key`).
     pub fn new(store: impl SessionStore) -> Self {
         Sessions {
             inner: Arc::new(store),
+            hasher: crate::django::AuthHasher::Sha256,
         }
+    }
+
+    /// The same store, hashing as `settings` say (Django's session auth
+    /// hash when `secret_key` is set).
+    pub fn with_django(mut self, settings: &crate::django::DjangoSettings) -> Self {
+        self.hasher = crate::django::AuthHasher::new(settings);
+        self
+    }
+
+    /// The session auth hash of a password hash, as a new session stores it.
+    pub fn auth_hash(&self, password_hash: &str) -> String {
+        self.hasher.hash(password_hash)
+    }
+
+    /// Whether a session's stored hash matches the user's password hash
+    /// (Django's secret or a fallback; constant-time).
+    pub fn auth_hash_matches(&self, stored: &str, password_hash: &str) -> bool {
+        self.hasher.matches(stored, password_hash)
+    }
+
+    /// [`SessionStore::create`].
+    pub fn create<'a>(
+        &'a self,
+        data: &'a SessionData,
+    ) -> impl Future<Output = StoreResult<String>> + Send + 'a {
+        self.inner.create(data)
     }
     /// [`SessionStore::load`].
     pub fn load<'a>(
@@ -249,17 +316,42 @@ pub async fn login<U: crate::user::AuthUser>(
     if let Some(old) = previous {
         sessions.delete(old).await?;
     }
-    let key = new_session_key();
     let data = SessionData {
         user_id: crate::user::UserId::to_json(user.id()),
-        auth_hash: auth_hash(user.password_hash()),
+        auth_hash: sessions.auth_hash(user.password_hash()),
         expires_at: crate::unix_now() + settings.cookie_age_s as i64,
     };
-    sessions.save(&key, &data).await?;
-    Ok(key)
+    sessions.create(&data).await
 }
 
 /// Ends a session (Django's `logout`).
 pub async fn logout(sessions: &Sessions, key: &str) -> StoreResult<()> {
     sessions.delete(key).await
+}
+
+/// The builder's session store, hashing as `[django]` says. A Django
+/// store signs with its own `[django]` settings: when the builder's name
+/// another `SECRET_KEY` the build fails (Django would refuse the session
+/// auth hashes); when they name none, the store's are used.
+impl crate::context::Component for Sessions {
+    fn build(
+        settings: &crate::settings::Settings,
+        stores: &mut crate::context::Stores,
+    ) -> Result<Option<Self>, crate::context::BuildError> {
+        let Some(sessions) = crate::context::take::<Sessions>(stores) else {
+            return Ok(None);
+        };
+        let django = match sessions.inner.django() {
+            Some(theirs) if settings.django.secret_key.is_none() => theirs.clone(),
+            Some(theirs) if theirs.keys().ne(settings.django.keys()) => {
+                return Err(crate::settings::Error::Invalid {
+                    key: "django.secret_key",
+                    message: "the session store was built with other `[django]` secrets than the builder's settings: build both from the same `Settings`".into(),
+                }
+                .into());
+            }
+            _ => settings.django.clone(),
+        };
+        Ok(Some(sessions.with_django(&django)))
+    }
 }

@@ -1,9 +1,10 @@
 //! Stores in SQL with sqlx: SQLite (a file or memory; the embedded default)
 //! and PostgreSQL, for users, API tokens, sessions and the JWT blacklist.
 //!
-//! One [`Database`] (a pool) serves every store; [`Database::migrate`]
-//! creates the crate's tables in one call (the statements ship with the
-//! crate, in `migrations/`, and are idempotent). Tables the application
+//! One [`Database`] (a pool) serves every store; `connect` creates
+//! nothing, and [`Database::migrate`] creates the crate's tables in one
+//! call when the application asks (the statements ship with the crate, in
+//! `migrations/`, and are idempotent). Tables the application
 //! already owns, such as Django's `auth_user` and DRF's `authtoken_token`,
 //! are read where they are through a mapping ([`UserTable`],
 //! [`TokenTable`]) and never created or altered here.
@@ -32,7 +33,8 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let path = std::env::temp_dir().join(format!("restflow-doc-{}.db", std::process::id()));
 //! # let url = format!("sqlite://{}", path.display());
-//! let db = SqliteDatabase::connect(&url).await?; // created and migrated
+//! let db = SqliteDatabase::connect(&url).await?; // the file is created; nothing in it
+//! db.migrate().await?;                          // the crate's tables
 //! let users = db.users::<User>(UserTable::restflow())?; // or UserTable::django()
 //! let alice = users.insert("alice", "!", true, false).await?;
 //! assert_eq!(users.find_by_username("alice").await?.map(|u| u.id), Some(alice.id));
@@ -54,7 +56,11 @@
 //! (a synchronous server, a CLI). For SQLite, use a file when both paths
 //! are used: an in-memory database is private to each pool.
 
+#[cfg(feature = "django")]
+mod django_sessions;
 mod sessions;
+#[cfg(feature = "django")]
+mod simplejwt_blacklist;
 mod tokens;
 mod users;
 
@@ -62,7 +68,13 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+#[cfg(feature = "django")]
+#[cfg_attr(docsrs, doc(cfg(feature = "django")))]
+pub use self::django_sessions::DjangoSessions;
 pub use self::sessions::SqlSessions;
+#[cfg(feature = "django")]
+#[cfg_attr(docsrs, doc(cfg(feature = "django")))]
+pub use self::simplejwt_blacklist::SimpleJwtBlacklist;
 #[cfg(feature = "postgres")]
 pub use self::tokens::PostgresTokens;
 #[cfg(feature = "sqlite")]
@@ -247,6 +259,15 @@ pub trait Dialect: sqlx::Database + sealed::Sealed {
     /// The migrations, statements separated by `;`.
     #[doc(hidden)]
     const MIGRATIONS: &'static str;
+    /// A datetime column `col` as seconds since the epoch (`BIGINT`).
+    #[doc(hidden)]
+    fn epoch(col: &str) -> String;
+    /// Placeholder `p` (seconds since the epoch) as the datetime Django stores.
+    #[doc(hidden)]
+    fn from_epoch(p: &str) -> String;
+    /// The current time as the datetime Django stores.
+    #[doc(hidden)]
+    fn now() -> String;
 }
 
 #[cfg(feature = "sqlite")]
@@ -261,6 +282,19 @@ impl Dialect for sqlx::Sqlite {
     }
 
     const MIGRATIONS: &'static str = include_str!("../../migrations/sqlite.sql");
+
+    fn epoch(col: &str) -> String {
+        format!("CAST(strftime('%s', {col}) AS INTEGER)")
+    }
+
+    /// Django keeps SQLite datetimes as UTC text, `YYYY-MM-DD HH:MM:SS[.ffffff]`.
+    fn from_epoch(p: &str) -> String {
+        format!("strftime('%Y-%m-%d %H:%M:%S', {p}, 'unixepoch')")
+    }
+
+    fn now() -> String {
+        "strftime('%Y-%m-%d %H:%M:%f', 'now')".into()
+    }
 }
 
 #[cfg(feature = "postgres")]
@@ -270,6 +304,18 @@ impl Dialect for sqlx::Postgres {
     }
 
     const MIGRATIONS: &'static str = include_str!("../../migrations/postgres.sql");
+
+    fn epoch(col: &str) -> String {
+        format!("CAST(EXTRACT(EPOCH FROM {col}) AS BIGINT)")
+    }
+
+    fn from_epoch(p: &str) -> String {
+        format!("to_timestamp({p})")
+    }
+
+    fn now() -> String {
+        "now()".into()
+    }
 }
 
 /// Expands `{1}`, `{2}`, ... in `sql` to the dialect's placeholders.
@@ -285,14 +331,15 @@ macro_rules! database {
     ($db:ty, $feature:literal, $prepare:expr) => {
         #[cfg(feature = $feature)]
         impl Database<$db> {
-            /// Opens the database at `url` and runs [`migrate`](Self::migrate).
-            /// A SQLite file is created if it is missing.
+            /// Opens the database at `url` (a SQLite file is created if it
+            /// is missing). Nothing in the database is created or changed:
+            /// the crate's tables appear when the application calls
+            /// [`migrate`](Self::migrate), and a service on Django's tables
+            /// needs none of them.
             pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
                 let options: Options<$db> = url.parse()?;
                 let options = ($prepare)(options);
-                let this = Self::with_options(options);
-                this.migrate().await?;
-                Ok(this)
+                Ok(Self::with_options(options))
             }
 
             /// Creates the crate's tables and indexes if they are missing:
@@ -359,6 +406,24 @@ macro_rules! database {
             /// The sessions, in `restflow_session`.
             pub fn sessions(&self) -> SqlSessions<$db> {
                 SqlSessions::<$db>::new(self)
+            }
+
+            /// simplejwt's blacklist tables, shared with a Django service;
+            /// `user_table` is the user model's (`auth_user`).
+            #[cfg(feature = "django")]
+            #[cfg_attr(docsrs, doc(cfg(feature = "django")))]
+            pub fn simplejwt_blacklist(&self, user_table: &str) -> Result<SimpleJwtBlacklist<$db>, ConfigError> {
+                SimpleJwtBlacklist::<$db>::new(self, user_table)
+            }
+
+            /// Django's sessions, in `django_session`, signed with `settings`.
+            #[cfg(feature = "django")]
+            #[cfg_attr(docsrs, doc(cfg(feature = "django")))]
+            pub fn django_sessions(
+                &self,
+                settings: &crate::django::DjangoSettings,
+            ) -> Result<DjangoSessions<$db>, crate::django::MissingSecret> {
+                DjangoSessions::<$db>::new(self, settings)
             }
         }
     };

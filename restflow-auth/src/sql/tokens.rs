@@ -71,6 +71,7 @@ impl TokenTable {
 
 struct Queries {
     user_for: String,
+    key_of: String,
     delete_user: String,
     insert: String,
     revoke: String,
@@ -130,6 +131,7 @@ impl<I: SqlId, DB: Dialect> SqlTokens<I, DB> {
         };
         let queries = Queries {
             user_for: sql::<DB>(&format!("SELECT {select} FROM {t} WHERE {key} = {{1}}")),
+            key_of: sql::<DB>(&format!("SELECT {key} FROM {t} WHERE {wher}")),
             delete_user: sql::<DB>(&format!("DELETE FROM {t} WHERE {wher}")),
             insert: sql::<DB>(&format!(
                 "INSERT INTO {t} ({key}, {user}, {created}) VALUES ({{1}}, {{2}}, CURRENT_TIMESTAMP)"
@@ -217,6 +219,45 @@ macro_rules! sql_tokens {
                 Ok(key)
             }
 
+            /// The user's key, or a new one (get or create). A key
+            /// inserted by a concurrent call first wins: the insert fails
+            /// on the table's unique `user_id` and the winner's is read.
+            async fn get_or_create(
+                &self,
+                pool: &sqlx::Pool<$db>,
+                user_id: &I,
+            ) -> StoreResult<String> {
+                if self.hashed {
+                    return self
+                        .replace(pool, user_id, crate::token::generate_key())
+                        .await;
+                }
+                let fail = |e| unavailable("tokens", e);
+                let find = || async {
+                    let q = sqlx::query_scalar::<_, String>(&self.queries.key_of);
+                    match self.user_param(user_id) {
+                        IdParam::Int(i) => q.bind(i),
+                        IdParam::Text(s) => q.bind(s),
+                    }
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(fail)
+                };
+                if let Some(key) = find().await? {
+                    return Ok(key);
+                }
+                let key = crate::token::generate_key();
+                let ins = sqlx::query(&self.queries.insert).bind(key.clone());
+                let ins = match self.user_param(user_id) {
+                    IdParam::Int(i) => ins.bind(i),
+                    IdParam::Text(s) => ins.bind(s),
+                };
+                match ins.execute(pool).await {
+                    Ok(_) => Ok(key),
+                    Err(e) => find().await?.ok_or_else(|| fail(e)),
+                }
+            }
+
             async fn delete(&self, pool: &sqlx::Pool<$db>, key: &str) -> StoreResult<bool> {
                 let r = sqlx::query(&self.queries.revoke)
                     .bind(self.stored(key))
@@ -235,6 +276,12 @@ macro_rules! sql_tokens {
             async fn issue(&self, user_id: &I) -> StoreResult<String> {
                 self.replace(self.db.pool(), user_id, crate::token::generate_key())
                     .await
+            }
+            async fn obtain(&self, user_id: &I) -> StoreResult<String> {
+                self.get_or_create(self.db.pool(), user_id).await
+            }
+            fn obtain_blocking(&self, user_id: &I) -> StoreResult<String> {
+                self.db.block_on(|pool| self.get_or_create(pool, user_id))
             }
             async fn revoke(&self, key: &str) -> StoreResult<bool> {
                 self.delete(self.db.pool(), key).await

@@ -168,6 +168,8 @@ impl UserTable {
 
 struct Queries {
     by_id: String,
+    /// A new password hash for a user.
+    set_password: String,
     by_username: String,
     /// A user with an unusable password (RemoteUser's new users).
     insert: String,
@@ -256,6 +258,11 @@ impl Queries {
             has_superuser: t.is_superuser.is_some(),
             bump_sequence,
             by_id: sql::<DB>(&format!("{select} WHERE {}", id_where::<I>(&id, "{1}"))),
+            set_password: sql::<DB>(&format!(
+                "UPDATE {table} SET {} = {{1}} WHERE {}",
+                ident(&t.password)?,
+                id_where::<I>(&id, "{2}")
+            )),
             by_username: sql::<DB>(&format!("{select} WHERE {username} = {{1}}")),
         })
     }
@@ -372,6 +379,24 @@ macro_rules! sql_users {
                 Ok(())
             }
 
+            async fn update_password(
+                pool: &sqlx::Pool<$db>,
+                q: &str,
+                hash: &str,
+                id: Param,
+            ) -> StoreResult<bool> {
+                let query = sqlx::query(q).bind(hash);
+                let query = match id {
+                    Param::Int(i) => query.bind(i),
+                    Param::Text(s) => query.bind(s),
+                };
+                let done = query
+                    .execute(pool)
+                    .await
+                    .map_err(|e| unavailable("users", e))?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn fetch(
                 pool: &sqlx::Pool<$db>,
                 q: &str,
@@ -457,6 +482,21 @@ macro_rules! sql_users {
             fn create_remote_user_blocking(&self, username: &str) -> StoreResult<Option<U>> {
                 self.db
                     .block_on(|pool| Self::create(pool, &self.queries, username))
+            }
+            async fn set_password_hash(&self, id: &U::Id, hash: &str) -> StoreResult<bool> {
+                Self::update_password(
+                    self.db.pool(),
+                    &self.queries.set_password,
+                    hash,
+                    id_param(id),
+                )
+                .await
+            }
+            fn set_password_hash_blocking(&self, id: &U::Id, hash: &str) -> StoreResult<bool> {
+                let param = id_param(id);
+                self.db.block_on(|pool| {
+                    Self::update_password(pool, &self.queries.set_password, hash, param)
+                })
             }
         }
     };

@@ -436,6 +436,13 @@ pub trait Throttle<U: AuthUser>: Default + Send + Sync + 'static {
         user: &RequestUser<U>,
         view: &View<'_, U>,
     ) -> Result<Decision, AuthError>;
+
+    /// The scope whose rate this throttle reads on a view with `scope`
+    /// (checked at startup: a scope without a rate fails `build()`).
+    fn rate_scope(scope: Option<&'static str>) -> Option<&'static str> {
+        let _ = scope;
+        None
+    }
 }
 
 /// The key of a `SimpleRateThrottle`: `throttle_<scope>_<ident>`.
@@ -499,6 +506,10 @@ impl AnonRateThrottle {
 }
 
 impl<U: AuthUser> Throttle<U> for AnonRateThrottle {
+    fn rate_scope(_: Option<&'static str>) -> Option<&'static str> {
+        Some("anon")
+    }
+
     async fn allow_request(
         &self,
         req: &Request<'_>,
@@ -533,6 +544,10 @@ impl UserRateThrottle {
 }
 
 impl<U: AuthUser> Throttle<U> for UserRateThrottle {
+    fn rate_scope(_: Option<&'static str>) -> Option<&'static str> {
+        Some("user")
+    }
+
     async fn allow_request(
         &self,
         req: &Request<'_>,
@@ -569,6 +584,10 @@ impl ScopedRateThrottle {
 }
 
 impl<U: AuthUser> Throttle<U> for ScopedRateThrottle {
+    fn rate_scope(scope: Option<&'static str>) -> Option<&'static str> {
+        scope
+    }
+
     async fn allow_request(
         &self,
         req: &Request<'_>,
@@ -613,10 +632,31 @@ pub trait ThrottleSet<U: AuthUser>: Send + Sync + 'static {
         user: &RequestUser<U>,
         ctx: &Context<U>,
     ) -> Result<Option<Option<f64>>, AuthError>;
+
+    /// The rates the list reads that `ctx` lacks.
+    fn missing(ctx: &Context<U>) -> Vec<String>;
+}
+
+/// The problem of a throttle whose scope has no rate.
+pub(crate) fn missing_rate<U: AuthUser>(
+    ctx: &Context<U>,
+    throttle: &str,
+    scope: Option<&'static str>,
+) -> Option<String> {
+    let scope = scope?;
+    let known = ctx
+        .store::<Throttling>()
+        .is_some_and(|t| t.rate(scope).is_some());
+    (!known).then(|| {
+        format!("`{throttle}` needs a rate for scope `{scope}`: add it to `config!`'s `throttle_rates` or to `[throttle] rates`")
+    })
 }
 
 impl<U: AuthUser> ThrottleSet<U> for () {
     const EMPTY: bool = true;
+    fn missing(_: &Context<U>) -> Vec<String> {
+        Vec::new()
+    }
     async fn check(
         _: &Request<'_>,
         _: &RequestUser<U>,
@@ -642,6 +682,9 @@ fn fold(refused: bool, waits: &[Option<f64>]) -> Option<Option<f64>> {
 macro_rules! throttle_tuple {
     ($($t:ident),+) => {
         impl<U: AuthUser, $($t: Throttle<U>),+> ThrottleSet<U> for ($($t,)+) {
+            fn missing(ctx: &Context<U>) -> Vec<String> {
+                Scoped::<($($t,)+), NoScope>::missing(ctx)
+            }
             async fn check(req: &Request<'_>, user: &RequestUser<U>, ctx: &Context<U>) -> Result<Option<Option<f64>>, AuthError> {
                 Scoped::<($($t,)+), NoScope>::check(req, user, ctx).await
             }
@@ -652,6 +695,12 @@ macro_rules! throttle_tuple {
 
         impl<U: AuthUser, S: ThrottleScope, $($t: Throttle<U>),+> ThrottleSet<U> for Scoped<($($t,)+), S> {
             const SCOPE: Option<&'static str> = S::SCOPE;
+            fn missing(ctx: &Context<U>) -> Vec<String> {
+                [$(missing_rate(ctx, short(std::any::type_name::<$t>()), $t::rate_scope(S::SCOPE))),+]
+                    .into_iter()
+                    .flatten()
+                    .collect()
+            }
             async fn check(req: &Request<'_>, user: &RequestUser<U>, ctx: &Context<U>) -> Result<Option<Option<f64>>, AuthError> {
                 let view = View { ctx, scope: S::SCOPE };
                 let (mut refused, mut waits) = (false, Vec::new());
@@ -676,6 +725,11 @@ macro_rules! throttle_tuple {
             }
         }
     };
+}
+
+/// The last segment of a type's name.
+pub(crate) fn short(name: &'static str) -> &'static str {
+    name.rsplit("::").next().unwrap_or(name)
 }
 
 /// A throttle list with the scope `ScopedRateThrottle` reads (what
@@ -744,6 +798,7 @@ pub struct DefaultThrottles {
     user: fn() -> std::any::TypeId,
     check: ErasedCheck,
     check_blocking: ErasedCheckBlocking,
+    missing: fn(&(dyn std::any::Any + Send + Sync)) -> Vec<String>,
 }
 
 impl fmt::Debug for DefaultThrottles {
@@ -780,6 +835,14 @@ fn erased_blocking<'a, U: AuthUser, T: ThrottleSet<U>>(
     }
 }
 
+fn erased_missing<U: AuthUser, T: ThrottleSet<U>>(
+    ctx: &(dyn std::any::Any + Send + Sync),
+) -> Vec<String> {
+    ctx.downcast_ref::<Context<U>>()
+        .map(T::missing)
+        .unwrap_or_default()
+}
+
 impl DefaultThrottles {
     /// The defaults `T` for user model `U`.
     pub const fn new<U: AuthUser, T: ThrottleSet<U>>() -> Self {
@@ -787,6 +850,7 @@ impl DefaultThrottles {
             user: std::any::TypeId::of::<U>,
             check: erased::<U, T>,
             check_blocking: erased_blocking::<U, T>,
+            missing: erased_missing::<U, T>,
         }
     }
 }
@@ -801,6 +865,11 @@ fn defaults_for<U: AuthUser>() -> Option<&'static DefaultThrottles> {
 }
 
 impl<U: AuthUser> ThrottleSet<U> for ProjectThrottles {
+    fn missing(ctx: &Context<U>) -> Vec<String> {
+        defaults_for::<U>()
+            .map(|d| (d.missing)(ctx))
+            .unwrap_or_default()
+    }
     async fn check(req: &Request<'_>, user: &RequestUser<U>, ctx: &Context<U>) -> Verdict {
         match defaults_for::<U>() {
             Some(d) => (d.check)(req, user, ctx).await,

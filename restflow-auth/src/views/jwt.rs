@@ -137,9 +137,7 @@ fn refresh<U: AuthUser>(
             // Rotation: the old token is blacklisted atomically before any
             // new token exists, so of concurrent refreshes exactly one wins.
             if let Some(bl) = blacklist
-                && !bl
-                    .check_and_blacklist(token.jti(), jwt.keep_until(token.exp()))
-                    .await?
+                && !bl.check_and_blacklist_entry(&token.entry(jwt)).await?
             {
                 return Err(Rejection::TokenBlacklisted.into());
             }
