@@ -25,9 +25,10 @@ trait ErasedUserStore<U: AuthUser>: Send + Sync {
     fn set_password_hash<'a>(
         &'a self,
         id: &'a U::Id,
-        hash: &'a str,
+        old: &'a str,
+        new: &'a str,
     ) -> BoxFuture<'a, StoreResult<bool>>;
-    fn set_password_hash_blocking(&self, id: &U::Id, hash: &str) -> StoreResult<bool>;
+    fn set_password_hash_blocking(&self, id: &U::Id, old: &str, new: &str) -> StoreResult<bool>;
 }
 
 impl<U: AuthUser, S: UserStore<U>> ErasedUserStore<U> for S {
@@ -52,12 +53,13 @@ impl<U: AuthUser, S: UserStore<U>> ErasedUserStore<U> for S {
     fn set_password_hash<'a>(
         &'a self,
         id: &'a U::Id,
-        hash: &'a str,
+        old: &'a str,
+        new: &'a str,
     ) -> BoxFuture<'a, StoreResult<bool>> {
-        Box::pin(UserStore::set_password_hash(self, id, hash))
+        Box::pin(UserStore::set_password_hash(self, id, old, new))
     }
-    fn set_password_hash_blocking(&self, id: &U::Id, hash: &str) -> StoreResult<bool> {
-        UserStore::set_password_hash_blocking(self, id, hash)
+    fn set_password_hash_blocking(&self, id: &U::Id, old: &str, new: &str) -> StoreResult<bool> {
+        UserStore::set_password_hash_blocking(self, id, old, new)
     }
 }
 
@@ -156,13 +158,19 @@ impl<U: AuthUser> Users<U> {
     pub fn set_password_hash<'a>(
         &'a self,
         id: &'a U::Id,
-        hash: &'a str,
+        old: &'a str,
+        new: &'a str,
     ) -> impl Future<Output = StoreResult<bool>> + Send + 'a {
-        self.inner.set_password_hash(id, hash)
+        self.inner.set_password_hash(id, old, new)
     }
     /// [`UserStore::set_password_hash_blocking`].
-    pub fn set_password_hash_blocking(&self, id: &U::Id, hash: &str) -> StoreResult<bool> {
-        self.inner.set_password_hash_blocking(id, hash)
+    pub fn set_password_hash_blocking(
+        &self,
+        id: &U::Id,
+        old: &str,
+        new: &str,
+    ) -> StoreResult<bool> {
+        self.inner.set_password_hash_blocking(id, old, new)
     }
     /// [`UserStore::find_by_username_blocking`].
     pub fn find_by_username_blocking(&self, name: &str) -> StoreResult<Option<U>> {

@@ -72,12 +72,12 @@ impl<U: AuthUser> Auth<U> {
     ///
     /// # Panics
     ///
-    /// When the chain or the project's default throttles need what the
-    /// configuration lacks (the startup check of [`wiring`](crate::wiring)):
-    /// the message says what to fix.
+    /// When the layer is applied (`route_layer`, at startup) and its chain
+    /// or throttles (the project's default ones unless
+    /// [`PolicyLayer::throttle`] names others) need what the configuration
+    /// lacks (the startup check of [`wiring`](crate::wiring)): the message
+    /// says what to fix.
     pub fn policy<C: Chain<U>, P: PermissionSet<U>>(&self) -> PolicyLayer<U, C, P> {
-        // The project's default throttles until `.throttle::<T>()` says otherwise.
-        check_policy::<U, C, crate::throttle::ProjectThrottles>(self.context());
         PolicyLayer {
             ctx: Arc::clone(self.context()),
             _marker: PhantomData,
@@ -369,9 +369,9 @@ impl<U: AuthUser, C, P> PolicyLayer<U, C, P> {
     ///
     /// # Panics
     ///
-    /// When a throttle's scope has no rate (the startup check).
+    /// When the layer is applied and a throttle's scope has no rate (the
+    /// startup check).
     pub fn throttle<T: ThrottleSet<U>>(self) -> PolicyLayer<U, C, P, T> {
-        check_policy::<U, (), T>(&self.ctx);
         PolicyLayer {
             ctx: self.ctx,
             _marker: PhantomData,
@@ -398,9 +398,10 @@ impl<U: AuthUser, C, P, T> fmt::Debug for PolicyLayer<U, C, P, T> {
     }
 }
 
-impl<S, U: AuthUser, C, P, T> Layer<S> for PolicyLayer<U, C, P, T> {
+impl<S, U: AuthUser, C: Chain<U>, P, T: ThrottleSet<U>> Layer<S> for PolicyLayer<U, C, P, T> {
     type Service = PolicyService<S, U, C, P, T>;
     fn layer(&self, inner: S) -> Self::Service {
+        check_policy::<U, C, T>(&self.ctx);
         PolicyService {
             inner,
             layer: self.clone(),

@@ -28,10 +28,12 @@ pub trait TokenStore<I: UserId>: Send + Sync + 'static {
     /// A new key for `user_id`, replacing the user's previous one.
     fn issue(&self, user_id: &I) -> impl Future<Output = StoreResult<String>> + Send;
     /// DRF's `obtain_auth_token`: the user's key, made when the user has
-    /// none (`Token.objects.get_or_create`); of concurrent calls for one
-    /// user, all get the same key. A store that keeps only digests of the
-    /// keys cannot give one back: by default this is
-    /// [`issue`](TokenStore::issue), which replaces the user's key.
+    /// none (`Token.objects.get_or_create`); for a store that keeps the
+    /// keys (`TokenTable::drf()`), concurrent calls for one user all get
+    /// the same key. A store that keeps only digests of the keys
+    /// ([`MemoryTokenStore`], `TokenTable::restflow()`) cannot give one
+    /// back: by default this is [`issue`](TokenStore::issue), which
+    /// replaces the user's key.
     fn obtain(&self, user_id: &I) -> impl Future<Output = StoreResult<String>> + Send {
         self.issue(user_id)
     }

@@ -226,21 +226,25 @@ pub trait UserStore<U: AuthUser>: Send + Sync + 'static {
         Ok(None)
     }
 
-    /// Replaces the stored password hash of the user `id` (a rehash on
-    /// login, `password.rehash_on_login`). `Ok(false)` when the store does
-    /// not write passwords (the default).
+    /// Replaces the stored password hash of the user `id` with `new` if
+    /// it is still `old` (a rehash on login, `password.rehash_on_login`:
+    /// a password set meanwhile, by Django for one, is never overwritten
+    /// with a hash of the old password). `Ok(true)` when replaced;
+    /// `Ok(false)` when it had changed, or the store does not write
+    /// passwords (the default).
     fn set_password_hash(
         &self,
         id: &U::Id,
-        hash: &str,
+        old: &str,
+        new: &str,
     ) -> impl Future<Output = StoreResult<bool>> + Send {
-        let _ = (id, hash);
+        let _ = (id, old, new);
         std::future::ready(Ok(false))
     }
 
     /// Blocking twin of [`set_password_hash`](UserStore::set_password_hash).
-    fn set_password_hash_blocking(&self, id: &U::Id, hash: &str) -> StoreResult<bool> {
-        let _ = (id, hash);
+    fn set_password_hash_blocking(&self, id: &U::Id, old: &str, new: &str) -> StoreResult<bool> {
+        let _ = (id, old, new);
         Ok(false)
     }
 }

@@ -494,8 +494,24 @@ struct SqlStores<Us, T> {
 
 impl<Us: UserStore<DjangoUser>, T: TokenStore<i64>> Stores for SqlStores<Us, T> {
     fn set_password_hash(&self, id: i64, hash: &str) {
+        // Compare and set: a hash that changed meanwhile is left alone.
         assert!(
-            self.users.set_password_hash_blocking(&id, hash).unwrap(),
+            !self
+                .users
+                .set_password_hash_blocking(&id, "pbkdf2_sha256$1$stale$", hash)
+                .unwrap(),
+            "a stale hash is not replaced"
+        );
+        let current = self
+            .users
+            .find_by_id_blocking(&id)
+            .unwrap()
+            .unwrap()
+            .password;
+        assert!(
+            self.users
+                .set_password_hash_blocking(&id, &current, hash)
+                .unwrap(),
             "the store writes passwords"
         );
     }
@@ -1035,6 +1051,31 @@ fn simplejwt(django: &str, rust: &RustSide) {
     assert_eq!(r.status, 200, "{r:?}");
     let r = refresh_rust(&ours_refresh);
     assert_eq!((r.status, &r.body), (401, &blacklisted_rust), "{r:?}");
+
+    // Django's "log out everywhere" (blacklist the user's outstanding
+    // tokens) reaches the refresh tokens issued here, obtained and rotated.
+    let r = send(
+        &rust.addr,
+        "POST",
+        "/api/auth/token/",
+        &[("Content-Type", "application/json".into())],
+        json!({ "username": "jwt_alice", "password": "jwt-pw" })
+            .to_string()
+            .as_bytes(),
+    );
+    let first = r.text("refresh");
+    let second = refresh_rust(&first).text("refresh");
+    let (_, theirs) = obtain_django();
+    let done = t(
+        django,
+        "logout_everywhere",
+        json!({ "username": "jwt_alice" }),
+    );
+    assert!(done["blacklisted"].as_u64().unwrap() >= 3, "{done}");
+    for refresh in [&second, &theirs] {
+        let r = refresh_rust(refresh);
+        assert_eq!((r.status, &r.body), (401, &blacklisted_rust), "{r:?}");
+    }
 
     // Of concurrent refreshes of one token here, exactly one wins.
     let (_, contested) = obtain_django();

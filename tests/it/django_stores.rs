@@ -160,6 +160,26 @@ macro_rules! django_sessions_suite {
         }
         let other = db.django_sessions(&django(FALLBACK, &[])).unwrap();
         assert_eq!(load_both(&other, "vectorsession00000000000000000001").await, None);
+        // A login through a backend Django no longer lists, or with none:
+        // anonymous, as Django's get_user reads it.
+        for (key, dict) in [
+            ("otherbackend00000000000000000001", r#"{"_auth_user_id":"1","_auth_user_backend":"myapp.backends.Gone","_auth_user_hash":"x"}"#),
+            ("nobackend00000000000000000000001", r#"{"_auth_user_id":"1","_auth_user_hash":"x"}"#),
+        ] {
+            sqlx::query(&statement(&format!(
+                "INSERT INTO django_session VALUES ('{key}', '{}', '2099-01-01 00:00:00')",
+                signing::dumps_text_at(dict, SECRET, DB_SALT, true, 1_767_225_600)
+            )))
+            .execute($pool)
+            .await
+            .unwrap();
+            let read = load_both(&store, key).await.expect("a valid session");
+            assert_eq!(read.user_id, Value::Null, "{key}");
+        }
+        let mut listed = django(SECRET, &[]);
+        listed.authentication_backends.push("myapp.backends.Gone".into());
+        let listed = db.django_sessions(&listed).unwrap();
+        assert_eq!(load_both(&listed, "otherbackend00000000000000000001").await.unwrap().user_id, json!("1"));
 
         // What we write, Django reads: its three keys, in its order,
         // under SECRET_KEY and the key salt, with the expiry in the column.
@@ -241,8 +261,16 @@ macro_rules! simplejwt_blacklist_suite {
         // string claim or a number), and leave it NULL otherwise.
         static ALICE: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| json!("1"));
         static NOBODY: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| json!(999_999));
+        static OPAQUE: std::sync::LazyLock<Value> =
+            std::sync::LazyLock::new(|| json!("5f0c7f2e-3b1a-4c8e-9d2f-0a1b2c3d4e5f"));
         assert!(bl.check_and_blacklist_entry(&entry("ours-1", &ALICE)).await.unwrap());
         assert!(off_runtime(|| bl.check_and_blacklist_entry_blocking(&entry("ours-2", &NOBODY)).unwrap()));
+        // Issued tokens get their outstanding row (not blacklisted), once.
+        bl.outstand(&entry("ours-3", &OPAQUE)).await.unwrap();
+        off_runtime(|| bl.outstand_blocking(&entry("ours-3", &OPAQUE)).unwrap());
+        off_runtime(|| bl.outstand_blocking(&entry("ours-4", &ALICE)).unwrap());
+        assert!(!bl.is_blacklisted("ours-3").await.unwrap());
+        assert!(bl.check_and_blacklist_entry(&entry("ours-4", &ALICE)).await.unwrap(), "an outstanding token rotates once");
         let rows: Vec<(String, Option<i64>, String)> = sqlx::query_as(
             "SELECT jti, CAST(user_id AS BIGINT), token FROM token_blacklist_outstandingtoken WHERE jti LIKE 'ours-%' ORDER BY jti",
         )
@@ -253,11 +281,14 @@ macro_rules! simplejwt_blacklist_suite {
             .fetch_one($pool)
             .await
             .unwrap();
+        let token = || "header.payload.signature".to_owned();
         assert_eq!(
             rows,
             vec![
-                ("ours-1".to_owned(), Some(alice.0), "header.payload.signature".to_owned()),
-                ("ours-2".to_owned(), None, "header.payload.signature".to_owned()),
+                ("ours-1".to_owned(), Some(alice.0), token()),
+                ("ours-2".to_owned(), None, token()),
+                ("ours-3".to_owned(), None, token()),
+                ("ours-4".to_owned(), Some(alice.0), token()),
             ]
         );
         race(db.simplejwt_blacklist("auth_user").unwrap()).await;

@@ -110,6 +110,10 @@ session_key_salt = "myapp.sessions.SessionStore"
             "[django]\nsecret_key = \"k\"\nsession_key_salt = \"\"",
             "django.session_key_salt",
         ),
+        (
+            "[django]\nsecret_key = \"k\"\nauth_user_backend = \"myapp.Backend\"",
+            "django.auth_user_backend",
+        ),
     ] {
         let e = Settings::from_sources(Some(toml), [])
             .unwrap_err()

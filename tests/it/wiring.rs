@@ -163,18 +163,31 @@ impl ThrottleScope for Reports {
 }
 
 #[test]
-fn a_policy_layer_that_needs_what_is_missing_panics_when_made() {
+fn a_policy_layer_that_needs_what_is_missing_panics_when_applied() {
     let auth = builder(complete())
         .sessions(MemorySessionStore::new())
         .tokens(MemoryTokenStore::<i64>::new())
         .build()
         .expect("complete");
-    let _fine = auth.policy::<(Jwt, Session), (IsAuthenticated,)>();
-    // No route names scope `reports`, so only the layer can notice.
+    let apply = |layer| {
+        let _: axum::Router = axum::Router::new()
+            .route("/", axum::routing::get(|| async { "ok" }))
+            .route_layer(layer);
+    };
+    apply(auth.policy::<(Jwt, Session), (IsAuthenticated,)>());
+    // The project's throttles replaced before the layer is applied: fine.
+    let _: axum::Router = axum::Router::new()
+        .route("/", axum::routing::get(|| async { "ok" }))
+        .route_layer(auth.policy::<(Jwt,), (AllowAny,)>().throttle::<()>());
+    // No route names scope `reports`, so only the layer can notice, when it
+    // is applied.
+    let layer = auth
+        .policy::<(Jwt,), (AllowAny,)>()
+        .throttle::<Scoped<(ScopedRateThrottle,), Reports>>();
     let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let _ = auth
-            .policy::<(Jwt,), (AllowAny,)>()
-            .throttle::<Scoped<(ScopedRateThrottle,), Reports>>();
+        let _: axum::Router = axum::Router::new()
+            .route("/", axum::routing::get(|| async { "ok" }))
+            .route_layer(layer);
     }))
     .expect_err("a throttle without its rate");
     let msg = panic
@@ -191,9 +204,13 @@ fn a_policy_layer_that_needs_what_is_missing_panics_when_made() {
         .check_routes(false)
         .build()
         .expect("unchecked");
-    let _ = unchecked
-        .policy::<(Token,), (AllowAny,)>()
-        .throttle::<Scoped<(ScopedRateThrottle,), Reports>>();
+    let _: axum::Router = axum::Router::new()
+        .route("/", axum::routing::get(|| async { "ok" }))
+        .route_layer(
+            unchecked
+                .policy::<(Token,), (AllowAny,)>()
+                .throttle::<Scoped<(ScopedRateThrottle,), Reports>>(),
+        );
 }
 
 /// A router without `auth.layer()`: the guarded route answers 500 with

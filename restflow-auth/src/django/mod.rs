@@ -35,8 +35,12 @@ pub struct DjangoSettings {
     /// store's class name; a subclass changes it).
     pub session_key_salt: String,
     /// The authentication backend a Rust login writes as `_auth_user_backend`
-    /// (it must be in Django's `AUTHENTICATION_BACKENDS`).
+    /// (one of `authentication_backends`).
     pub auth_user_backend: String,
+    /// Django's `AUTHENTICATION_BACKENDS`: a session whose
+    /// `_auth_user_backend` is not one of them is anonymous, as in Django
+    /// (removing a backend there ends the sessions it made).
+    pub authentication_backends: Vec<String>,
 }
 
 impl Default for DjangoSettings {
@@ -46,6 +50,7 @@ impl Default for DjangoSettings {
             secret_key_fallbacks: Vec::new(),
             session_key_salt: "django.contrib.sessions.SessionStore".into(),
             auth_user_backend: "django.contrib.auth.backends.ModelBackend".into(),
+            authentication_backends: vec!["django.contrib.auth.backends.ModelBackend".into()],
         }
     }
 }
@@ -79,6 +84,15 @@ impl DjangoSettings {
             return invalid(
                 "django.session_key_salt",
                 "the salt and the backend path cannot be empty",
+            );
+        }
+        if !self
+            .authentication_backends
+            .contains(&self.auth_user_backend)
+        {
+            return invalid(
+                "django.auth_user_backend",
+                "must be one of `django.authentication_backends` (Django's AUTHENTICATION_BACKENDS), or Django treats our logins as anonymous",
             );
         }
         Ok(())
@@ -175,7 +189,9 @@ pub struct MissingSecret;
 /// Reads session data as Django wrote it (`signing.loads` under the secret
 /// and its fallbacks): the session and when it was signed. `None` when the
 /// signature fails or the data is not a dict. A session without
-/// `_auth_user_id` has a `null` user id (Django's anonymous session).
+/// `_auth_user_id`, or whose `_auth_user_backend` is absent or not one of
+/// `authentication_backends`, has a `null` user id (anonymous, as Django's
+/// `get_user` reads it).
 #[cfg(feature = "django")]
 pub(crate) fn decode_session(
     settings: &DjangoSettings,
@@ -186,9 +202,14 @@ pub(crate) fn decode_session(
     let keys: Vec<&str> = settings.keys().collect();
     let loaded = signing::loads(signed, &keys, salt, max_age).ok()?;
     let dict = loaded.value.as_object()?;
+    let backend_known = dict
+        .get("_auth_user_backend")
+        .and_then(|b| b.as_str())
+        .is_some_and(|b| settings.authentication_backends.iter().any(|k| k == b));
     let data = crate::session::SessionData {
         user_id: dict
             .get("_auth_user_id")
+            .filter(|_| backend_known)
             .cloned()
             .unwrap_or(serde_json::Value::Null),
         auth_hash: dict

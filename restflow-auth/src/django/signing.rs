@@ -143,8 +143,12 @@ pub fn loads(
     }
     let (payload, timestamp) = value.rsplit_once(':').ok_or(Error::BadSignature)?;
     let signed_at = b62_decode(timestamp).ok_or(Error::BadSignature)?;
+    // Django compares `time.time() - timestamp` (a float) with max_age.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
     if let Some(max) = max_age
-        && crate::unix_now().saturating_sub(signed_at) > max as i64
+        && now - signed_at as f64 > max as f64
     {
         return Err(Error::Expired);
     }

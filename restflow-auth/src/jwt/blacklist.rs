@@ -77,6 +77,19 @@ pub trait Blacklist: Send + Sync + 'static {
     fn check_and_blacklist_entry_blocking(&self, entry: &Entry<'_>) -> StoreResult<bool> {
         self.check_and_blacklist_blocking(entry.jti, entry.expires_at)
     }
+    /// Records a refresh token as issued (the obtain and refresh views call
+    /// it for every refresh token they mint): simplejwt's
+    /// `OutstandingToken`, which a Django service lists to log a user out
+    /// everywhere. By default nothing: a blacklist needs only revocations.
+    fn outstand(&self, entry: &Entry<'_>) -> impl Future<Output = StoreResult<()>> + Send {
+        let _ = entry;
+        std::future::ready(Ok(()))
+    }
+    /// Blocking twin of [`outstand`](Blacklist::outstand).
+    fn outstand_blocking(&self, entry: &Entry<'_>) -> StoreResult<()> {
+        let _ = entry;
+        Ok(())
+    }
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -100,6 +113,8 @@ trait Erased: Send + Sync {
     ) -> BoxFuture<'a, StoreResult<bool>>;
     fn blacklist_entry_blocking(&self, e: &Entry<'_>) -> StoreResult<()>;
     fn check_and_blacklist_entry_blocking(&self, e: &Entry<'_>) -> StoreResult<bool>;
+    fn outstand<'a>(&'a self, e: &'a Entry<'a>) -> BoxFuture<'a, StoreResult<()>>;
+    fn outstand_blocking(&self, e: &Entry<'_>) -> StoreResult<()>;
 }
 
 impl<B: Blacklist> Erased for B {
@@ -142,6 +157,12 @@ impl<B: Blacklist> Erased for B {
     }
     fn check_and_blacklist_entry_blocking(&self, e: &Entry<'_>) -> StoreResult<bool> {
         Blacklist::check_and_blacklist_entry_blocking(self, e)
+    }
+    fn outstand<'a>(&'a self, e: &'a Entry<'a>) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(Blacklist::outstand(self, e))
+    }
+    fn outstand_blocking(&self, e: &Entry<'_>) -> StoreResult<()> {
+        Blacklist::outstand_blocking(self, e)
     }
 }
 
@@ -211,6 +232,17 @@ impl Blacklists {
         e: &'a Entry<'a>,
     ) -> impl Future<Output = StoreResult<()>> + Send + 'a {
         self.inner.blacklist_entry(e)
+    }
+    /// [`Blacklist::outstand`].
+    pub fn outstand<'a>(
+        &'a self,
+        e: &'a Entry<'a>,
+    ) -> impl Future<Output = StoreResult<()>> + Send + 'a {
+        self.inner.outstand(e)
+    }
+    /// [`Blacklist::outstand_blocking`].
+    pub fn outstand_blocking(&self, e: &Entry<'_>) -> StoreResult<()> {
+        self.inner.outstand_blocking(e)
     }
     /// [`Blacklist::check_and_blacklist_entry`].
     pub fn check_and_blacklist_entry<'a>(

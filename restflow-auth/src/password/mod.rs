@@ -175,7 +175,9 @@ pub(crate) async fn rehash_on_login<U: crate::AuthUser>(
     }
     let result = async {
         let hash = ctx.passwords().hash(password.to_owned()).await?;
-        ctx.users().set_password_hash(user.id(), &hash).await
+        ctx.users()
+            .set_password_hash(user.id(), user.password_hash(), &hash)
+            .await
     }
     .await;
     if let Err(e) = result {
@@ -196,10 +198,10 @@ pub(crate) fn rehash_on_login_blocking<U: crate::AuthUser>(
     if !s.rehash_on_login || !must_update(user.password_hash(), s) {
         return;
     }
-    let result = ctx
-        .passwords()
-        .hash_blocking(password)
-        .and_then(|hash| ctx.users().set_password_hash_blocking(user.id(), &hash));
+    let result = ctx.passwords().hash_blocking(password).and_then(|hash| {
+        ctx.users()
+            .set_password_hash_blocking(user.id(), user.password_hash(), &hash)
+    });
     if let Err(e) = result {
         tracing::warn!(
             cause = e.cause().unwrap_or(""),

@@ -13,7 +13,10 @@ use crate::user::StoreResult;
 /// with one signing key a refresh token rotated or blacklisted by either
 /// service is refused by the other. Blacklisting a token makes sure it has
 /// an outstanding row (the token, its user when the user row exists, its
-/// expiry), then adds the blacklisted row; the rotation step is that
+/// expiry), then adds the blacklisted row; every refresh token the views
+/// mint gets its outstanding row as simplejwt's `for_user` writes it, so a
+/// Django service that blacklists a user's outstanding tokens (log out
+/// everywhere) finds ours too; the rotation step is that
 /// insert, whose `token_id` is unique: of concurrent refreshes of one token
 /// exactly one inserts. A token is blacklisted when a blacklisted row
 /// points at its jti's outstanding row, as simplejwt checks it. The tables
@@ -22,6 +25,7 @@ use crate::user::StoreResult;
 pub struct SimpleJwtBlacklist<DB: sqlx::Database> {
     db: Database<DB>,
     outstanding: String,
+    outstanding_anon: String,
     blacklisted: String,
     exists: String,
     _db: PhantomData<DB>,
@@ -32,6 +36,7 @@ impl<DB: sqlx::Database> Clone for SimpleJwtBlacklist<DB> {
         SimpleJwtBlacklist {
             db: self.db.clone(),
             outstanding: self.outstanding.clone(),
+            outstanding_anon: self.outstanding_anon.clone(),
             blacklisted: self.blacklisted.clone(),
             exists: self.exists.clone(),
             _db: PhantomData,
@@ -57,6 +62,14 @@ impl<DB: Dialect> SimpleJwtBlacklist<DB> {
                  VALUES ({{1}}, {{2}}, (SELECT id FROM {users} WHERE id = {{3}}), {}, {}) ON CONFLICT (jti) DO NOTHING",
                 DB::now(),
                 DB::from_epoch("{4}")
+            )),
+            // Without an integer user claim no user row is looked up (a
+            // uuid or text key cannot be compared with an integer).
+            outstanding_anon: sql::<DB>(&format!(
+                "INSERT INTO token_blacklist_outstandingtoken (jti, token, user_id, created_at, expires_at) \
+                 VALUES ({{1}}, {{2}}, NULL, {}, {}) ON CONFLICT (jti) DO NOTHING",
+                DB::now(),
+                DB::from_epoch("{3}")
             )),
             blacklisted: sql::<DB>(&format!(
                 "INSERT INTO token_blacklist_blacklistedtoken (token_id, blacklisted_at) \
@@ -89,14 +102,7 @@ macro_rules! simplejwt_blacklist {
             async fn add(&self, pool: &sqlx::Pool<$db>, e: &Entry<'_>) -> StoreResult<bool> {
                 let fail = |err| unavailable("simplejwt blacklist", err);
                 let mut tx = pool.begin().await.map_err(fail)?;
-                sqlx::query(&self.outstanding)
-                    .bind(e.jti)
-                    .bind(e.token)
-                    .bind(user_id(e))
-                    .bind(e.expires_at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(fail)?;
+                self.insert_outstanding(&mut *tx, e).await?;
                 let added = sqlx::query(&self.blacklisted)
                     .bind(e.jti)
                     .execute(&mut *tx)
@@ -105,6 +111,25 @@ macro_rules! simplejwt_blacklist {
                     .rows_affected();
                 tx.commit().await.map_err(fail)?;
                 Ok(added == 1)
+            }
+
+            /// The outstanding row of `e` (simplejwt's `OutstandingToken`), unless one exists.
+            async fn insert_outstanding<'c, X>(&self, conn: X, e: &Entry<'_>) -> StoreResult<()>
+            where
+                X: sqlx::Executor<'c, Database = $db>,
+            {
+                let fail = |err| unavailable("simplejwt blacklist", err);
+                let q = match user_id(e) {
+                    Some(id) => sqlx::query(&self.outstanding)
+                        .bind(e.jti)
+                        .bind(e.token)
+                        .bind(id),
+                    None => sqlx::query(&self.outstanding_anon)
+                        .bind(e.jti)
+                        .bind(e.token),
+                };
+                q.bind(e.expires_at).execute(conn).await.map_err(fail)?;
+                Ok(())
             }
 
             async fn exists(&self, pool: &sqlx::Pool<$db>, jti: &str) -> StoreResult<bool> {
@@ -176,6 +201,12 @@ macro_rules! simplejwt_blacklist {
             }
             fn check_and_blacklist_entry_blocking(&self, e: &Entry<'_>) -> StoreResult<bool> {
                 self.db.block_on(|pool| self.add(pool, e))
+            }
+            async fn outstand(&self, e: &Entry<'_>) -> StoreResult<()> {
+                self.insert_outstanding(self.db.pool(), e).await
+            }
+            fn outstand_blocking(&self, e: &Entry<'_>) -> StoreResult<()> {
+                self.db.block_on(|pool| self.insert_outstanding(pool, e))
             }
         }
     };

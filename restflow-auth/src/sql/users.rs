@@ -259,9 +259,9 @@ impl Queries {
             bump_sequence,
             by_id: sql::<DB>(&format!("{select} WHERE {}", id_where::<I>(&id, "{1}"))),
             set_password: sql::<DB>(&format!(
-                "UPDATE {table} SET {} = {{1}} WHERE {}",
-                ident(&t.password)?,
-                id_where::<I>(&id, "{2}")
+                "UPDATE {table} SET {password} = {{1}} WHERE {} AND {password} = {{3}}",
+                id_where::<I>(&id, "{2}"),
+                password = ident(&t.password)?,
             )),
             by_username: sql::<DB>(&format!("{select} WHERE {username} = {{1}}")),
         })
@@ -382,14 +382,15 @@ macro_rules! sql_users {
             async fn update_password(
                 pool: &sqlx::Pool<$db>,
                 q: &str,
-                hash: &str,
+                (old, new): (&str, &str),
                 id: Param,
             ) -> StoreResult<bool> {
-                let query = sqlx::query(q).bind(hash);
+                let query = sqlx::query(q).bind(new);
                 let query = match id {
                     Param::Int(i) => query.bind(i),
                     Param::Text(s) => query.bind(s),
-                };
+                }
+                .bind(old);
                 let done = query
                     .execute(pool)
                     .await
@@ -483,19 +484,29 @@ macro_rules! sql_users {
                 self.db
                     .block_on(|pool| Self::create(pool, &self.queries, username))
             }
-            async fn set_password_hash(&self, id: &U::Id, hash: &str) -> StoreResult<bool> {
+            async fn set_password_hash(
+                &self,
+                id: &U::Id,
+                old: &str,
+                new: &str,
+            ) -> StoreResult<bool> {
                 Self::update_password(
                     self.db.pool(),
                     &self.queries.set_password,
-                    hash,
+                    (old, new),
                     id_param(id),
                 )
                 .await
             }
-            fn set_password_hash_blocking(&self, id: &U::Id, hash: &str) -> StoreResult<bool> {
+            fn set_password_hash_blocking(
+                &self,
+                id: &U::Id,
+                old: &str,
+                new: &str,
+            ) -> StoreResult<bool> {
                 let param = id_param(id);
                 self.db.block_on(|pool| {
-                    Self::update_password(pool, &self.queries.set_password, hash, param)
+                    Self::update_password(pool, &self.queries.set_password, (old, new), param)
                 })
             }
         }

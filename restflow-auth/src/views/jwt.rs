@@ -93,6 +93,9 @@ fn obtain<U: AuthUser>(
                 return Err(Rejection::NoActiveAccount.into());
             };
             let refresh = RefreshToken::for_user(&user, jwt)?;
+            if let Some(bl) = jwt.checked_blacklist() {
+                bl.outstand(&refresh.entry(jwt)).await?;
+            }
             let access = refresh.access_token(jwt)?;
             Ok(pair(access.as_str(), Some(refresh.as_str())))
         }
@@ -143,6 +146,9 @@ fn refresh<U: AuthUser>(
             }
             let access = token.access_token(jwt)?;
             let rotated = token.rotate(jwt)?;
+            if let Some(bl) = blacklist {
+                bl.outstand(&rotated.entry(jwt)).await?;
+            }
             Ok(pair(access.as_str(), Some(rotated.as_str())))
         }
         .await;

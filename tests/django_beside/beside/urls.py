@@ -24,4 +24,5 @@ urlpatterns = [
     path("t/token/", views.t_token),
     path("t/jwt/", views.t_jwt),
     path("t/sessions/", views.t_sessions),
+    path("t/logout_everywhere/", views.t_logout_everywhere),
 ]

@@ -157,3 +157,17 @@ def t_sessions(request):
         data = s.get_decoded()
         out.append({"key": s.session_key, "user_id": data.get("_auth_user_id"), "data": data})
     return JsonResponse({"sessions": out})
+
+
+@csrf_exempt
+@require_POST
+def t_logout_everywhere(request):
+    """The usual simplejwt "log out everywhere": blacklist every outstanding
+    token of the user."""
+    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+    b = body(request)
+    tokens = OutstandingToken.objects.filter(user__username=b["username"])
+    for t in tokens:
+        BlacklistedToken.objects.get_or_create(token=t)
+    return JsonResponse({"blacklisted": tokens.count()})
