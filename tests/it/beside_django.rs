@@ -1239,6 +1239,42 @@ fn scenarios(
     sessions(&django.addr, signed, stores, true);
 }
 
+/// The Rust side on `db`'s Django tables (two services: `django_session`
+/// and signed cookies), then the scenarios against Django on `database`.
+macro_rules! beside {
+    ($python:expr, $database:expr, $db:expr) => {{
+        let db = $db;
+        let s = settings();
+        let users = db.users::<DjangoUser>(UserTable::django()).unwrap();
+        let tokens = db.tokens::<i64>(TokenTable::drf()).unwrap();
+        let blacklist = db.simplejwt_blacklist("auth_user").unwrap();
+        let rust = serve(build(
+            s.clone(),
+            users.clone(),
+            tokens.clone(),
+            db.django_sessions(&s.django).unwrap(),
+            blacklist.clone(),
+        ));
+        let signed_sessions =
+            restflow_auth::session::SignedCookieSessions::new(&s.django, s.session.cookie_age_s)
+                .unwrap();
+        let signed = serve(build(
+            s,
+            users.clone(),
+            tokens.clone(),
+            signed_sessions,
+            blacklist,
+        ));
+        scenarios(
+            $python,
+            $database,
+            &rust,
+            &signed,
+            &SqlStores { users, tokens },
+        );
+    }};
+}
+
 #[test]
 fn beside_django_on_sqlite() {
     let Some(python) = python() else { return };
@@ -1253,34 +1289,7 @@ fn beside_django_on_sqlite() {
     let db = rt
         .block_on(Database::<sqlx::Sqlite>::connect(&file.url()))
         .unwrap();
-    let s = settings();
-    let users = db.users::<DjangoUser>(UserTable::django()).unwrap();
-    let tokens = db.tokens::<i64>(TokenTable::drf()).unwrap();
-    let blacklist = db.simplejwt_blacklist("auth_user").unwrap();
-    let rust = serve(build(
-        s.clone(),
-        users.clone(),
-        tokens.clone(),
-        db.django_sessions(&s.django).unwrap(),
-        blacklist.clone(),
-    ));
-    let signed_sessions =
-        restflow_auth::session::SignedCookieSessions::new(&s.django, s.session.cookie_age_s)
-            .unwrap();
-    let signed = serve(build(
-        s,
-        users.clone(),
-        tokens.clone(),
-        signed_sessions,
-        blacklist,
-    ));
-    scenarios(
-        &python,
-        &database,
-        &rust,
-        &signed,
-        &SqlStores { users, tokens },
-    );
+    beside!(&python, &database, db);
 }
 
 #[test]
@@ -1295,32 +1304,5 @@ fn beside_django_on_postgres() {
         let _runtime = rt.enter();
         Database::<sqlx::Postgres>::with_options(schema.options())
     };
-    let s = settings();
-    let users = db.users::<DjangoUser>(UserTable::django()).unwrap();
-    let tokens = db.tokens::<i64>(TokenTable::drf()).unwrap();
-    let blacklist = db.simplejwt_blacklist("auth_user").unwrap();
-    let rust = serve(build(
-        s.clone(),
-        users.clone(),
-        tokens.clone(),
-        db.django_sessions(&s.django).unwrap(),
-        blacklist.clone(),
-    ));
-    let signed_sessions =
-        restflow_auth::session::SignedCookieSessions::new(&s.django, s.session.cookie_age_s)
-            .unwrap();
-    let signed = serve(build(
-        s,
-        users.clone(),
-        tokens.clone(),
-        signed_sessions,
-        blacklist,
-    ));
-    scenarios(
-        &python,
-        &database,
-        &rust,
-        &signed,
-        &SqlStores { users, tokens },
-    );
+    beside!(&python, &database, db);
 }

@@ -79,16 +79,7 @@ impl<U: AuthUser> Authenticator<U> for Basic {
         let Some((username, password)) = credentials(req)? else {
             return Ok(None);
         };
-        let (user, matches) = crate::lockout::guarded(req, ctx, &username, async {
-            let user = ctx.users().find_by_username(&username).await?;
-            let stored = user.as_ref().map(|u| u.password_hash().to_owned());
-            let matches = ctx.passwords().verify(password.clone(), stored).await?;
-            Ok((user, matches))
-        })
-        .await?;
-        if let (Some(u), true) = (&user, matches) {
-            crate::password::rehash_on_login(ctx, u, &password).await;
-        }
+        let (user, matches) = crate::password::check_login(req, ctx, &username, password).await?;
         conclude(user, matches)
     }
 
@@ -96,16 +87,8 @@ impl<U: AuthUser> Authenticator<U> for Basic {
         let Some((username, password)) = credentials(req)? else {
             return Ok(None);
         };
-        let (user, matches) = crate::lockout::guarded_blocking(req, ctx, &username, || {
-            let user = ctx.users().find_by_username_blocking(&username)?;
-            let matches = ctx
-                .passwords()
-                .verify_blocking(&password, user.as_ref().map(|u| u.password_hash()))?;
-            Ok((user, matches))
-        })?;
-        if let (Some(u), true) = (&user, matches) {
-            crate::password::rehash_on_login_blocking(ctx, u, &password);
-        }
+        let (user, matches) =
+            crate::password::check_login_blocking(req, ctx, &username, &password)?;
         conclude(user, matches)
     }
 

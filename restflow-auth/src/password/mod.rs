@@ -161,14 +161,54 @@ pub fn must_update(stored: &str, settings: &PasswordSettings) -> bool {
     formats::must_update(stored, settings.hasher, settings.iterations)
 }
 
+/// A login's password check (Basic, the obtain and session login views):
+/// the user named `username` and whether `password` is theirs, found and
+/// verified under the login lockout on the bounded executor (at the same
+/// cost when there is no such user), then rehashed when
+/// [`rehash_on_login`] says so.
+pub(crate) async fn check_login<U: crate::AuthUser>(
+    req: &crate::Request<'_>,
+    ctx: &crate::Context<U>,
+    username: &str,
+    password: String,
+) -> Result<(Option<U>, bool), AuthError> {
+    let (user, matches) = crate::lockout::guarded(req, ctx, username, async {
+        let user = ctx.users().find_by_username(username).await?;
+        let stored = user.as_ref().map(|u| u.password_hash().to_owned());
+        let matches = ctx.passwords().verify(password.clone(), stored).await?;
+        Ok((user, matches))
+    })
+    .await?;
+    if let (Some(u), true) = (&user, matches) {
+        rehash_on_login(ctx, u, &password).await;
+    }
+    Ok((user, matches))
+}
+
+/// Blocking twin of [`check_login`].
+pub(crate) fn check_login_blocking<U: crate::AuthUser>(
+    req: &crate::Request<'_>,
+    ctx: &crate::Context<U>,
+    username: &str,
+    password: &str,
+) -> Result<(Option<U>, bool), AuthError> {
+    let (user, matches) = crate::lockout::guarded_blocking(req, ctx, username, || {
+        let user = ctx.users().find_by_username_blocking(username)?;
+        let matches = ctx
+            .passwords()
+            .verify_blocking(password, user.as_ref().map(|u| u.password_hash()))?;
+        Ok((user, matches))
+    })?;
+    if let (Some(u), true) = (&user, matches) {
+        rehash_on_login_blocking(ctx, u, password);
+    }
+    Ok((user, matches))
+}
+
 /// After a successful login with `password`: when `password.rehash_on_login`
 /// is on and [`must_update`] says so, the new hash is written through the
 /// user store. A failure is logged and the login goes on.
-pub(crate) async fn rehash_on_login<U: crate::AuthUser>(
-    ctx: &crate::Context<U>,
-    user: &U,
-    password: &str,
-) {
+async fn rehash_on_login<U: crate::AuthUser>(ctx: &crate::Context<U>, user: &U, password: &str) {
     let s = &ctx.settings().password;
     if !s.rehash_on_login || !must_update(user.password_hash(), s) {
         return;
@@ -189,11 +229,7 @@ pub(crate) async fn rehash_on_login<U: crate::AuthUser>(
 }
 
 /// Blocking twin of [`rehash_on_login`].
-pub(crate) fn rehash_on_login_blocking<U: crate::AuthUser>(
-    ctx: &crate::Context<U>,
-    user: &U,
-    password: &str,
-) {
+fn rehash_on_login_blocking<U: crate::AuthUser>(ctx: &crate::Context<U>, user: &U, password: &str) {
     let s = &ctx.settings().password;
     if !s.rehash_on_login || !must_update(user.password_hash(), s) {
         return;

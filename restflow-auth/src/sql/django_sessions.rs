@@ -6,10 +6,10 @@ use std::marker::PhantomData;
 
 use super::{Database, Dialect, sql, unavailable};
 use crate::django::{DjangoSettings, MissingSecret, decode_session, encode_session};
-use crate::session::{SessionData, SessionStore};
+use crate::session::SessionData;
 use crate::user::StoreResult;
 
-/// A [`SessionStore`] on Django's `django_session` (`session_key`,
+/// A [`SessionStore`](crate::session::SessionStore) on Django's `django_session` (`session_key`,
 /// `session_data`, `expire_date`), so that a Django login authenticates on
 /// the Rust side and a Rust login on Django's (`login_required`, DRF's
 /// `SessionAuthentication`): the data is `signing.dumps` of Django's three
@@ -129,30 +129,13 @@ macro_rules! django_sessions {
             }
         }
 
-        #[cfg(feature = $feature)]
-        impl SessionStore for DjangoSessions<$db> {
-            async fn load(&self, key: &str) -> StoreResult<Option<SessionData>> {
-                self.read(self.db.pool(), key).await
-            }
-            async fn save(&self, key: &str, data: &SessionData) -> StoreResult<()> {
-                self.write(self.db.pool(), key, data).await
-            }
-            async fn delete(&self, key: &str) -> StoreResult<()> {
-                self.remove(self.db.pool(), key).await
-            }
-            fn load_blocking(&self, key: &str) -> StoreResult<Option<SessionData>> {
-                self.db.block_on(|pool| self.read(pool, key))
-            }
-            fn save_blocking(&self, key: &str, data: &SessionData) -> StoreResult<()> {
-                self.db.block_on(|pool| self.write(pool, key, data))
-            }
-            fn delete_blocking(&self, key: &str) -> StoreResult<()> {
-                self.db.block_on(|pool| self.remove(pool, key))
-            }
+        sql_session_store!(
+            DjangoSessions<$db>,
+            $feature,
             fn django(&self) -> Option<&DjangoSettings> {
                 Some(&self.settings)
             }
-        }
+        );
     };
 }
 

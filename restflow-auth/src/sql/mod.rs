@@ -56,6 +56,37 @@
 //! (a synchronous server, a CLI). For SQLite, use a file when both paths
 //! are used: an in-memory database is private to each pool.
 
+/// [`SessionStore`](crate::session::SessionStore) for a SQL session store
+/// whose inherent `read`, `write` and `remove` take a pool: the async
+/// methods on the store's pool, the blocking ones through
+/// [`Database::block_on`]; any further trait methods after the feature.
+macro_rules! sql_session_store {
+    ($store:ty, $feature:literal $(, $extra:item)*) => {
+        #[cfg(feature = $feature)]
+        impl crate::session::SessionStore for $store {
+            async fn load(&self, key: &str) -> StoreResult<Option<SessionData>> {
+                self.read(self.db.pool(), key).await
+            }
+            async fn save(&self, key: &str, data: &SessionData) -> StoreResult<()> {
+                self.write(self.db.pool(), key, data).await
+            }
+            async fn delete(&self, key: &str) -> StoreResult<()> {
+                self.remove(self.db.pool(), key).await
+            }
+            fn load_blocking(&self, key: &str) -> StoreResult<Option<SessionData>> {
+                self.db.block_on(|pool| self.read(pool, key))
+            }
+            fn save_blocking(&self, key: &str, data: &SessionData) -> StoreResult<()> {
+                self.db.block_on(|pool| self.write(pool, key, data))
+            }
+            fn delete_blocking(&self, key: &str) -> StoreResult<()> {
+                self.db.block_on(|pool| self.remove(pool, key))
+            }
+            $($extra)*
+        }
+    };
+}
+
 #[cfg(feature = "django")]
 mod django_sessions;
 mod sessions;

@@ -4,10 +4,10 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use super::{Database, Dialect, sql, unavailable};
-use crate::session::{SessionData, SessionStore};
+use crate::session::SessionData;
 use crate::user::StoreResult;
 
-/// A [`SessionStore`] in `restflow_session`; expired rows are never read
+/// A [`SessionStore`](crate::session::SessionStore) in `restflow_session`; expired rows are never read
 /// and are removed by `Database::cleanup`. Build it with `Database::sessions`.
 pub struct SqlSessions<DB: sqlx::Database> {
     db: Database<DB>,
@@ -112,27 +112,7 @@ macro_rules! sql_sessions {
             }
         }
 
-        #[cfg(feature = $feature)]
-        impl SessionStore for SqlSessions<$db> {
-            async fn load(&self, key: &str) -> StoreResult<Option<SessionData>> {
-                self.read(self.db.pool(), key).await
-            }
-            async fn save(&self, key: &str, data: &SessionData) -> StoreResult<()> {
-                self.write(self.db.pool(), key, data).await
-            }
-            async fn delete(&self, key: &str) -> StoreResult<()> {
-                self.remove(self.db.pool(), key).await
-            }
-            fn load_blocking(&self, key: &str) -> StoreResult<Option<SessionData>> {
-                self.db.block_on(|pool| self.read(pool, key))
-            }
-            fn save_blocking(&self, key: &str, data: &SessionData) -> StoreResult<()> {
-                self.db.block_on(|pool| self.write(pool, key, data))
-            }
-            fn delete_blocking(&self, key: &str) -> StoreResult<()> {
-                self.db.block_on(|pool| self.remove(pool, key))
-            }
-        }
+        sql_session_store!(SqlSessions<$db>, $feature);
     };
 }
 

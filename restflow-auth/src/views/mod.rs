@@ -249,15 +249,6 @@ pub(crate) async fn check_password<U: AuthUser>(
     password: String,
 ) -> Result<Option<U>, AuthError> {
     let req = crate::request::Request::new(parts);
-    let (user, matches) = crate::lockout::guarded(&req, ctx, username, async {
-        let user = ctx.users().find_by_username(username).await?;
-        let stored = user.as_ref().map(|u| u.password_hash().to_owned());
-        let matches = ctx.passwords().verify(password.clone(), stored).await?;
-        Ok((user, matches))
-    })
-    .await?;
-    if let (Some(u), true) = (&user, matches) {
-        crate::password::rehash_on_login(ctx, u, &password).await;
-    }
+    let (user, matches) = crate::password::check_login(&req, ctx, username, password).await?;
     Ok(user.filter(|_| matches))
 }
