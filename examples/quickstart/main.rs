@@ -1,7 +1,8 @@
 //! The quickstart: a small axum service on 127.0.0.1:8000 on the embedded
 //! SQLite default, with a browser page for session login (CSRF included),
-//! the built-in JWT (obtain, refresh, blacklist) and the HMAC
-//! request-signature authenticator of `examples/custom_authenticator`.
+//! the built-in JWT (obtain, refresh, blacklist), the HMAC
+//! request-signature authenticator of `examples/custom_authenticator`, and
+//! the library's metrics in Prometheus text at `/metrics`.
 //!
 //! ```text
 //! cargo run --example quickstart
@@ -130,6 +131,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .with_writer(std::io::stderr)
         .init();
+    // Metrics (restflow-auth's `metrics` feature): a Prometheus recorder,
+    // served at /metrics below. A real service serves it on an internal port.
+    let durations = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0];
+    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Suffix("duration".into()),
+            &durations,
+        )?
+        .install_recorder()?;
+    restflow_auth::telemetry::describe();
     let db_path =
         std::env::var("QUICKSTART_DB").unwrap_or_else(|_| "restflow-quickstart.db".into());
     let secrets_path = Path::new(&db_path).with_extension("secrets.json");
@@ -169,6 +180,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let app = Router::new()
         .route("/", get(page))
+        .route(
+            "/metrics",
+            get(move || std::future::ready(prometheus.render())),
+        )
         .route("/api/whoami/", get(whoami).post(whoami))
         .route("/api/me/", get(me))
         .route("/api/notes/", post(notes))

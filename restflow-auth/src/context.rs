@@ -33,22 +33,40 @@ trait ErasedUserStore<U: AuthUser>: Send + Sync {
 
 impl<U: AuthUser, S: UserStore<U>> ErasedUserStore<U> for S {
     fn find_by_id<'a>(&'a self, id: &'a U::Id) -> BoxFuture<'a, StoreResult<Option<U>>> {
-        Box::pin(UserStore::find_by_id(self, id))
+        Box::pin(crate::telemetry::store(
+            "users",
+            "find_by_id",
+            UserStore::find_by_id(self, id),
+        ))
     }
     fn find_by_username<'a>(&'a self, name: &'a str) -> BoxFuture<'a, StoreResult<Option<U>>> {
-        Box::pin(UserStore::find_by_username(self, name))
+        Box::pin(crate::telemetry::store(
+            "users",
+            "find_by_username",
+            UserStore::find_by_username(self, name),
+        ))
     }
     fn find_by_id_blocking(&self, id: &U::Id) -> StoreResult<Option<U>> {
-        UserStore::find_by_id_blocking(self, id)
+        crate::telemetry::store_blocking("users", "find_by_id", || {
+            UserStore::find_by_id_blocking(self, id)
+        })
     }
     fn find_by_username_blocking(&self, name: &str) -> StoreResult<Option<U>> {
-        UserStore::find_by_username_blocking(self, name)
+        crate::telemetry::store_blocking("users", "find_by_username", || {
+            UserStore::find_by_username_blocking(self, name)
+        })
     }
     fn create_remote_user<'a>(&'a self, name: &'a str) -> BoxFuture<'a, StoreResult<Option<U>>> {
-        Box::pin(UserStore::create_remote_user(self, name))
+        Box::pin(crate::telemetry::store(
+            "users",
+            "create_remote_user",
+            UserStore::create_remote_user(self, name),
+        ))
     }
     fn create_remote_user_blocking(&self, name: &str) -> StoreResult<Option<U>> {
-        UserStore::create_remote_user_blocking(self, name)
+        crate::telemetry::store_blocking("users", "create_remote_user", || {
+            UserStore::create_remote_user_blocking(self, name)
+        })
     }
     fn set_password_hash<'a>(
         &'a self,
@@ -56,10 +74,16 @@ impl<U: AuthUser, S: UserStore<U>> ErasedUserStore<U> for S {
         old: &'a str,
         new: &'a str,
     ) -> BoxFuture<'a, StoreResult<bool>> {
-        Box::pin(UserStore::set_password_hash(self, id, old, new))
+        Box::pin(crate::telemetry::store(
+            "users",
+            "set_password_hash",
+            UserStore::set_password_hash(self, id, old, new),
+        ))
     }
     fn set_password_hash_blocking(&self, id: &U::Id, old: &str, new: &str) -> StoreResult<bool> {
-        UserStore::set_password_hash_blocking(self, id, old, new)
+        crate::telemetry::store_blocking("users", "set_password_hash", || {
+            UserStore::set_password_hash_blocking(self, id, old, new)
+        })
     }
 }
 

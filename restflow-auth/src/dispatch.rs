@@ -101,6 +101,7 @@ fn conclude<U: AuthUser, C: Chain<U>, P: PermissionSet<U>>(
     req: &Request<'_>,
     ctx: &Context<U>,
     outcome: Outcome<U>,
+    span: &tracing::Span,
 ) -> Result<Identity<U>, Denial> {
     let challenge = C::challenge(ctx);
     let found = match outcome {
@@ -116,6 +117,7 @@ fn conclude<U: AuthUser, C: Chain<U>, P: PermissionSet<U>>(
                     challenge,
                 });
             }
+            crate::telemetry::record_user(span, &user);
             (RequestUser::Authenticated(user), credential)
         }
         None => (RequestUser::Anonymous, None),
@@ -156,8 +158,9 @@ pub async fn check<U: AuthUser, C: Chain<U>, P: PermissionSet<U>, T: ThrottleSet
 ) -> Result<Identity<U>, Denial> {
     crate::negotiation::negotiate(req, &ctx.settings().renderer_media_types)
         .map_err(Denial::new)?;
-    let outcome = C::run(req, ctx).await;
-    let identity = conclude::<U, C, P>(req, ctx, outcome)?;
+    let span = crate::telemetry::span();
+    let outcome = tracing::Instrument::instrument(C::run(req, ctx), span.clone()).await;
+    let identity = conclude::<U, C, P>(req, ctx, outcome, &span)?;
     if !T::EMPTY {
         let verdict = T::check(req, &identity.user, ctx).await;
         throttle_verdict(verdict, &identity)?;
@@ -172,8 +175,9 @@ pub fn check_blocking<U: AuthUser, C: Chain<U>, P: PermissionSet<U>, T: Throttle
 ) -> Result<Identity<U>, Denial> {
     crate::negotiation::negotiate(req, &ctx.settings().renderer_media_types)
         .map_err(Denial::new)?;
-    let outcome = C::run_blocking(req, ctx);
-    let identity = conclude::<U, C, P>(req, ctx, outcome)?;
+    let span = crate::telemetry::span();
+    let outcome = span.in_scope(|| C::run_blocking(req, ctx));
+    let identity = conclude::<U, C, P>(req, ctx, outcome, &span)?;
     if !T::EMPTY {
         let verdict = T::check_blocking(req, &identity.user, ctx);
         throttle_verdict(verdict, &identity)?;
@@ -222,6 +226,7 @@ pub fn authenticate_blocking<U: AuthUser, C: Chain<U>, P: PermissionSet<U>>(
 ) -> Result<Identity<U>, Denial> {
     crate::negotiation::negotiate(req, &ctx.settings().renderer_media_types)
         .map_err(Denial::new)?;
-    let outcome = C::run_blocking(req, ctx);
-    conclude::<U, C, P>(req, ctx, outcome)
+    let span = crate::telemetry::span();
+    let outcome = span.in_scope(|| C::run_blocking(req, ctx));
+    conclude::<U, C, P>(req, ctx, outcome, &span)
 }

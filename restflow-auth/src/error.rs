@@ -461,6 +461,7 @@ impl Rejected {
         accept_language: Option<&str>,
     ) -> Self {
         let status = denial.status();
+        crate::telemetry::rejected(status, denial.error.code());
         if status.is_server_error() {
             tracing::error!(
                 code = denial.error.code(),

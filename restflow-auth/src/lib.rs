@@ -72,6 +72,7 @@ pub mod settings;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub mod sql;
+pub mod telemetry;
 pub mod throttle;
 pub mod token;
 pub mod user;

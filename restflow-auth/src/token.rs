@@ -60,10 +60,16 @@ trait Erased<I>: Send + Sync {
 
 impl<I: UserId, S: TokenStore<I>> Erased<I> for S {
     fn user_for<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<Option<I>>> {
-        Box::pin(TokenStore::user_for(self, key))
+        Box::pin(crate::telemetry::store(
+            "tokens",
+            "user_for",
+            TokenStore::user_for(self, key),
+        ))
     }
     fn user_for_blocking(&self, key: &str) -> StoreResult<Option<I>> {
-        TokenStore::user_for_blocking(self, key)
+        crate::telemetry::store_blocking("tokens", "user_for", || {
+            TokenStore::user_for_blocking(self, key)
+        })
     }
 }
 

@@ -9,8 +9,8 @@
 //! own HTTP stack to compile.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -62,27 +62,8 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 use crate::common::free_port;
-
-/// target/<profile>/examples/<name>, beside this test binary.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name)
-}
+use crate::quickstart::{Killed, Quickstart, start};
 
 /// One WebDriver session.
 struct Driver {
@@ -186,47 +167,13 @@ fn the_quickstart_page_logs_in_posts_with_csrf_and_logs_out() {
         );
         return;
     }
-    let bin = example("quickstart");
-    assert!(
-        bin.exists(),
-        "the quickstart example is built with the tests"
-    );
-
-    // The quickstart in an empty directory: it creates its database there.
-    let dir = std::env::temp_dir().join(format!("restflow-browser-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut server = Command::new(&bin)
-        .current_dir(&dir)
-        .env("QUICKSTART_ADDR", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(server.stdout.take().unwrap());
-    let server = Killed(server);
-    let (mut addr, mut password) = (None, None);
-    let mut line = String::new();
-    while addr.is_none() || password.is_none() {
-        line.clear();
-        assert!(
-            out.read_line(&mut line).unwrap() > 0,
-            "the quickstart ended early"
-        );
-        if let Some(a) = line
-            .trim()
-            .strip_prefix("restflow-auth quickstart listening on http://")
-        {
-            addr = Some(a.to_owned());
-        }
-        if let Some(p) = line.trim().strip_prefix("password: ") {
-            password = Some(p.to_owned());
-        }
-    }
-    let (addr, password) = (addr.unwrap(), password.unwrap());
-    assert!(
-        dir.join("restflow-quickstart.db").exists(),
-        "the SQLite file is created on first start"
-    );
+    let Quickstart {
+        server,
+        addr,
+        password,
+        dir,
+        bin,
+    } = start("browser");
 
     let port = free_port();
     let driver = Killed(

@@ -159,9 +159,11 @@ pub trait Authenticator<U: AuthUser>: Default + Send + Sync + 'static {
         None
     }
 
-    /// A short name for logs and diagnostics.
+    /// A short name for logs, diagnostics and the `scheme` label of the
+    /// [metrics](crate::telemetry): by default the type's name without its
+    /// path or generic arguments.
     fn name(&self) -> &'static str {
-        std::any::type_name::<Self>()
+        crate::telemetry::short_type_name(std::any::type_name::<Self>())
     }
 
     /// What this scheme needs that `ctx` lacks, said so that it can be
@@ -228,11 +230,15 @@ macro_rules! chain_tuple {
             const NEEDS_BODY: bool = $first::NEEDS_BODY $(|| $rest::NEEDS_BODY)*;
 
             async fn run(req: &Request<'_>, ctx: &Context<U>) -> Outcome<U> {
-                if let Some(found) = $first::default().authenticate(req, ctx).await? {
+                let scheme = $first::default();
+                let step = crate::telemetry::authenticator(|| scheme.name(), scheme.authenticate(req, ctx));
+                if let Some(found) = step.await? {
                     return Ok(Some(found));
                 }
                 $(
-                    if let Some(found) = $rest::default().authenticate(req, ctx).await? {
+                    let scheme = $rest::default();
+                    let step = crate::telemetry::authenticator(|| scheme.name(), scheme.authenticate(req, ctx));
+                    if let Some(found) = step.await? {
                         return Ok(Some(found));
                     }
                 )*
@@ -240,11 +246,15 @@ macro_rules! chain_tuple {
             }
 
             fn run_blocking(req: &Request<'_>, ctx: &Context<U>) -> Outcome<U> {
-                if let Some(found) = $first::default().authenticate_blocking(req, ctx)? {
+                let scheme = $first::default();
+                let step = || scheme.authenticate_blocking(req, ctx);
+                if let Some(found) = crate::telemetry::authenticator_blocking(|| scheme.name(), step)? {
                     return Ok(Some(found));
                 }
                 $(
-                    if let Some(found) = $rest::default().authenticate_blocking(req, ctx)? {
+                    let scheme = $rest::default();
+                    let step = || scheme.authenticate_blocking(req, ctx);
+                    if let Some(found) = crate::telemetry::authenticator_blocking(|| scheme.name(), step)? {
                         return Ok(Some(found));
                     }
                 )*

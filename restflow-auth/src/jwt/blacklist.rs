@@ -119,50 +119,86 @@ trait Erased: Send + Sync {
 
 impl<B: Blacklist> Erased for B {
     fn blacklist<'a>(&'a self, jti: &'a str, exp: i64) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(Blacklist::blacklist(self, jti, exp))
+        Box::pin(crate::telemetry::store(
+            "blacklist",
+            "blacklist",
+            Blacklist::blacklist(self, jti, exp),
+        ))
     }
     fn is_blacklisted<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
-        Box::pin(Blacklist::is_blacklisted(self, jti))
+        Box::pin(crate::telemetry::store(
+            "blacklist",
+            "is_blacklisted",
+            Blacklist::is_blacklisted(self, jti),
+        ))
     }
     fn check_and_blacklist<'a>(
         &'a self,
         jti: &'a str,
         exp: i64,
     ) -> BoxFuture<'a, StoreResult<bool>> {
-        Box::pin(Blacklist::check_and_blacklist(self, jti, exp))
+        Box::pin(crate::telemetry::store(
+            "blacklist",
+            "check_and_blacklist",
+            Blacklist::check_and_blacklist(self, jti, exp),
+        ))
     }
     fn blacklist_blocking(&self, jti: &str, exp: i64) -> StoreResult<()> {
-        Blacklist::blacklist_blocking(self, jti, exp)
+        crate::telemetry::store_blocking("blacklist", "blacklist", || {
+            Blacklist::blacklist_blocking(self, jti, exp)
+        })
     }
     fn is_blacklisted_blocking(&self, jti: &str) -> StoreResult<bool> {
-        Blacklist::is_blacklisted_blocking(self, jti)
+        crate::telemetry::store_blocking("blacklist", "is_blacklisted", || {
+            Blacklist::is_blacklisted_blocking(self, jti)
+        })
     }
     fn check_and_blacklist_blocking(&self, jti: &str, exp: i64) -> StoreResult<bool> {
-        Blacklist::check_and_blacklist_blocking(self, jti, exp)
+        crate::telemetry::store_blocking("blacklist", "check_and_blacklist", || {
+            Blacklist::check_and_blacklist_blocking(self, jti, exp)
+        })
     }
     fn is_process_local(&self) -> bool {
         Blacklist::is_process_local(self)
     }
     fn blacklist_entry<'a>(&'a self, e: &'a Entry<'a>) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(Blacklist::blacklist_entry(self, e))
+        Box::pin(crate::telemetry::store(
+            "blacklist",
+            "blacklist_entry",
+            Blacklist::blacklist_entry(self, e),
+        ))
     }
     fn check_and_blacklist_entry<'a>(
         &'a self,
         e: &'a Entry<'a>,
     ) -> BoxFuture<'a, StoreResult<bool>> {
-        Box::pin(Blacklist::check_and_blacklist_entry(self, e))
+        Box::pin(crate::telemetry::store(
+            "blacklist",
+            "check_and_blacklist_entry",
+            Blacklist::check_and_blacklist_entry(self, e),
+        ))
     }
     fn blacklist_entry_blocking(&self, e: &Entry<'_>) -> StoreResult<()> {
-        Blacklist::blacklist_entry_blocking(self, e)
+        crate::telemetry::store_blocking("blacklist", "blacklist_entry", || {
+            Blacklist::blacklist_entry_blocking(self, e)
+        })
     }
     fn check_and_blacklist_entry_blocking(&self, e: &Entry<'_>) -> StoreResult<bool> {
-        Blacklist::check_and_blacklist_entry_blocking(self, e)
+        crate::telemetry::store_blocking("blacklist", "check_and_blacklist_entry", || {
+            Blacklist::check_and_blacklist_entry_blocking(self, e)
+        })
     }
     fn outstand<'a>(&'a self, e: &'a Entry<'a>) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(Blacklist::outstand(self, e))
+        Box::pin(crate::telemetry::store(
+            "blacklist",
+            "outstand",
+            Blacklist::outstand(self, e),
+        ))
     }
     fn outstand_blocking(&self, e: &Entry<'_>) -> StoreResult<()> {
-        Blacklist::outstand_blocking(self, e)
+        crate::telemetry::store_blocking("blacklist", "outstand", || {
+            Blacklist::outstand_blocking(self, e)
+        })
     }
 }
 

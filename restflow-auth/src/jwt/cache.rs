@@ -59,13 +59,16 @@ impl VerifiedCache {
             .shard(raw)
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let hit = shard.get(raw)?;
-        if (hit.exp as f64) > now - leeway {
-            Some(Arc::clone(hit))
-        } else {
-            shard.remove(raw);
-            None
-        }
+        let found = match shard.get(raw) {
+            Some(hit) if (hit.exp as f64) > now - leeway => Some(Arc::clone(hit)),
+            Some(_) => {
+                shard.remove(raw);
+                None
+            }
+            None => None,
+        };
+        crate::telemetry::cache("jwt_verified", found.is_some());
+        found
     }
 
     /// Keeps `claims`, verified just now, for `raw`. A full shard first

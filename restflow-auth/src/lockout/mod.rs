@@ -236,7 +236,9 @@ impl Lockout {
 
     /// Refuses the attempt when it is locked out (before any password check).
     pub async fn check(&self, a: &Attempt) -> Result<(), AuthError> {
-        match self.store.locked(a, &self.settings).await {
+        match crate::telemetry::store("lockout", "locked", self.store.locked(a, &self.settings))
+            .await
+        {
             Ok(None) => Ok(()),
             Ok(Some(wait)) => Err(locked_out(wait)),
             Err(e) => self.on_error(e),
@@ -246,16 +248,18 @@ impl Lockout {
     /// Records the outcome of a password check.
     pub async fn record(&self, a: &Attempt, matched: bool) -> Result<(), AuthError> {
         let r = if matched {
-            self.store.succeeded(a).await
+            crate::telemetry::store("lockout", "succeeded", self.store.succeeded(a)).await
         } else {
-            self.store.failed(a, &self.settings).await
+            crate::telemetry::store("lockout", "failed", self.store.failed(a, &self.settings)).await
         };
         r.or_else(|e| self.on_error(e))
     }
 
     /// Blocking twin of [`check`](Lockout::check).
     pub fn check_blocking(&self, a: &Attempt) -> Result<(), AuthError> {
-        match self.store.locked_blocking(a, &self.settings) {
+        match crate::telemetry::store_blocking("lockout", "locked", || {
+            self.store.locked_blocking(a, &self.settings)
+        }) {
             Ok(None) => Ok(()),
             Ok(Some(wait)) => Err(locked_out(wait)),
             Err(e) => self.on_error(e),
@@ -265,9 +269,13 @@ impl Lockout {
     /// Blocking twin of [`record`](Lockout::record).
     pub fn record_blocking(&self, a: &Attempt, matched: bool) -> Result<(), AuthError> {
         let r = if matched {
-            self.store.succeeded_blocking(a)
+            crate::telemetry::store_blocking("lockout", "succeeded", || {
+                self.store.succeeded_blocking(a)
+            })
         } else {
-            self.store.failed_blocking(a, &self.settings)
+            crate::telemetry::store_blocking("lockout", "failed", || {
+                self.store.failed_blocking(a, &self.settings)
+            })
         };
         r.or_else(|e| self.on_error(e))
     }

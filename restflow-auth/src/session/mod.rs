@@ -140,22 +140,42 @@ trait Erased: Send + Sync {
 
 impl<S: SessionStore> Erased for S {
     fn create<'a>(&'a self, data: &'a SessionData) -> BoxFuture<'a, StoreResult<String>> {
-        Box::pin(SessionStore::create(self, data))
+        Box::pin(crate::telemetry::store(
+            "sessions",
+            "create",
+            SessionStore::create(self, data),
+        ))
     }
     fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<Option<SessionData>>> {
-        Box::pin(SessionStore::load(self, key))
+        Box::pin(crate::telemetry::store(
+            "sessions",
+            "load",
+            SessionStore::load(self, key),
+        ))
     }
     fn save<'a>(&'a self, key: &'a str, data: &'a SessionData) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(SessionStore::save(self, key, data))
+        Box::pin(crate::telemetry::store(
+            "sessions",
+            "save",
+            SessionStore::save(self, key, data),
+        ))
     }
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(SessionStore::delete(self, key))
+        Box::pin(crate::telemetry::store(
+            "sessions",
+            "delete",
+            SessionStore::delete(self, key),
+        ))
     }
     fn load_blocking(&self, key: &str) -> StoreResult<Option<SessionData>> {
-        SessionStore::load_blocking(self, key)
+        crate::telemetry::store_blocking("sessions", "load", || {
+            SessionStore::load_blocking(self, key)
+        })
     }
     fn delete_blocking(&self, key: &str) -> StoreResult<()> {
-        SessionStore::delete_blocking(self, key)
+        crate::telemetry::store_blocking("sessions", "delete", || {
+            SessionStore::delete_blocking(self, key)
+        })
     }
     fn django(&self) -> Option<&crate::django::DjangoSettings> {
         SessionStore::django(self)

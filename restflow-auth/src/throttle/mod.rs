@@ -335,13 +335,21 @@ impl Throttling {
     /// DRF's `SimpleRateThrottle.allow_request` on `key` with the rate of `scope`.
     pub async fn check(&self, scope: &str, key: &str) -> Result<Decision, AuthError> {
         let rate = self.require(scope)?;
-        self.decide(self.store.hit(key, rate).await, rate)
+        self.decide(
+            crate::telemetry::store("throttle", "hit", self.store.hit(key, rate)).await,
+            rate,
+        )
     }
 
     /// Blocking twin of [`check`](Throttling::check).
     pub fn check_blocking(&self, scope: &str, key: &str) -> Result<Decision, AuthError> {
         let rate = self.require(scope)?;
-        self.decide(self.store.hit_blocking(key, rate), rate)
+        self.decide(
+            crate::telemetry::store_blocking("throttle", "hit", || {
+                self.store.hit_blocking(key, rate)
+            }),
+            rate,
+        )
     }
 
     fn require(&self, scope: &str) -> Result<Rate, AuthError> {
