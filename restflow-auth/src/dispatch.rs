@@ -158,6 +158,15 @@ pub async fn check<U: AuthUser, C: Chain<U>, P: PermissionSet<U>, T: ThrottleSet
 ) -> Result<Identity<U>, Denial> {
     crate::negotiation::negotiate(req, &ctx.settings().renderer_media_types)
         .map_err(Denial::new)?;
+    decide::<U, C, P, T>(req, ctx).await
+}
+
+/// [`check`] without content negotiation, for transports whose content
+/// types are not DRF's renderers' (gRPC): chain, permissions, throttles.
+pub async fn decide<U: AuthUser, C: Chain<U>, P: PermissionSet<U>, T: ThrottleSet<U>>(
+    req: &Request<'_>,
+    ctx: &Context<U>,
+) -> Result<Identity<U>, Denial> {
     let span = crate::telemetry::span();
     let outcome = tracing::Instrument::instrument(C::run(req, ctx), span.clone()).await;
     let identity = conclude::<U, C, P>(req, ctx, outcome, &span)?;
@@ -175,6 +184,14 @@ pub fn check_blocking<U: AuthUser, C: Chain<U>, P: PermissionSet<U>, T: Throttle
 ) -> Result<Identity<U>, Denial> {
     crate::negotiation::negotiate(req, &ctx.settings().renderer_media_types)
         .map_err(Denial::new)?;
+    decide_blocking::<U, C, P, T>(req, ctx)
+}
+
+/// Blocking twin of [`decide`].
+pub fn decide_blocking<U: AuthUser, C: Chain<U>, P: PermissionSet<U>, T: ThrottleSet<U>>(
+    req: &Request<'_>,
+    ctx: &Context<U>,
+) -> Result<Identity<U>, Denial> {
     let span = crate::telemetry::span();
     let outcome = span.in_scope(|| C::run_blocking(req, ctx));
     let identity = conclude::<U, C, P>(req, ctx, outcome, &span)?;

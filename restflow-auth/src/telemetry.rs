@@ -226,6 +226,7 @@ fn record_store(store: &'static str, operation: &'static str, ok: bool, secs: f6
 
 /// Counts a cache lookup.
 #[inline]
+#[cfg_attr(not(feature = "jwt"), allow(dead_code))]
 pub(crate) fn cache(cache: &'static str, hit: bool) {
     #[cfg(feature = "metrics")]
     metrics::counter!(CACHE_REQUESTS, "cache" => cache, "outcome" => if hit { "hit" } else { "miss" })

@@ -12,6 +12,7 @@ mod deny_warnings;
 mod differential;
 mod dispatch;
 mod django_stores;
+mod grpc;
 mod handlers;
 mod hashers;
 mod headers;
