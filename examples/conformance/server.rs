@@ -9,6 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use restflow_auth::AuthBuilder;
 use restflow_auth::jwt::{MemoryBlacklist, PostgresBlacklist, RedisBlacklist, SqliteBlacklist};
+use restflow_auth::openapi::routes;
 use restflow_auth::permissions::{IsAdminUser, IsAuthenticatedOrReadOnly};
 use restflow_auth::prelude::*;
 use restflow_auth::session::MemorySessionStore;
@@ -17,6 +18,7 @@ use restflow_auth::sql::{PostgresDatabase, SqliteDatabase, TokenTable, UserRecor
 use restflow_auth::throttle::RedisThrottleStore;
 use restflow_auth::token::MemoryTokenStore;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
 
 /// The user model of the contract.
 #[derive(Clone, Debug, AuthUser)]
@@ -85,72 +87,84 @@ fn whoami(user: &RequestUser<User>) -> Json<Value> {
 
 #[authenticate(Jwt)]
 #[permissions(IsAuthenticated)]
+#[utoipa::path(method(get, post), path = "/api/whoami/jwt/", responses((status = 200, description = "The caller: `id` and `username`")))]
 async fn jwt(user: MaybeUser<User>) -> Json<Value> {
     whoami(&user)
 }
 
 #[authenticate(Basic)]
 #[permissions(IsAuthenticated)]
+#[utoipa::path(method(get, post), path = "/api/whoami/basic/", responses((status = 200, description = "The caller: `id` and `username`")))]
 async fn basic(user: MaybeUser<User>) -> Json<Value> {
     whoami(&user)
 }
 
 #[authenticate(Token)]
 #[permissions(IsAuthenticated)]
+#[utoipa::path(method(get, post), path = "/api/whoami/token/", responses((status = 200, description = "The caller: `id` and `username`")))]
 async fn token(user: MaybeUser<User>) -> Json<Value> {
     whoami(&user)
 }
 
 #[authenticate(Session)]
 #[permissions(IsAuthenticated)]
+#[utoipa::path(method(get, post), path = "/api/whoami/session/", responses((status = 200, description = "The caller: `id` and `username`")))]
 async fn session(user: MaybeUser<User>) -> Json<Value> {
     whoami(&user)
 }
 
 #[authenticate(RemoteUser)]
 #[permissions(IsAuthenticated)]
+#[utoipa::path(method(get, post), path = "/api/whoami/remote/", responses((status = 200, description = "The caller: `id` and `username`")))]
 async fn remote(user: MaybeUser<User>) -> Json<Value> {
     whoami(&user)
 }
 
 #[authenticate(SimpleJwt)]
 #[permissions(IsAuthenticated)]
+#[utoipa::path(method(get, post), path = "/api/whoami/simplejwt/", responses((status = 200, description = "The caller: `id` and `username`")))]
 async fn simplejwt(user: MaybeUser<User>) -> Json<Value> {
     whoami(&user)
 }
 
 #[authenticate(Jwt, Session)]
 #[permissions(IsAuthenticated)]
+#[utoipa::path(method(get, post), path = "/api/whoami/jwt-session/", responses((status = 200, description = "The caller: `id` and `username`")))]
 async fn jwt_session(user: MaybeUser<User>) -> Json<Value> {
     whoami(&user)
 }
 
 #[authenticate(Session, Jwt)]
 #[permissions(IsAuthenticated)]
+#[utoipa::path(method(get, post), path = "/api/whoami/session-jwt/", responses((status = 200, description = "The caller: `id` and `username`")))]
 async fn session_jwt(user: MaybeUser<User>) -> Json<Value> {
     whoami(&user)
 }
 
 /// The project defaults (`config!` in main.rs and the test crate): JWT, Session.
 #[authenticate]
+#[utoipa::path(method(get, post), path = "/api/whoami/default/", responses((status = 200, description = "The caller: `id` and `username`")))]
 pub async fn default_route(user: MaybeUser<User>) -> Json<Value> {
     whoami(&user)
 }
 
 #[authenticate(Basic, Jwt)]
 #[permissions(IsAdminUser)]
+#[utoipa::path(method(get, post), path = "/api/whoami/admin/", responses((status = 200, description = "The caller: `id` and `username`")))]
 async fn admin(user: MaybeUser<User>) -> Json<Value> {
     whoami(&user)
 }
 
 #[authenticate(Jwt, Session)]
 #[permissions(AllowAny)]
+#[utoipa::path(method(get, post), path = "/api/whoami/open/", responses((status = 200, description = "The caller: `id` and `username`")))]
 async fn open(user: MaybeUser<User>) -> Json<Value> {
     whoami(&user)
 }
 
 #[authenticate(Jwt)]
 #[permissions(IsAuthenticatedOrReadOnly)]
+#[utoipa::path(method(get, post), path = "/api/whoami/readonly/", responses((status = 200, description = "The caller: `id` and `username`")))]
 async fn readonly(user: MaybeUser<User>) -> Json<Value> {
     whoami(&user)
 }
@@ -160,6 +174,7 @@ async fn readonly(user: MaybeUser<User>) -> Json<Value> {
 #[authenticate(Jwt)]
 #[permissions(AllowAny)]
 #[throttle(AnonRateThrottle, UserRateThrottle)]
+#[utoipa::path(get, path = "/api/whoami/throttled/", responses((status = 200, description = "The caller: `id` and `username`")))]
 async fn throttled(user: MaybeUser<User>) -> Json<Value> {
     whoami(&user)
 }
@@ -343,31 +358,33 @@ pub async fn app(
         }
     };
     let auth = builder.build()?;
+    // The documented routes, with their security from the declarations.
+    let (documented, mut doc) = OpenApiRouter::new()
+        .routes(routes!(auth, jwt))
+        .routes(routes!(auth, basic))
+        .routes(routes!(auth, token))
+        .routes(routes!(auth, session))
+        .routes(routes!(auth, remote))
+        .routes(routes!(auth, simplejwt))
+        .routes(routes!(auth, jwt_session))
+        .routes(routes!(auth, session_jwt))
+        .routes(routes!(auth, default_route))
+        .routes(routes!(auth, admin))
+        .routes(routes!(auth, open))
+        .routes(routes!(auth, readonly))
+        .routes(routes!(auth, throttled))
+        .split_for_parts();
+    restflow_auth::openapi::finish(&mut doc);
+    doc.info.title = "restflow-auth conformance server".into();
+    let doc = Json(doc);
     Ok(Router::new()
+        .route(
+            "/api/openapi.json",
+            get(move || std::future::ready(doc.clone())),
+        )
+        .merge(documented)
         .nest("/api/auth", auth.jwt_routes())
         .nest("/api/auth", auth.session_routes())
         .nest("/api", auth.csrf_routes())
-        .route("/api/whoami/jwt/", get(jwt).post(jwt))
-        .route("/api/whoami/basic/", get(basic).post(basic))
-        .route("/api/whoami/token/", get(token).post(token))
-        .route("/api/whoami/session/", get(session).post(session))
-        .route("/api/whoami/remote/", get(remote).post(remote))
-        .route("/api/whoami/simplejwt/", get(simplejwt).post(simplejwt))
-        .route(
-            "/api/whoami/jwt-session/",
-            get(jwt_session).post(jwt_session),
-        )
-        .route(
-            "/api/whoami/session-jwt/",
-            get(session_jwt).post(session_jwt),
-        )
-        .route(
-            "/api/whoami/default/",
-            get(default_route).post(default_route),
-        )
-        .route("/api/whoami/admin/", get(admin).post(admin))
-        .route("/api/whoami/open/", get(open).post(open))
-        .route("/api/whoami/readonly/", get(readonly).post(readonly))
-        .route("/api/whoami/throttled/", get(throttled))
         .layer(auth.layer()))
 }

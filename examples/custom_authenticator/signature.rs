@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use hmac::{Hmac, Mac};
+use restflow_auth::authentication::{SchemeDoc, SchemeKind};
 use restflow_auth::prelude::*;
 use sha2::Sha256;
 
@@ -107,5 +108,22 @@ impl<U: AuthUser> Authenticator<U> for ApiKeySignature {
 
     fn authenticate_header(&self, _: &Context<U>) -> Option<Cow<'static, str>> {
         Some(Cow::Borrowed("HMAC realm=\"api\""))
+    }
+
+    /// In an OpenAPI document: both headers, in one requirement.
+    fn openapi(_: &Context<U>, _: &http::Method) -> Vec<SchemeDoc> {
+        let header = |name: &'static str, header: &'static str, what: &'static str| SchemeDoc {
+            name: name.into(),
+            kind: SchemeKind::Header(header.into()),
+            description: Some(what.into()),
+        };
+        vec![
+            header("api_key", "X-Api-Key", "The API key's id."),
+            header(
+                "api_signature",
+                "X-Signature",
+                "Hex HMAC-SHA256 of method, path and body under the key's secret.",
+            ),
+        ]
     }
 }

@@ -23,15 +23,18 @@ use std::path::Path;
 use std::time::Duration;
 
 use axum::response::Html;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use restflow_auth::jwt::SqliteBlacklist;
 use restflow_auth::permissions::IsAdminUser;
 use restflow_auth::prelude::*;
 use restflow_auth::settings::Secret;
 use restflow_auth::sql::{SqliteDatabase, UserTable};
+use serde::Serialize;
 use serde_json::{Value, json};
 use signature::{ApiKeySignature, ApiKeys, signature};
+use utoipa::{OpenApi as _, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
 
 #[derive(Clone, Debug, AuthUser)]
 struct User {
@@ -59,39 +62,122 @@ async fn page() -> Html<&'static str> {
     Html(include_str!("page.html"))
 }
 
+/// Who is calling (`null` and an empty name when nobody is).
+#[derive(Serialize, ToSchema)]
+struct Caller {
+    id: Option<i64>,
+    username: String,
+}
+
+/// The logged-in user.
+#[derive(Serialize, ToSchema)]
+struct Me {
+    id: i64,
+    username: String,
+    is_staff: bool,
+}
+
+/// A saved note: the body as JSON, or as a string when it is not JSON.
+#[derive(Serialize, ToSchema)]
+struct Saved {
+    saved_by: String,
+    #[schema(value_type = Value)]
+    note: Value,
+}
+
+/// An order: the body as sent.
+#[derive(Serialize, ToSchema)]
+struct Ordered {
+    ordered_by: String,
+    order: String,
+}
+
+/// A staff member.
+#[derive(Serialize, ToSchema)]
+struct Admin {
+    admin: String,
+}
+
+fn caller(user: &MaybeUser<User>) -> Json<Caller> {
+    let id = user.user().map(|u| u.id);
+    Json(Caller {
+        id,
+        username: user.username().to_owned(),
+    })
+}
+
 /// Anyone; tells who is calling.
+#[utoipa::path(get, path = "/api/whoami/", responses((status = 200, description = "OK", body = Caller)))]
 #[permissions(AllowAny)]
-async fn whoami(user: MaybeUser<User>) -> Json<Value> {
-    Json(json!({ "id": user.user().map(|u| u.id), "username": user.username() }))
+async fn whoami(user: MaybeUser<User>) -> Json<Caller> {
+    caller(&user)
+}
+
+/// The same with POST (open to anyone; CSRF applies only with a session).
+#[utoipa::path(post, path = "/api/whoami/", responses((status = 200, description = "OK", body = Caller)))]
+#[permissions(AllowAny)]
+async fn whoami_post(user: MaybeUser<User>) -> Json<Caller> {
+    caller(&user)
 }
 
 /// The logged-in user (session or JWT).
 #[authenticate(Session, Jwt)]
 #[permissions(IsAuthenticated)]
-async fn me(user: CurrentUser<User>) -> Json<Value> {
-    Json(json!({ "id": user.id, "username": user.username, "is_staff": user.is_staff }))
+#[utoipa::path(get, path = "/api/me/", responses((status = 200, description = "OK", body = Me)))]
+async fn me(user: CurrentUser<User>) -> Json<Me> {
+    Json(Me {
+        id: user.id,
+        username: user.username.clone(),
+        is_staff: user.is_staff,
+    })
 }
 
 /// A protected write: with a session, Django's CSRF rules apply.
+#[utoipa::path(
+    post,
+    path = "/api/notes/",
+    request_body(content = Value, content_type = "application/json"),
+    responses((status = 200, description = "OK", body = Saved))
+)]
 #[authenticate(Session, Jwt)]
 #[permissions(IsAuthenticated)]
-async fn notes(user: CurrentUser<User>, body: String) -> Json<Value> {
+async fn notes(user: CurrentUser<User>, body: String) -> Json<Saved> {
     let note: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
-    Json(json!({ "saved_by": user.username, "note": note }))
+    Json(Saved {
+        saved_by: user.username.clone(),
+        note,
+    })
 }
 
 /// Authenticated users only (the project defaults).
 #[authenticate]
-async fn orders(user: CurrentUser<User>, body: String) -> Json<Value> {
-    Json(json!({ "ordered_by": user.username, "order": body }))
+#[utoipa::path(
+    post,
+    path = "/api/orders/",
+    request_body(content = String, content_type = "text/plain"),
+    responses((status = 200, description = "OK", body = Ordered))
+)]
+async fn orders(user: CurrentUser<User>, body: String) -> Json<Ordered> {
+    Json(Ordered {
+        ordered_by: user.username.clone(),
+        order: body,
+    })
 }
 
 /// Staff only.
 #[authenticate(Jwt, Session, ApiKeySignature)]
 #[permissions(IsAdminUser)]
-async fn admin(user: CurrentUser<User>) -> Json<Value> {
-    Json(json!({ "admin": user.username }))
+#[utoipa::path(get, path = "/api/admin/", responses((status = 200, description = "OK", body = Admin)))]
+async fn admin(user: CurrentUser<User>) -> Json<Admin> {
+    Json(Admin {
+        admin: user.username.clone(),
+    })
 }
+
+/// The API's OpenAPI document, made from the declarations.
+#[derive(utoipa::OpenApi)]
+#[openapi(info(title = "restflow-auth quickstart"))]
+struct ApiDoc;
 
 /// 48 random bytes as hex.
 fn random_hex(bytes: usize) -> Result<String, getrandom::Error> {
@@ -178,17 +264,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_store(keys)
         .build()?;
 
+    // The documented API: each handler's `#[utoipa::path]`, with security
+    // requirements and rejections from its restflow attributes.
+    let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(restflow_auth::openapi::routes!(auth, whoami, whoami_post))
+        .routes(restflow_auth::openapi::routes!(auth, me))
+        .routes(restflow_auth::openapi::routes!(auth, notes))
+        .routes(restflow_auth::openapi::routes!(auth, orders))
+        .routes(restflow_auth::openapi::routes!(auth, admin))
+        .split_for_parts();
+    restflow_auth::openapi::finish(&mut doc);
+    let doc = Json(doc);
+
     let app = Router::new()
         .route("/", get(page))
         .route(
             "/metrics",
             get(move || std::future::ready(prometheus.render())),
         )
-        .route("/api/whoami/", get(whoami).post(whoami))
-        .route("/api/me/", get(me))
-        .route("/api/notes/", post(notes))
-        .route("/api/orders/", post(orders))
-        .route("/api/admin/", get(admin))
+        .route(
+            "/api/openapi.json",
+            get(move || std::future::ready(doc.clone())),
+        )
+        .merge(api)
         .nest("/api/auth", auth.jwt_routes())
         .nest("/api/auth", auth.session_routes())
         .nest("/api", auth.csrf_routes())

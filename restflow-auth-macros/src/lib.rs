@@ -11,6 +11,7 @@ mod authenticator;
 mod config;
 mod ctxt;
 mod handler;
+mod openapi;
 mod paths;
 mod symbol;
 
@@ -71,4 +72,11 @@ pub fn authenticator(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro]
 pub fn config(input: TokenStream) -> TokenStream {
     debug("config!", config::expand(input.into()))
+}
+
+/// `restflow_auth::openapi::routes!(auth, handler, ...)`: `utoipa_axum::routes!`
+/// with each operation's security requirements and rejections.
+#[proc_macro]
+pub fn openapi_routes(input: TokenStream) -> TokenStream {
+    openapi::expand(input.into()).into()
 }

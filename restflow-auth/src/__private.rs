@@ -101,3 +101,107 @@ impl FlagField for bool {
         *self
     }
 }
+
+/// What a guarded handler declares: emitted by `#[authenticate]` /
+/// `#[permissions]` as a hidden item `__restflow_auth_policy_<handler>`
+/// beside the handler, read by `restflow_auth::openapi::routes!`. The
+/// types stay inside the body, so the item leaks no private type.
+pub trait HandlerPolicy {
+    /// Patches the handler's operations (`paths`: utoipa's `Paths`,
+    /// `schemas`: its component schemas) for `auth` (an `Auth<User>`);
+    /// `false` when `auth` is not for the handler's user model or the
+    /// `openapi` feature is off.
+    fn openapi(
+        auth: &dyn core::any::Any,
+        schemas: &mut dyn core::any::Any,
+        paths: &mut dyn core::any::Any,
+    ) -> bool;
+}
+
+/// A handler's declared types, for [`HandlerPolicy::openapi`]. Method
+/// resolution picks [`ViaPolicy`] when the types are a valid declaration
+/// and [`ViaFallback`] (`false`) otherwise, so a wrong declaration is
+/// reported once, by the guard's own checks, not again here.
+#[derive(Debug)]
+#[allow(clippy::type_complexity)]
+pub struct Probe<U, C, P, T>(core::marker::PhantomData<fn() -> (U, C, P, T)>);
+
+#[allow(clippy::new_without_default)]
+impl<U, C, P, T> Probe<U, C, P, T> {
+    /// The probe.
+    pub const fn new() -> Self {
+        Probe(core::marker::PhantomData)
+    }
+}
+
+/// See [`Probe`].
+pub trait ViaPolicy {
+    /// Patches the handler's operations.
+    fn openapi_patch(
+        &self,
+        auth: &dyn core::any::Any,
+        schemas: &mut dyn core::any::Any,
+        paths: &mut dyn core::any::Any,
+    ) -> bool;
+}
+
+/// See [`Probe`].
+pub trait ViaFallback {
+    /// Nothing to patch: the declaration does not compile anyway.
+    fn openapi_patch(
+        &self,
+        auth: &dyn core::any::Any,
+        schemas: &mut dyn core::any::Any,
+        paths: &mut dyn core::any::Any,
+    ) -> bool {
+        let _ = (auth, schemas, paths);
+        false
+    }
+}
+
+impl<U, C, P, T> ViaFallback for &Probe<U, C, P, T> {}
+
+impl<U: AuthUser, C: Chain<U>, P: PermissionSet<U>, T: crate::throttle::ThrottleSet<U>> ViaPolicy
+    for Probe<U, C, P, T>
+{
+    fn openapi_patch(
+        &self,
+        auth: &dyn core::any::Any,
+        schemas: &mut dyn core::any::Any,
+        paths: &mut dyn core::any::Any,
+    ) -> bool {
+        openapi_patch::<U, C, P, T>(auth, schemas, paths)
+    }
+}
+
+/// [`HandlerPolicy::openapi`] for a handler's types.
+#[cfg_attr(not(feature = "openapi"), allow(clippy::extra_unused_type_parameters))]
+fn openapi_patch<
+    U: AuthUser,
+    C: Chain<U>,
+    P: PermissionSet<U>,
+    T: crate::throttle::ThrottleSet<U>,
+>(
+    auth: &dyn core::any::Any,
+    schemas: &mut dyn core::any::Any,
+    paths: &mut dyn core::any::Any,
+) -> bool {
+    #[cfg(feature = "openapi")]
+    {
+        let (Some(auth), Some(schemas), Some(paths)) = (
+            auth.downcast_ref::<crate::context::Auth<U>>(),
+            schemas
+                .downcast_mut::<Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::Schema>)>>(),
+            paths.downcast_mut::<utoipa::openapi::path::Paths>(),
+        ) else {
+            return false;
+        };
+        crate::openapi::secure::<U, C, P, T>(auth, schemas, paths);
+        true
+    }
+    #[cfg(not(feature = "openapi"))]
+    {
+        let _ = (auth, schemas, paths);
+        false
+    }
+}

@@ -50,6 +50,7 @@
 
 pub mod authentication;
 pub mod context;
+pub mod database;
 pub mod dispatch;
 pub mod django;
 pub mod error;
@@ -65,6 +66,9 @@ pub mod lockout;
 pub mod messages;
 pub mod negotiation;
 pub mod net;
+#[cfg(feature = "openapi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
+pub mod openapi;
 pub mod password;
 pub mod permissions;
 #[cfg(feature = "redis")]

@@ -76,6 +76,8 @@ pub struct Settings {
     pub login: crate::lockout::LoginSettings,
     /// What a service beside Django shares with it (`SECRET_KEY`, ...).
     pub django: crate::django::DjangoSettings,
+    /// Where the SQL stores are (for the management command).
+    pub database: crate::database::DatabaseSettings,
     /// The language of messages when `Accept-Language` names none we have.
     pub default_language: String,
     /// The largest request body the library reads (endpoints, buffering), in bytes.
@@ -100,6 +102,7 @@ impl Default for Settings {
             throttle: crate::throttle::ThrottleSettings::default(),
             login: crate::lockout::LoginSettings::default(),
             django: crate::django::DjangoSettings::default(),
+            database: crate::database::DatabaseSettings::default(),
             default_language: "en".into(),
             body_limit: 1024 * 1024,
             renderer_media_types: vec!["application/json".into(), "text/html".into()],
@@ -422,10 +425,17 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// Environment variables with the `RESTFLOW_` prefix that are not settings.
 const NOT_SETTINGS: &[&str] = &[
     "RESTFLOW_CONFIG",
+    "RESTFLOW_CLI_",
     "RESTFLOW_TEST_",
     "RESTFLOW_REQUIRE_",
     "RESTFLOW_AUTH_MACROS_",
 ];
+
+/// The process's variables; one that is not Unicode cannot be a setting
+/// and is skipped (`std::env::vars` would panic on it).
+fn process_env() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+}
 
 impl Settings {
     /// Reads `restflow.toml` (or `$RESTFLOW_CONFIG`) if present, applies
@@ -439,7 +449,7 @@ impl Settings {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => None,
             Err(source) => return Err(Error::Read { path, source }),
         };
-        Self::from_sources_at(text.as_deref(), Some(&path), std::env::vars())
+        Self::from_sources_at(text.as_deref(), Some(&path), process_env())
     }
 
     /// Reads a TOML file (which must exist), applies `RESTFLOW_*` variables, validates.
@@ -449,7 +459,7 @@ impl Settings {
             path: path.to_owned(),
             source,
         })?;
-        Self::from_sources_at(Some(&text), Some(path), std::env::vars())
+        Self::from_sources_at(Some(&text), Some(path), process_env())
     }
 
     /// Builds settings from TOML text and `(name, value)` variables, then validates.
@@ -503,6 +513,7 @@ impl Settings {
         self.throttle.validate()?;
         self.login.validate()?;
         self.django.validate()?;
+        self.database.validate()?;
         let s = &self.session;
         for (key, v) in [
             ("session.cookie_name", &s.cookie_name),

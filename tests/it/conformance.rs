@@ -133,6 +133,26 @@ fn the_parity_server_answers_the_contract_on_every_store() {
 }
 
 fn contract(a: &str) {
+    // Its OpenAPI document: each route's chain, as security requirements.
+    let doc = http(a, "GET", "/api/openapi.json", &[], None);
+    assert_eq!(doc.status, 200);
+    let paths = &doc.body["paths"];
+    assert_eq!(
+        paths["/api/whoami/jwt-session/"]["post"]["security"],
+        json!([{"jwt": []}, {"session": [], "csrf": []}])
+    );
+    assert_eq!(
+        paths["/api/whoami/readonly/"]["get"]["security"],
+        json!([{"jwt": []}, {}])
+    );
+    assert_eq!(
+        paths["/api/whoami/readonly/"]["post"]["security"],
+        json!([{"jwt": []}])
+    );
+    assert_eq!(
+        doc.body["components"]["securitySchemes"]["remote_user"]["in"],
+        "header"
+    );
     let not_provided = json!({"detail": "Authentication credentials were not provided."});
 
     // Anonymous.

@@ -69,6 +69,17 @@ macro_rules! serve {
     }};
 }
 
+/// `WhoAmI` behind `layer`, served; gives a connected client.
+macro_rules! guarded {
+    ($layer:expr) => {
+        serve!(
+            tonic::transport::Server::builder()
+                .layer($layer)
+                .add_service(HealthServer::new(WhoAmI))
+        )
+    };
+}
+
 fn call(metadata: &[(&'static str, &str)]) -> tonic::Request<HealthCheckRequest> {
     let mut req = tonic::Request::new(HealthCheckRequest::default());
     for (k, v) in metadata {
@@ -128,11 +139,7 @@ async fn the_layer_answers_as_the_http_path_with_grpc_codes() {
     let layer = GrpcAuth::new::<(Jwt,), (IsAuthenticated,)>(&auth)
         .build()
         .unwrap();
-    let mut client = serve!(
-        tonic::transport::Server::builder()
-            .layer(layer)
-            .add_service(HealthServer::new(WhoAmI)),
-    );
+    let mut client = guarded!(layer);
 
     let (a, r, b) = (
         format!("Bearer {}", alice.as_str()),
@@ -199,11 +206,7 @@ async fn policies_per_method_and_service_and_a_store_down_is_unavailable() {
         .service::<(Jwt,), (IsAdminUser,)>("grpc.health.v1.Health")
         .build()
         .unwrap();
-    let mut client = serve!(
-        tonic::transport::Server::builder()
-            .layer(staff)
-            .add_service(HealthServer::new(WhoAmI)),
-    );
+    let mut client = guarded!(staff);
     let denied = client.check(call(&auth_header)).await.unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
     assert_eq!(
@@ -217,11 +220,7 @@ async fn policies_per_method_and_service_and_a_store_down_is_unavailable() {
         .method::<(Jwt,), (AllowAny,)>(CHECK)
         .build()
         .unwrap();
-    let mut client = serve!(
-        tonic::transport::Server::builder()
-            .layer(open)
-            .add_service(HealthServer::new(WhoAmI)),
-    );
+    let mut client = guarded!(open);
     let res = client.check(call(&[])).await.unwrap();
     assert_eq!(res.metadata().get("x-user-id").unwrap(), "anonymous");
 
@@ -233,11 +232,7 @@ async fn policies_per_method_and_service_and_a_store_down_is_unavailable() {
     let layer = GrpcAuth::new::<(Jwt,), (IsAuthenticated,)>(&down)
         .build()
         .unwrap();
-    let mut client = serve!(
-        tonic::transport::Server::builder()
-            .layer(layer)
-            .add_service(HealthServer::new(WhoAmI)),
-    );
+    let mut client = guarded!(layer);
     let unavailable = client.check(call(&auth_header)).await.unwrap_err();
     assert_eq!(unavailable.code(), Code::Unavailable);
     assert_eq!(

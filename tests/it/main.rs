@@ -20,6 +20,7 @@ mod jwt;
 mod jwt_views;
 mod lockout;
 mod messages;
+mod openapi;
 mod parity;
 mod paths_agree;
 mod permissions;

@@ -77,6 +77,8 @@ pub(crate) fn start(tag: &str) -> Quickstart {
         }
     }
     let (addr, password) = (addr.unwrap(), password.unwrap());
+    // Keep reading what it prints, so that it never writes to a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     assert!(
         dir.join("restflow-quickstart.db").exists(),
         "the SQLite file is created on first start"

@@ -303,6 +303,33 @@ pub(crate) fn expand(origin: Origin, args: TokenStream, item: TokenStream) -> To
         };
     }
 
+    // The declaration as a type, for the OpenAPI document
+    // (`restflow_auth::openapi::routes!` names it from the handler's path).
+    let mut policy_item = quote!();
+    if func.sig.generics.params.is_empty() {
+        let name = quote::format_ident!("__restflow_auth_policy_{}", func.sig.ident);
+        // The handler's visibility; the types stay in the body, so private
+        // project defaults and scopes do not leak.
+        let vis = &func.vis;
+        policy_item = quote! {
+            #[doc(hidden)]
+            #[allow(non_camel_case_types, dead_code, unreachable_pub, missing_docs, missing_debug_implementations)]
+            #vis struct #name;
+            impl #private::HandlerPolicy for #name {
+                fn openapi(
+                    auth: &dyn ::core::any::Any,
+                    schemas: &mut dyn ::core::any::Any,
+                    paths: &mut dyn ::core::any::Any,
+                ) -> bool {
+                    #[allow(unused_imports)]
+                    use #private::{ViaFallback as _, ViaPolicy as _};
+                    (&#private::Probe::<#user, #chain, #permissions, #throttle_set>::new())
+                        .openapi_patch(auth, schemas, paths)
+                }
+            }
+        };
+    }
+
     let guard: syn::FnArg = syn::parse_quote!(
         __restflow_auth_guard: #private::Guard<#user, #chain, #permissions, #throttle_set>
     );
@@ -319,6 +346,7 @@ pub(crate) fn expand(origin: Origin, args: TokenStream, item: TokenStream) -> To
     quote! {
         #func
         #scope_item
+        #policy_item
         #checks
         #register
     }

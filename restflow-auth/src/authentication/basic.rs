@@ -92,6 +92,14 @@ impl<U: AuthUser> Authenticator<U> for Basic {
         conclude(user, matches)
     }
 
+    fn openapi(_: &Context<U>, _: &http::Method) -> Vec<crate::authentication::SchemeDoc> {
+        vec![crate::authentication::SchemeDoc {
+            name: "basic".into(),
+            kind: crate::authentication::SchemeKind::Basic,
+            description: Some("A username and password (`Authorization: Basic ...`).".into()),
+        }]
+    }
+
     fn authenticate_header(&self, ctx: &Context<U>) -> Option<Cow<'static, str>> {
         Some(Cow::Owned(format!(
             "Basic realm=\"{}\"",

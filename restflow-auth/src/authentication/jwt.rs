@@ -146,6 +146,19 @@ impl<U: AuthUser> Authenticator<U> for Jwt {
         Ok(Some(Authenticated::new(user, token)))
     }
 
+    fn openapi(ctx: &Context<U>, _: &http::Method) -> Vec<crate::authentication::SchemeDoc> {
+        let _ = ctx;
+        vec![crate::authentication::SchemeDoc {
+            name: "jwt".into(),
+            kind: crate::authentication::SchemeKind::Bearer {
+                format: Some("JWT".into()),
+            },
+            description: Some(
+                "An access token of the built-in JWT (`Authorization: Bearer <token>`).".into(),
+            ),
+        }]
+    }
+
     fn authenticate_header(&self, ctx: &Context<U>) -> Option<Cow<'static, str>> {
         Some(Cow::Owned(ctx.store::<JwtState>().map_or_else(
             || "Bearer realm=\"api\"".to_owned(),

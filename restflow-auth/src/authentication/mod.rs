@@ -173,6 +173,43 @@ pub trait Authenticator<U: AuthUser>: Default + Send + Sync + 'static {
         let _ = ctx;
         None
     }
+
+    /// How an OpenAPI document describes this scheme for a request of
+    /// `method`: every item must be present (one security requirement
+    /// object). Empty, the default, leaves the scheme out of the document.
+    fn openapi(ctx: &Context<U>, method: &http::Method) -> Vec<SchemeDoc> {
+        let _ = (ctx, method);
+        Vec::new()
+    }
+}
+
+/// One security scheme of an OpenAPI document (`components.securitySchemes`),
+/// as [`Authenticator::openapi`] describes it; the `openapi` feature turns it
+/// into utoipa's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemeDoc {
+    /// The scheme's name in the document (`jwt`, `session`, ...).
+    pub name: Cow<'static, str>,
+    /// What the client sends.
+    pub kind: SchemeKind,
+    /// A sentence for readers of the document.
+    pub description: Option<Cow<'static, str>>,
+}
+
+/// What a [`SchemeDoc`] says the client sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SchemeKind {
+    /// `Authorization: Bearer <token>` (HTTP bearer), with the token's format.
+    Bearer {
+        /// For example `JWT`.
+        format: Option<Cow<'static, str>>,
+    },
+    /// `Authorization: Basic ...` (HTTP basic).
+    Basic,
+    /// A key in a request header (OpenAPI `apiKey` `in: header`).
+    Header(Cow<'static, str>),
+    /// A key in a cookie (OpenAPI `apiKey` `in: cookie`).
+    Cookie(Cow<'static, str>),
 }
 
 /// An ordered list of authenticators: a tuple of [`Authenticator`] types,
@@ -198,6 +235,12 @@ pub trait Chain<U: AuthUser>: Send + Sync + 'static {
 
     /// What the chain's schemes need that `ctx` lacks.
     fn missing(ctx: &Context<U>) -> Vec<String>;
+
+    /// Each authenticator's [`openapi`](Authenticator::openapi) description, in order.
+    fn openapi(ctx: &Context<U>, method: &http::Method) -> Vec<Vec<SchemeDoc>> {
+        let _ = (ctx, method);
+        Vec::new()
+    }
 }
 
 impl<U: AuthUser> Chain<U> for () {
@@ -267,6 +310,10 @@ macro_rules! chain_tuple {
 
             fn missing(ctx: &Context<U>) -> Vec<String> {
                 [$first::missing(ctx) $(, $rest::missing(ctx))*].into_iter().flatten().collect()
+            }
+
+            fn openapi(ctx: &Context<U>, method: &http::Method) -> Vec<Vec<SchemeDoc>> {
+                vec![$first::openapi(ctx, method) $(, $rest::openapi(ctx, method))*]
             }
         }
     };

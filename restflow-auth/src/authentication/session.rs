@@ -237,6 +237,32 @@ impl<U: AuthUser> Authenticator<U> for Session {
         }
     }
 
+    fn openapi(ctx: &Context<U>, method: &http::Method) -> Vec<crate::authentication::SchemeDoc> {
+        let s = &ctx.settings().session;
+        let mut docs = vec![crate::authentication::SchemeDoc {
+            name: "session".into(),
+            kind: crate::authentication::SchemeKind::Cookie(s.cookie_name.clone().into()),
+            description: Some("The session cookie set by the login view.".into()),
+        }];
+        let safe = [
+            http::Method::GET,
+            http::Method::HEAD,
+            http::Method::OPTIONS,
+            http::Method::TRACE,
+        ];
+        if !safe.contains(method) {
+            docs.push(crate::authentication::SchemeDoc {
+                name: "csrf".into(),
+                kind: crate::authentication::SchemeKind::Header(s.csrf_header_name.clone().into()),
+                description: Some(format!(
+                    "Django's CSRF token (the `{}` cookie's value) on unsafe methods with a session.",
+                    s.csrf_cookie_name
+                ).into()),
+            });
+        }
+        docs
+    }
+
     fn name(&self) -> &'static str {
         "Session"
     }

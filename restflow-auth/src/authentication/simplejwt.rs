@@ -252,6 +252,17 @@ impl<U: AuthUser> Authenticator<U> for SimpleJwt {
         check_user(st, user, &claims)
     }
 
+    fn openapi(ctx: &Context<U>, _: &http::Method) -> Vec<crate::authentication::SchemeDoc> {
+        let _ = ctx;
+        vec![crate::authentication::SchemeDoc {
+            name: "simplejwt".into(),
+            kind: crate::authentication::SchemeKind::Bearer {
+                format: Some("JWT".into()),
+            },
+            description: Some("An access token issued by djangorestframework-simplejwt.".into()),
+        }]
+    }
+
     fn authenticate_header(&self, ctx: &Context<U>) -> Option<Cow<'static, str>> {
         Some(Cow::Owned(ctx.store::<SimpleJwtState>().map_or_else(
             || "Bearer realm=\"api\"".to_owned(),

@@ -81,6 +81,15 @@ impl<U: AuthUser> Authenticator<U> for Token {
         conclude(ctx.users().find_by_id_blocking(&id), key)
     }
 
+    fn openapi(ctx: &Context<U>, _: &http::Method) -> Vec<crate::authentication::SchemeDoc> {
+        let keyword = &ctx.settings().token.keyword;
+        vec![crate::authentication::SchemeDoc {
+            name: "token".into(),
+            kind: crate::authentication::SchemeKind::Header("Authorization".into()),
+            description: Some(format!("An API token: `Authorization: {keyword} <key>`.").into()),
+        }]
+    }
+
     fn authenticate_header(&self, ctx: &Context<U>) -> Option<Cow<'static, str>> {
         Some(Cow::Owned(ctx.settings().token.keyword.clone()))
     }

@@ -258,6 +258,20 @@ macro_rules! sql_tokens {
                 }
             }
 
+            /// Whether `user_id` has a key. A table of digests cannot give
+            /// the key back; this says whether one exists.
+            pub async fn has_key(&self, user_id: &I) -> StoreResult<bool> {
+                let q = sqlx::query_scalar::<_, String>(&self.queries.key_of);
+                let found = match self.user_param(user_id) {
+                    IdParam::Int(i) => q.bind(i),
+                    IdParam::Text(s) => q.bind(s),
+                }
+                .fetch_optional(self.db.pool())
+                .await
+                .map_err(|e| unavailable("tokens", e))?;
+                Ok(found.is_some())
+            }
+
             async fn delete(&self, pool: &sqlx::Pool<$db>, key: &str) -> StoreResult<bool> {
                 let r = sqlx::query(&self.queries.revoke)
                     .bind(self.stored(key))

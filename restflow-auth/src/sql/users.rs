@@ -177,6 +177,10 @@ struct Queries {
     insert_full: String,
     /// A user with every field and the id given.
     insert_with_id: String,
+    /// A user with every field given, `is_superuser` included.
+    insert_user: String,
+    /// Sets `is_active`.
+    set_active: String,
     /// Whether the table has an `is_superuser` column.
     has_superuser: bool,
     /// After ids were given: moves PostgreSQL's id sequence past them.
@@ -213,10 +217,12 @@ impl Queries {
             "FALSE".into(),
         ];
         let mut full = vec!["{1}".to_owned(), "{2}".into(), "{3}".into(), "{4}".into()];
+        let mut with_superuser = full.clone();
         if let Some(c) = &t.is_superuser {
             columns.push(ident(c)?);
             values.push("FALSE".into());
             full.push("FALSE".into());
+            with_superuser.push("{5}".into());
         }
         for (c, v) in &t.insert_defaults {
             if v.contains(';') {
@@ -227,6 +233,7 @@ impl Queries {
             columns.push(ident(c)?);
             values.push(v.clone());
             full.push(v.clone());
+            with_superuser.push(v.clone());
         }
         let insert = |columns: &[String], values: &[String]| {
             sql::<DB>(&format!(
@@ -255,6 +262,12 @@ impl Queries {
             insert: insert(&columns, &values),
             insert_full: insert(&columns, &full),
             insert_with_id: insert(&with_id_columns, &with_id_values),
+            insert_user: insert(&columns, &with_superuser),
+            set_active: sql::<DB>(&format!(
+                "UPDATE {table} SET {} = {{1}} WHERE {}",
+                ident(&t.is_active)?,
+                id_where::<I>(&id, "{2}"),
+            )),
             has_superuser: t.is_superuser.is_some(),
             bump_sequence,
             by_id: sql::<DB>(&format!("{select} WHERE {}", id_where::<I>(&id, "{1}"))),
@@ -377,6 +390,67 @@ macro_rules! sql_users {
                         .map_err(|e| unavailable("users", e))?;
                 }
                 Ok(())
+            }
+
+            /// Creates a user, as Django's `create_user` and
+            /// `create_superuser` do, unless one with this username exists:
+            /// then `None` and nothing changes. `is_superuser` needs the
+            /// table's `is_superuser` column.
+            pub async fn create_user(
+                &self,
+                username: &str,
+                password_hash: &str,
+                is_active: bool,
+                is_staff: bool,
+                is_superuser: bool,
+            ) -> StoreResult<Option<U>> {
+                let q = sqlx::query(if self.queries.has_superuser {
+                    &self.queries.insert_user
+                } else if is_superuser {
+                    return Err(crate::AuthError::internal(
+                        "sql users: the table has no is_superuser column",
+                    ));
+                } else {
+                    &self.queries.insert_full
+                })
+                .bind(username)
+                .bind(password_hash)
+                .bind(is_active)
+                .bind(is_staff);
+                let q = if self.queries.has_superuser {
+                    q.bind(is_superuser)
+                } else {
+                    q
+                };
+                let done = q
+                    .execute(self.db.pool())
+                    .await
+                    .map_err(|e| unavailable("users", e))?;
+                if done.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                Self::fetch(
+                    self.db.pool(),
+                    &self.queries.by_username,
+                    Param::Text(username.to_owned()),
+                )
+                .await
+            }
+
+            /// Sets the user's `is_active` (`false` deactivates: every
+            /// authenticator then refuses the user). `false` when no user
+            /// has this id.
+            pub async fn set_active(&self, id: &U::Id, is_active: bool) -> StoreResult<bool> {
+                let q = sqlx::query(&self.queries.set_active).bind(is_active);
+                let q = match id_param(id) {
+                    Param::Int(i) => q.bind(i),
+                    Param::Text(s) => q.bind(s),
+                };
+                let done = q
+                    .execute(self.db.pool())
+                    .await
+                    .map_err(|e| unavailable("users", e))?;
+                Ok(done.rows_affected() > 0)
             }
 
             async fn update_password(
