@@ -59,7 +59,8 @@ pub(crate) enum Command {
         #[command(flatten)]
         input: Input,
     },
-    /// Deactivate a user (`is_active = false`): every authenticator then refuses them.
+    /// Deactivate a user (`is_active = false`): every request that reads the user
+    /// is refused (JWTs too unless `jwt.check_user_is_active = false`).
     Deactivate {
         /// The user.
         username: String,

@@ -22,6 +22,15 @@ pub(crate) fn load(path: Option<&Path>, database: Option<&str>) -> Result<Settin
     };
     let mut settings = loaded.map_err(|e| Failure::new(e.to_string()))?;
     if let Some(url) = database {
+        let has_password = url
+            .split_once("://")
+            .and_then(|(_, rest)| rest.split_once('@'))
+            .is_some_and(|(credentials, _)| credentials.contains(':'));
+        if has_password {
+            eprintln!(
+                "warning: --database puts the database password on the command line (ps, shell history); prefer RESTFLOW_DATABASE__URL or the settings file"
+            );
+        }
         settings.database.url = Some(Secret::new(url));
         settings
             .database

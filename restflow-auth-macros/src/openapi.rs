@@ -58,7 +58,7 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
             let __applied = <#policy as #private::HandlerPolicy>::openapi(__auth, &mut __part.0, &mut __part.1);
             ::core::assert!(
                 __applied,
-                "restflow_auth::openapi::routes!: `{}` is guarded for another user model than this `Auth`'s",
+                "restflow_auth::openapi::routes!: `{}` could not be documented: pass the `Auth` of its user model by name (`routes!(auth, ..)`, not a reference or an `Arc`), and use the utoipa version restflow-auth's `openapi` feature uses",
                 #name
             );
             __part

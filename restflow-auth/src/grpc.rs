@@ -14,7 +14,8 @@
 //! | 403 | `PERMISSION_DENIED` | |
 //! | 429 | `RESOURCE_EXHAUSTED` | `retry-after` |
 //! | 503 | `UNAVAILABLE` (failed closed) | `retry-after` when known |
-//! | other | `INVALID_ARGUMENT` | |
+//! | other 5xx (a misconfiguration) | `INTERNAL` | |
+//! | other 4xx | `INVALID_ARGUMENT` | |
 //!
 //! The status message is DRF's `detail` text, in the language the
 //! `accept-language` metadata asks for. On success the service sees the
@@ -51,6 +52,9 @@
 //! run. [`interceptor`] is therefore offered only for chains of
 //! [`Storeless`] authenticators (ones that build the user from the
 //! credential alone) and runs no throttles; everything else uses the layer.
+//! tonic hands an interceptor the metadata but not the path, so its
+//! permissions see a POST to `/` (the layer's see the method's path); both
+//! see the client's address (TCP; behind TLS, give `PeerAddr` yourself).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -296,6 +300,16 @@ where
         let shared = Arc::clone(&self.shared);
         Box::pin(async move {
             let (mut parts, body) = req.into_parts();
+            // The client's address, for throttles and trusted proxies.
+            let peer = parts
+                .extensions
+                .get::<tonic::transport::server::TcpConnectInfo>()
+                .and_then(|info| info.remote_addr());
+            if let Some(peer) = peer
+                && parts.extensions.get::<crate::net::PeerAddr>().is_none()
+            {
+                parts.extensions.insert(crate::net::PeerAddr(peer));
+            }
             let verdict = {
                 let request = Request::new(&parts);
                 let policy = shared.policy(parts.uri.path());
@@ -339,6 +353,7 @@ pub fn status<U: AuthUser>(
         StatusCode::FORBIDDEN => Code::PermissionDenied,
         StatusCode::TOO_MANY_REQUESTS => Code::ResourceExhausted,
         StatusCode::SERVICE_UNAVAILABLE => Code::Unavailable,
+        s if s.is_server_error() => Code::Internal,
         _ => Code::InvalidArgument,
     };
     let mut status = Status::new(code, detail);
@@ -382,14 +397,19 @@ pub fn interceptor<U: AuthUser, C: StorelessChain<U>, P: PermissionSet<U>>(
 ) -> impl tonic::service::Interceptor + Clone + Send + Sync + 'static {
     let ctx = Arc::clone(auth.context());
     move |mut req: tonic::Request<()>| -> Result<tonic::Request<()>, Status> {
-        let mut b = http::Request::builder();
-        if let Some(h) = b.headers_mut() {
-            *h = req.metadata().clone().into_headers();
+        // What the layer sees: a POST to the method's path, the metadata as
+        // headers, the client's address.
+        let (mut parts, ()) = http::Request::new(()).into_parts();
+        parts.method = http::Method::POST;
+        if let Some(m) = req.extensions().get::<tonic::GrpcMethod<'static>>()
+            && let Ok(uri) = format!("/{}/{}", m.service(), m.method()).parse()
+        {
+            parts.uri = uri;
         }
-        let (parts, ()) = b
-            .body(())
-            .map_err(|_| Status::invalid_argument("unreadable metadata"))?
-            .into_parts();
+        parts.headers = req.metadata().clone().into_headers();
+        if let Some(peer) = req.remote_addr() {
+            parts.extensions.insert(crate::net::PeerAddr(peer));
+        }
         let request = Request::new(&parts);
         match dispatch::decide_blocking::<U, C, P, ()>(&request, &ctx) {
             Ok(identity) => {

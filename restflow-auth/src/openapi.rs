@@ -54,7 +54,10 @@
 //! permissions let an anonymous request of that method through (decided by
 //! running them on one); the 401 and 403 answers when the operation can
 //! refuse, 429 when it has throttles, each with the `{"detail": ...}` schema
-//! [`Detail`].
+//! [`Detail`]. A scheme that does not describe itself is left out (with a
+//! warning in the log); when that leaves an operation that refuses
+//! anonymous callers with no requirement, it gets no `security` member
+//! rather than an empty one (which would say "open").
 
 use std::collections::BTreeMap;
 
@@ -181,8 +184,10 @@ pub(crate) fn secure<U: AuthUser, C: Chain<U>, P: PermissionSet<U>, T: ThrottleS
         for (method, op) in operations(item) {
             let mut requirements = Vec::new();
             let mut schemes = serde_json::Map::new();
+            let mut undescribed = 0;
             for docs in C::openapi(ctx, &method) {
                 if docs.is_empty() {
+                    undescribed += 1;
                     continue;
                 }
                 let mut requirement = SecurityRequirement::default();
@@ -194,18 +199,30 @@ pub(crate) fn secure<U: AuthUser, C: Chain<U>, P: PermissionSet<U>, T: ThrottleS
                 }
                 requirements.push(requirement);
             }
-            let (parts, ()) = http::Request::builder()
-                .method(method.clone())
-                .uri(path.as_str())
-                .body(())
-                .unwrap_or_default()
-                .into_parts();
+            // The permissions, run on an anonymous request of this method
+            // (a path http cannot parse is judged as `/`, never as a GET).
+            let (mut parts, ()) = http::Request::new(()).into_parts();
+            parts.method = method.clone();
+            if let Ok(uri) = path.parse() {
+                parts.uri = uri;
+            }
             let request = crate::request::Request::new(&parts);
             let anonymous = P::check(&request, &RequestUser::Anonymous).is_ok();
+            if undescribed > 0 {
+                tracing::warn!(
+                    operation = %format!("{method} {path}"),
+                    undescribed,
+                    "restflow-auth: schemes of this operation's chain do not describe themselves (Authenticator::openapi); its security requirements leave them out"
+                );
+            }
             if anonymous {
                 requirements.push(SecurityRequirement::default());
             }
-            op.security = Some(requirements);
+            // No requirement at all would say "no authentication": an
+            // operation that refuses anonymous callers keeps none instead.
+            if !requirements.is_empty() {
+                op.security = Some(requirements);
+            }
             let responses = &mut op.responses.responses;
             let chain_len = C::LEN;
             if chain_len > 0 || !anonymous {

@@ -431,10 +431,47 @@ const NOT_SETTINGS: &[&str] = &[
     "RESTFLOW_AUTH_MACROS_",
 ];
 
-/// The process's variables; one that is not Unicode cannot be a setting
-/// and is skipped (`std::env::vars` would panic on it).
-fn process_env() -> impl Iterator<Item = (String, String)> {
-    std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+/// The process's variables (`std::env::vars` would panic on one that is not
+/// Unicode): a `RESTFLOW_` setting that is not Unicode is an error, any
+/// other such variable is none of ours.
+fn process_env() -> Result<Vec<(String, String)>> {
+    let mut vars = Vec::new();
+    for (k, v) in std::env::vars_os() {
+        match (k.into_string(), v.into_string()) {
+            (Ok(k), Ok(v)) => vars.push((k, v)),
+            (Ok(k), Err(_)) if k.starts_with("RESTFLOW_") => {
+                return Err(Error::Parse {
+                    origin: Some("the environment".into()),
+                    message: format!("`{k}` is not valid UTF-8"),
+                });
+            }
+            (Err(k), _) if k.to_string_lossy().starts_with("RESTFLOW_") => {
+                return Err(Error::Parse {
+                    origin: Some("the environment".into()),
+                    message: format!(
+                        "a variable named `{}` is not valid UTF-8",
+                        k.to_string_lossy()
+                    ),
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(vars)
+}
+
+/// A TOML error without the source line it quotes (which may hold a
+/// secret): the message, with the line and column.
+fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {}", e.message())
+        }
+        None => e.message().to_owned(),
+    }
 }
 
 impl Settings {
@@ -449,7 +486,7 @@ impl Settings {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => None,
             Err(source) => return Err(Error::Read { path, source }),
         };
-        Self::from_sources_at(text.as_deref(), Some(&path), process_env())
+        Self::from_sources_at(text.as_deref(), Some(&path), process_env()?)
     }
 
     /// Reads a TOML file (which must exist), applies `RESTFLOW_*` variables, validates.
@@ -459,7 +496,7 @@ impl Settings {
             path: path.to_owned(),
             source,
         })?;
-        Self::from_sources_at(Some(&text), Some(path), process_env())
+        Self::from_sources_at(Some(&text), Some(path), process_env()?)
     }
 
     /// Builds settings from TOML text and `(name, value)` variables, then validates.
@@ -477,9 +514,9 @@ impl Settings {
     ) -> Result<Self> {
         let origin = path.map(|p| p.display().to_string());
         let mut table: toml::Table = match toml_text {
-            Some(t) => toml::from_str(t).map_err(|e| Error::Parse {
+            Some(t) => toml::from_str(t).map_err(|e: toml::de::Error| Error::Parse {
                 origin: origin.clone(),
-                message: e.to_string(),
+                message: toml_message(t, &e),
             })?,
             None => toml::Table::new(),
         };

@@ -139,7 +139,7 @@ fn contract(a: &str) {
     let paths = &doc.body["paths"];
     assert_eq!(
         paths["/api/whoami/jwt-session/"]["post"]["security"],
-        json!([{"jwt": []}, {"session": [], "csrf": []}])
+        json!([{"jwt": []}, {"session": [], "csrf": [], "csrf_cookie": []}])
     );
     assert_eq!(
         paths["/api/whoami/readonly/"]["get"]["security"],
@@ -149,10 +149,9 @@ fn contract(a: &str) {
         paths["/api/whoami/readonly/"]["post"]["security"],
         json!([{"jwt": []}])
     );
-    assert_eq!(
-        doc.body["components"]["securitySchemes"]["remote_user"]["in"],
-        "header"
-    );
+    // The remote-user header is the proxy's, never the client's: not published.
+    assert!(doc.body["components"]["securitySchemes"]["remote_user"].is_null());
+    assert!(paths["/api/whoami/remote/"]["get"]["security"].is_null());
     let not_provided = json!({"detail": "Authentication credentials were not provided."});
 
     // Anonymous.

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use restflow_auth::dispatch::{self, Identity};
 use restflow_auth::grpc::{self, GrpcAuth, Storeless};
 use restflow_auth::jwt::AccessToken;
-use restflow_auth::permissions::IsAdminUser;
+use restflow_auth::permissions::{IsAdminUser, IsAuthenticatedOrReadOnly};
 use restflow_auth::prelude::*;
 use tonic::{Code, Response, Status};
 use tonic_health::pb::health_client::HealthClient;
@@ -320,4 +320,20 @@ async fn the_interceptor_runs_storeless_chains() {
         .unwrap_err();
     assert_eq!(bad.code(), Code::Unauthenticated);
     assert_eq!(bad.message(), "Incorrect authentication credentials.");
+
+    // Every gRPC call is a POST: a read-only permission lets no anonymous
+    // call through (on the layer as on the interceptor).
+    let read_only = grpc::interceptor::<User, (ClaimsUser,), (IsAuthenticatedOrReadOnly,)>(&auth);
+    let mut client = serve!(
+        tonic::transport::Server::builder()
+            .add_service(HealthServer::with_interceptor(WhoAmI, read_only)),
+    );
+    let refused = client.check(call(&[])).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    let layer = GrpcAuth::new::<(ClaimsUser,), (IsAuthenticatedOrReadOnly,)>(&auth)
+        .build()
+        .unwrap();
+    let mut client = guarded!(layer);
+    let refused = client.check(call(&[])).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
 }

@@ -79,14 +79,15 @@ fn each_operation_has_its_handlers_requirements_and_rejections() {
     // writes are refused.
     assert_eq!(
         p["/a/"]["post"]["security"],
-        json!([{"jwt": []}, {"session": [], "csrf": []}])
+        json!([{"jwt": []}, {"session": [], "csrf": [], "csrf_cookie": []}])
     );
     assert_eq!(
         p["/open/"]["get"]["security"],
         json!([{"token": []}, {"basic": []}, {}])
     );
-    // Schemes that do not describe themselves are left out: only staff.
-    assert_eq!(p["/staff/"]["delete"]["security"], json!([]));
+    // Schemes that do not describe themselves are left out; with none left
+    // and anonymous callers refused, no `security` (never `[]`, "open").
+    assert!(p["/staff/"]["delete"]["security"].is_null());
     for (path, method) in [("/a/", "get"), ("/a/", "post"), ("/staff/", "delete")] {
         let responses = &p[path][method]["responses"];
         for status in ["401", "403"] {
@@ -125,6 +126,8 @@ fn each_operation_has_its_handlers_requirements_and_rejections() {
     );
     assert_eq!(s["csrf"]["in"], "header");
     assert_eq!(s["csrf"]["name"], "X-CSRFToken");
+    assert_eq!(s["csrf_cookie"]["in"], "cookie");
+    assert_eq!(s["csrf_cookie"]["name"], "csrftoken");
     assert_eq!(s["token"]["name"], "Authorization");
     assert!(
         !doc.to_string().contains("x-restflow-auth"),
@@ -165,7 +168,7 @@ fn the_quickstart_document_is_valid_and_schemathesis_finds_nothing() {
     let doc = &r.body;
     assert_eq!(
         doc["paths"]["/api/notes/"]["post"]["security"],
-        json!([{"session": [], "csrf": []}, {"jwt": []}])
+        json!([{"session": [], "csrf": [], "csrf_cookie": []}, {"jwt": []}])
     );
     assert_eq!(
         doc["paths"]["/api/admin/"]["get"]["security"],

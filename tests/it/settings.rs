@@ -121,3 +121,13 @@ session_key_salt = "myapp.sessions.SessionStore"
         assert!(e.contains(key), "{toml}: {e}");
     }
 }
+
+#[test]
+fn a_toml_syntax_error_does_not_quote_the_line_with_the_secret() {
+    let text = "[jwt]\nsigning_key = \"hunter2-hunter2-hunter2-hunter2-hunter2\" oops\n";
+    let err = Settings::from_sources(Some(text), [])
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("hunter2"), "{err}");
+    assert!(err.contains("line 2, column"), "{err}");
+}

@@ -77,18 +77,6 @@ impl<U: AuthUser> Authenticator<U> for RemoteUser {
         conclude(user)
     }
 
-    fn openapi(ctx: &Context<U>, _: &http::Method) -> Vec<crate::authentication::SchemeDoc> {
-        vec![crate::authentication::SchemeDoc {
-            name: "remote_user".into(),
-            kind: crate::authentication::SchemeKind::Header(
-                ctx.settings().remote_user.header.clone().into(),
-            ),
-            description: Some(
-                "The user name, set by the trusted proxy in front of the service.".into(),
-            ),
-        }]
-    }
-
     fn name(&self) -> &'static str {
         "RemoteUser"
     }

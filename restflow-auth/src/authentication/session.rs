@@ -255,9 +255,16 @@ impl<U: AuthUser> Authenticator<U> for Session {
                 name: "csrf".into(),
                 kind: crate::authentication::SchemeKind::Header(s.csrf_header_name.clone().into()),
                 description: Some(format!(
-                    "Django's CSRF token (the `{}` cookie's value) on unsafe methods with a session.",
+                    "Django's CSRF token (the `{}` cookie's value) on unsafe methods with a session (over HTTPS, with a same-origin Referer or Origin).",
                     s.csrf_cookie_name
                 ).into()),
+            });
+            docs.push(crate::authentication::SchemeDoc {
+                name: "csrf_cookie".into(),
+                kind: crate::authentication::SchemeKind::Cookie(s.csrf_cookie_name.clone().into()),
+                description: Some(
+                    "The CSRF cookie set by the CSRF view, which the header repeats.".into(),
+                ),
             });
         }
         docs

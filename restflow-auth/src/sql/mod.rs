@@ -406,6 +406,56 @@ macro_rules! database {
                 Ok(n)
             }
 
+            /// What Django's `clearsessions` deletes: the rows of
+            /// `django_session` whose `expire_date` has passed; returns how
+            /// many went.
+            #[cfg(feature = "django")]
+            #[cfg_attr(docsrs, doc(cfg(feature = "django")))]
+            pub async fn django_clear_sessions(&self) -> StoreResult<u64> {
+                let q = sql::<$db>(&format!(
+                    "DELETE FROM django_session WHERE {} < {{1}}",
+                    <$db as Dialect>::epoch("expire_date")
+                ));
+                Ok(sqlx::query(&q)
+                    .bind(crate::unix_now())
+                    .execute(self.pool())
+                    .await
+                    .map_err(|e| unavailable("django clearsessions", e))?
+                    .rows_affected())
+            }
+
+            /// What simplejwt's `flushexpiredtokens` deletes: the outstanding
+            /// tokens past their expiry, with their blacklist rows (Django
+            /// cascades in the ORM, not in the database); one transaction;
+            /// returns how many outstanding tokens went.
+            #[cfg(feature = "django")]
+            #[cfg_attr(docsrs, doc(cfg(feature = "django")))]
+            pub async fn simplejwt_flush_expired(&self) -> StoreResult<u64> {
+                let expired = format!(
+                    "SELECT id FROM token_blacklist_outstandingtoken WHERE {} <= {{1}}",
+                    <$db as Dialect>::epoch("expires_at")
+                );
+                let blacklisted = sql::<$db>(&format!(
+                    "DELETE FROM token_blacklist_blacklistedtoken WHERE token_id IN ({expired})"
+                ));
+                let outstanding = sql::<$db>(&format!(
+                    "DELETE FROM token_blacklist_outstandingtoken WHERE {} <= {{1}}",
+                    <$db as Dialect>::epoch("expires_at")
+                ));
+                let fail = |e| unavailable("simplejwt flushexpiredtokens", e);
+                let now = crate::unix_now();
+                let mut tx = self.pool().begin().await.map_err(fail)?;
+                sqlx::query(&blacklisted).bind(now).execute(&mut *tx).await.map_err(fail)?;
+                let n = sqlx::query(&outstanding)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail)?
+                    .rows_affected();
+                tx.commit().await.map_err(fail)?;
+                Ok(n)
+            }
+
             /// Runs [`cleanup`](Self::cleanup) every `every` on the current
             /// runtime; a failure is logged and retried next time.
             pub fn spawn_cleanup(&self, every: Duration) -> tokio::task::JoinHandle<()> {
