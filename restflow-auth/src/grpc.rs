@@ -33,7 +33,7 @@
 //! #   #[auth_user(password_hash)] pw: String, #[auth_user(is_active)] active: bool,
 //! #   #[auth_user(is_staff)] staff: bool }
 //! let settings = Settings::from_sources(
-//!     Some("[jwt]\nsigning_key = \"a-signing-key-of-at-least-32-bytes!!\"\n"),
+//!     Some("[jwt]\nsigning_key = \"a-signing-key-of-at-least-32-bytes!!\"\nblacklist_enabled = false\n"),
 //!     [],
 //! )
 //! .unwrap();
