@@ -226,7 +226,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             &durations,
         )?
         .install_recorder()?;
-    restflow_auth::telemetry::describe();
+    restflow_auth::telemetry::enable();
     let db_path =
         std::env::var("QUICKSTART_DB").unwrap_or_else(|_| "restflow-quickstart.db".into());
     let secrets_path = Path::new(&db_path).with_extension("secrets.json");

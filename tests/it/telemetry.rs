@@ -18,6 +18,7 @@ type Perms = (IsAuthenticated,);
 type Seen = (String, Vec<(String, String)>, DebugValue);
 
 fn three(path: &str, auth: &Auth<User>) -> Vec<Seen> {
+    restflow_auth::telemetry::enable();
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     metrics::with_local_recorder(&recorder, || {
