@@ -452,6 +452,21 @@ pub struct Rejected {
     body: String,
 }
 
+/// What every rendering of a denial does once (HTTP here, gRPC in
+/// `grpc::status`): counts it and logs a server error with its cause.
+pub(crate) fn report(denial: &crate::dispatch::Denial) -> StatusCode {
+    let status = denial.status();
+    crate::telemetry::rejected(status, denial.error.code());
+    if status.is_server_error() {
+        tracing::error!(
+            code = denial.error.code(),
+            cause = denial.error.cause().unwrap_or(""),
+            "restflow-auth: request failed closed"
+        );
+    }
+    status
+}
+
 impl Rejected {
     /// Renders a denial in the language `Accept-Language` asks for. Server
     /// errors (5xx) are logged here, once, with their cause.
@@ -460,15 +475,7 @@ impl Rejected {
         catalog: &crate::messages::Catalog,
         accept_language: Option<&str>,
     ) -> Self {
-        let status = denial.status();
-        crate::telemetry::rejected(status, denial.error.code());
-        if status.is_server_error() {
-            tracing::error!(
-                code = denial.error.code(),
-                cause = denial.error.cause().unwrap_or(""),
-                "restflow-auth: request failed closed"
-            );
-        }
+        let status = report(denial);
         let language = catalog.negotiate(accept_language).to_owned();
         Rejected {
             status,

@@ -332,15 +332,7 @@ pub fn status<U: AuthUser>(
     ctx: &Context<U>,
     parts: &http::request::Parts,
 ) -> Status {
-    let http_status = denial.status();
-    crate::telemetry::rejected(http_status, denial.error.code());
-    if http_status.is_server_error() {
-        tracing::error!(
-            code = denial.error.code(),
-            cause = denial.error.cause().unwrap_or(""),
-            "restflow-auth: gRPC request failed closed"
-        );
-    }
+    let http_status = crate::error::report(denial);
     let language = ctx.messages().negotiate(
         parts
             .headers
