@@ -3,7 +3,16 @@
 //! ```text
 //! cargo run --release --example conformance -- --fixtures PATH --addr 127.0.0.1:PORT \
 //!     [--store memory|sqlite:PATH|postgres:URL] [--blacklist memory|sqlite:PATH|postgres:URL|redis:URL]
-//!     [--throttle memory|redis://URL]
+//!     [--throttle memory|redis://URL] [--jwt-keys DIR]
+//! ```
+//!
+//! `--jwt-keys DIR`: the built-in JWT signs with the keys of DIR, one PKCS#8
+//! PEM private key per file `<kid>.pem` (RSA, EC P-256 or Ed25519; the
+//! algorithm follows the key: RS256, ES256, EdDSA) and a file `ACTIVE`
+//! holding the kid that signs. Every key verifies, and the public set is
+//! served at `/.well-known/jwks.json`.
+//!
+//! ```text
 //! ```
 //!
 //! It prints `listening on http://ADDR` once it accepts connections.
@@ -23,13 +32,21 @@ restflow_auth::config! {
 fn usage(msg: &str) -> ! {
     eprintln!("error: {msg}");
     eprintln!(
-        "usage: conformance --fixtures PATH --addr HOST:PORT [--store memory|sqlite:PATH|postgres:URL] [--blacklist memory|sqlite:PATH|postgres:URL|redis:URL] [--throttle memory|redis://URL]"
+        "usage: conformance --fixtures PATH --addr HOST:PORT [--store memory|sqlite:PATH|postgres:URL] [--blacklist memory|sqlite:PATH|postgres:URL|redis:URL] [--throttle memory|redis://URL] [--jwt-keys DIR]"
     );
     std::process::exit(2);
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() {
+    // A startup error says what to fix, in words (not as a Debug dump).
+    if let Err(e) = run().await {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // restflow-auth reports requests that failed closed, store errors and
     // wiring mistakes through `tracing`; RUST_LOG=debug says more.
     tracing_subscriber::fmt()
@@ -39,6 +56,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .init();
     let mut fixtures = None;
+    let mut jwt_keys = None;
     let mut addr = "127.0.0.1:8000".to_owned();
     let (mut store, mut blacklist, mut throttle) =
         (Backend::Memory, Backend::Memory, Backend::Memory);
@@ -61,6 +79,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     usage("--throttle takes memory or redis://URL");
                 }
             }
+            "--jwt-keys" => jwt_keys = Some(std::path::PathBuf::from(value())),
             other => usage(&format!("unknown flag {other}")),
         }
     }
@@ -68,7 +87,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
     let fixtures: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
-    let app = server::app(&fixtures, &store, &blacklist, &throttle).await?;
+    let app = server::app(
+        &fixtures,
+        &store,
+        &blacklist,
+        &throttle,
+        jwt_keys.as_deref(),
+    )
+    .await?;
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
     // The peer address is the anonymous throttle's client identity.

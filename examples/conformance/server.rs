@@ -2,6 +2,7 @@
 //! the contract, from the fixtures. `main.rs` runs it; the integration
 //! tests start it in-process on a free port.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -13,7 +14,7 @@ use restflow_auth::openapi::routes;
 use restflow_auth::permissions::{IsAdminUser, IsAuthenticatedOrReadOnly};
 use restflow_auth::prelude::*;
 use restflow_auth::session::MemorySessionStore;
-use restflow_auth::settings::Secret;
+use restflow_auth::settings::{JwtKeySettings, Secret};
 use restflow_auth::sql::{PostgresDatabase, SqliteDatabase, TokenTable, UserRecord, UserTable};
 use restflow_auth::throttle::RedisThrottleStore;
 use restflow_auth::token::MemoryTokenStore;
@@ -290,17 +291,67 @@ async fn with_stores(
     })
 }
 
-/// Builds the whole application from the fixtures.
+/// The key set of `--jwt-keys DIR`: one PKCS#8 private key per file
+/// `<kid>.pem` (RSA, EC P-256 or Ed25519: the algorithm follows the key),
+/// and `ACTIVE` naming the kid that signs.
+fn key_dir(dir: &Path) -> Result<(Vec<JwtKeySettings>, String), String> {
+    let read = |p: &Path| {
+        std::fs::read_to_string(p)
+            .map_err(|e| format!("--jwt-keys: cannot read {}: {e}", p.display()))
+    };
+    let active = read(&dir.join("ACTIVE"))?.trim().to_owned();
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("--jwt-keys {}: {e}", dir.display()))?;
+    let mut keys = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|e| format!("--jwt-keys {}: {e}", dir.display()))?
+            .path();
+        if path.extension().and_then(|e| e.to_str()) != Some("pem") {
+            continue;
+        }
+        let kid = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .ok_or_else(|| format!("--jwt-keys: {} is not a UTF-8 name", path.display()))?
+            .to_owned();
+        keys.push(JwtKeySettings {
+            kid,
+            signing_key: Some(Secret::new(read(&path)?)),
+            ..JwtKeySettings::default()
+        });
+    }
+    if keys.is_empty() {
+        return Err(format!("--jwt-keys {}: no <kid>.pem file", dir.display()));
+    }
+    // A stable order: the listing's is the file system's.
+    keys.sort_by(|a, b| a.kid.cmp(&b.kid));
+    Ok((keys, active))
+}
+
+/// Builds the whole application from the fixtures; with `jwt_keys`, the
+/// built-in JWT signs and verifies with that directory's keys and
+/// publishes them at `/.well-known/jwks.json`.
 pub async fn app(
     fixtures: &Value,
     store: &Backend,
     blacklist: &Backend,
     throttle: &Backend,
+    jwt_keys: Option<&Path>,
 ) -> Result<Router, Box<dyn std::error::Error>> {
     let mut s = Settings::default();
     let j = &fixtures["jwt"];
-    s.jwt.signing_key = Some(Secret::new(string(&j["signing_key"], "jwt.signing_key")?));
     s.jwt.algorithm = string(&j["algorithm"], "jwt.algorithm")?;
+    match jwt_keys {
+        None => {
+            s.jwt.signing_key = Some(Secret::new(string(&j["signing_key"], "jwt.signing_key")?))
+        }
+        Some(dir) => {
+            let (keys, active) = key_dir(dir)?;
+            s.jwt.keys = keys;
+            s.jwt.active_kid = Some(active);
+        }
+    }
     s.jwt.access_token_lifetime_s = j["access_token_lifetime_s"].as_u64().unwrap_or(300);
     s.jwt.refresh_token_lifetime_s = j["refresh_token_lifetime_s"].as_u64().unwrap_or(86_400);
     s.jwt.rotate_refresh_tokens = j["rotate_refresh_tokens"].as_bool().unwrap_or(true);
@@ -377,7 +428,12 @@ pub async fn app(
     restflow_auth::openapi::finish(&mut doc);
     doc.info.title = "restflow-auth conformance server".into();
     let doc = Json(doc);
+    let jwks = match jwt_keys {
+        Some(_) => auth.jwks_routes()?,
+        None => Router::new(),
+    };
     Ok(Router::new()
+        .merge(jwks)
         .route(
             "/api/openapi.json",
             get(move || std::future::ready(doc.clone())),

@@ -7,7 +7,8 @@ use std::path::Path;
 use base64::Engine as _;
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey};
-use restflow_auth::jwt::JwtKeys;
+use restflow_auth::jwt::keyset::PRIVATE_MEMBERS;
+use restflow_auth::jwt::{JwtKeys, KeySet};
 use restflow_auth::settings::JwtSettings;
 
 use crate::cli::KeyKind;
@@ -116,11 +117,20 @@ fn pem_labels(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-/// Private members of a JWK (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2).
-pub(crate) const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
-
-/// The public JWK set of the configured key, on stdout.
+/// The public JWK set of the configured keys, on stdout: the service's own
+/// [`KeySet::jwks`] (the set `Auth::jwks_routes` serves) when `[[jwt.keys]]`
+/// or `jwt.kid` is given; otherwise the one key of `jwt.verifying_key`,
+/// named by its thumbprint (the kid the service derives for it).
 pub(crate) fn jwks(jwt: &JwtSettings) -> Result<()> {
+    if !jwt.keys.is_empty() || jwt.kid.is_some() {
+        let set = KeySet::from_settings(jwt)
+            .and_then(|s| s.jwks())
+            .map_err(|e| Failure::new(e.to_string()))?;
+        let text = serde_json::to_string_pretty(&set)
+            .map_err(|e| Failure::new(format!("cannot encode the JWK set: {e}")))?;
+        println!("{text}");
+        return Ok(());
+    }
     let name = jwt.algorithm.as_str();
     let alg: Algorithm = name
         .parse()

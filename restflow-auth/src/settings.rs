@@ -157,6 +157,57 @@ pub struct JwtSettings {
     pub revoke_token_claim: String,
     /// Allow a process-local blacklist (revocations do not reach other instances).
     pub allow_local_blacklist: bool,
+    /// The `kid` of the key above (`signing_key`/`verifying_key`), written
+    /// in the header of every token it signs. Unset: derived from the key
+    /// (the RFC 7638 thumbprint of a public key; a keyed digest of an HMAC
+    /// secret, which tells no more about it than a signature does).
+    pub kid: Option<String>,
+    /// More keys, each named by its `kid` (`[[jwt.keys]]`): the key that
+    /// signs next, and retired keys kept until the tokens they signed
+    /// expire. With any here, a token's `kid` must name a key of the set;
+    /// a token without one is verified by the key above (or, without it,
+    /// by the active key).
+    pub keys: Vec<JwtKeySettings>,
+    /// The `kid` of the key that signs new tokens: the key above by
+    /// default. Rotating is changing this (after every instance knows the
+    /// new key).
+    pub active_kid: Option<String>,
+    /// `Cache-Control: max-age` of the published key set
+    /// (`/.well-known/jwks.json`), seconds.
+    pub jwks_max_age_s: u64,
+}
+
+/// One key of `[[jwt.keys]]`.
+///
+/// ```
+/// let s = restflow_auth::Settings::from_sources(Some(r#"
+///     [jwt]
+///     signing_key = "a-random-secret-of-at-least-32-bytes!"
+///     active_kid = "2026-12"
+///     [[jwt.keys]]
+///     kid = "2026-12"
+///     algorithm = "HS256"
+///     signing_key = "the-next-random-secret-of-32-bytes!!"
+/// "#), []).unwrap();
+/// assert_eq!(s.jwt.keys[0].kid, "2026-12");
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtKeySettings {
+    /// The key's id, unique in the set: printable ASCII, at most 64 bytes.
+    pub kid: String,
+    /// One of [`JWT_ALGORITHMS`]; the key is used with this one only.
+    /// Unset: follows the PEM key (RS256 for RSA, ES256/ES384 for EC
+    /// P-256/P-384, EdDSA for Ed25519); an HMAC secret needs it.
+    #[serde(default)]
+    pub algorithm: Option<String>,
+    /// HMAC secret or private PEM (PKCS#8); absent on a key that only
+    /// verifies (a retired key whose private part is gone).
+    #[serde(default)]
+    pub signing_key: Option<Secret>,
+    /// Public PEM; derived from a private `signing_key` when absent.
+    #[serde(default)]
+    pub verifying_key: Option<String>,
 }
 
 impl Default for JwtSettings {
@@ -179,6 +230,10 @@ impl Default for JwtSettings {
             check_revoke_token: false,
             revoke_token_claim: "hash_password".into(),
             allow_local_blacklist: false,
+            kid: None,
+            keys: Vec::new(),
+            active_kid: None,
+            jwks_max_age_s: 300,
         }
     }
 }

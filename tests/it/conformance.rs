@@ -33,12 +33,17 @@ fn skip_or_fail(why: &str) -> Option<Server> {
 }
 
 pub(crate) fn start(store: &str, blacklist: &str) -> Option<Server> {
+    start_with(store, blacklist, &[])
+}
+
+/// The fixtures and the built example, or why not.
+fn example() -> Result<(String, std::path::PathBuf), String> {
     let fixtures = format!(
         "{}/../shared/conformance/fixtures.json",
         env!("CARGO_MANIFEST_DIR")
     );
     if !std::path::Path::new(&fixtures).exists() {
-        return skip_or_fail("../shared/conformance/fixtures.json is not beside the project");
+        return Err("../shared/conformance/fixtures.json is not beside the project".into());
     }
     // target/<profile>/deps/it-<hash> -> target/<profile>/examples/conformance
     let exe = std::env::current_exe().unwrap();
@@ -50,10 +55,20 @@ pub(crate) fn start(store: &str, blacklist: &str) -> Option<Server> {
         .join("examples")
         .join("conformance");
     if !bin.exists() {
-        return skip_or_fail(
-            "the conformance example is not built (run the whole test suite, which builds examples)",
+        return Err(
+            "the conformance example is not built (run the whole test suite, which builds examples)"
+                .into(),
         );
     }
+    Ok((fixtures, bin))
+}
+
+/// The server started with more flags (`--jwt-keys DIR`, ...).
+pub(crate) fn start_with(store: &str, blacklist: &str, extra: &[&str]) -> Option<Server> {
+    let (fixtures, bin) = match example() {
+        Ok(v) => v,
+        Err(why) => return skip_or_fail(&why),
+    };
     let mut child = Command::new(bin)
         .args([
             "--fixtures",
@@ -65,6 +80,7 @@ pub(crate) fn start(store: &str, blacklist: &str) -> Option<Server> {
             "--blacklist",
             blacklist,
         ])
+        .args(extra)
         .stdout(Stdio::piped())
         .spawn()
         .expect("start the conformance server");
@@ -78,6 +94,19 @@ pub(crate) fn start(store: &str, blacklist: &str) -> Option<Server> {
         .unwrap_or_else(|| panic!("unexpected: {line}"))
         .to_owned();
     Some(Server { child, addr })
+}
+
+/// Runs the server with `extra` flags that must make it exit; answers its
+/// standard error.
+pub(crate) fn run_to_exit(extra: &[&str]) -> String {
+    let (fixtures, bin) = example().unwrap();
+    let out = Command::new(bin)
+        .args(["--fixtures", &fixtures, "--addr", "127.0.0.1:0"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the server started");
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 use crate::common::http;

@@ -441,7 +441,13 @@ fn minted_tokens_have_drf_restflow_claims_in_order() {
     let header = URL_SAFE_NO_PAD
         .decode(refresh.as_str().split('.').next().unwrap())
         .unwrap();
-    assert_eq!(header, br#"{"alg":"HS256","typ":"JWT"}"#);
+    // Every token names its key (issue 14): the one key's derived kid.
+    let kid = state(&auth).keys().active_kid().to_owned();
+    assert_eq!(kid.len(), 22);
+    assert_eq!(
+        String::from_utf8(header).unwrap(),
+        format!(r#"{{"alg":"HS256","kid":"{kid}","typ":"JWT"}}"#)
+    );
     let c = refresh.claims();
     assert_eq!(
         c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(),
@@ -549,7 +555,10 @@ fn every_algorithm_signs_and_verifies() {
             .unwrap();
         assert_eq!(
             String::from_utf8(header).unwrap(),
-            format!("{{\"alg\":\"{alg}\",\"typ\":\"JWT\"}}")
+            format!(
+                "{{\"alg\":\"{alg}\",\"kid\":\"{}\",\"typ\":\"JWT\"}}",
+                state(&auth).keys().active_kid()
+            )
         );
         assert_eq!(check(&auth, token.as_str()), "user:alice", "{alg}");
         // A flipped signature byte fails.
@@ -633,6 +642,7 @@ fn the_rfc_7515_example_signature_verifies() {
     let mut bad = URL_SAFE_NO_PAD.decode(sig).unwrap();
     bad[31] ^= 0x80;
     assert!(!keys.verify(input.as_bytes(), &bad));
+    let keys = restflow_auth::jwt::KeySet::single("k", keys);
     // Through the full reader the signature passes and the claims check
     // stops at the missing `iat` (the example has none).
     let s = JwtSettings::default();

@@ -18,6 +18,7 @@ mod hashers;
 mod headers;
 mod jwt;
 mod jwt_views;
+mod keyset;
 mod lockout;
 mod messages;
 mod openapi;

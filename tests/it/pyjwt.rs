@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::common::{User, user};
 use crate::jwt::{KEY, settings_with, users};
 
-fn python() -> Option<String> {
+pub(crate) fn python() -> Option<String> {
     match std::env::var("RESTFLOW_TEST_PYTHON") {
         Ok(p) if !p.is_empty() => Some(p),
         _ => {
@@ -186,7 +186,10 @@ fn malformed_tokens_get_pyjwts_own_messages() {
     for (token, answer) in tokens.iter().zip(&answers) {
         let ours = jws::decode(
             token,
-            &restflow_auth::jwt::JwtKeys::hmac("HS256", KEY.as_bytes()).unwrap(),
+            &restflow_auth::jwt::KeySet::single(
+                "k",
+                restflow_auth::jwt::JwtKeys::hmac("HS256", KEY.as_bytes()).unwrap(),
+            ),
             jwt.settings(),
             "access",
             jws_now(),

@@ -27,7 +27,7 @@ use crate::context::Context;
 use crate::context::UserRef;
 use crate::error::AuthError;
 use crate::jwt::jws::{self, Options, TokenError};
-use crate::jwt::{ConfigError, JwtKeys};
+use crate::jwt::{ConfigError, JwtKeys, KeySet};
 use crate::request::{Request, split_ascii_whitespace};
 use crate::settings::SimpleJwtSettings;
 use crate::user::{AuthUser, StoreResult};
@@ -39,7 +39,8 @@ pub struct SimpleJwt;
 /// Keys and settings of the simplejwt verifier, built at startup.
 #[derive(Debug)]
 pub struct SimpleJwtState {
-    keys: JwtKeys,
+    /// One key, whatever a token's `kid` says (as simplejwt's PyJWT).
+    keys: KeySet,
     settings: SimpleJwtSettings,
 }
 
@@ -62,7 +63,7 @@ impl SimpleJwtState {
             e
         })?;
         Ok(SimpleJwtState {
-            keys,
+            keys: KeySet::single("simplejwt", keys),
             settings: settings.clone(),
         })
     }

@@ -15,6 +15,7 @@ use serde_json::value::RawValue;
 
 use super::b64;
 use super::keys::JwtKeys;
+use super::keyset::KeySet;
 use crate::settings::JwtSettings;
 
 /// A verification failure: the text PyJWT (or drf-restflow) would send.
@@ -386,7 +387,7 @@ pub(crate) struct Read<'p> {
 /// text in `payload`.
 pub(crate) fn read<'p>(
     token: &str,
-    keys: &JwtKeys,
+    set: &KeySet,
     o: &Options<'_>,
     now: f64,
     payload: &'p mut String,
@@ -404,7 +405,8 @@ pub(crate) fn read<'p>(
 
     // The header this crate writes is valid, has no `kid` or `crit`, and
     // names the configured algorithm: steps 6, 7, 9 and 10 all pass.
-    let canonical = header_seg == keys.canonical_header().as_bytes();
+    let mut chosen: Option<&JwtKeys> = set.by_header(header_seg);
+    let canonical = chosen.is_some();
 
     // 6-8, in PyJWT's `_load` order: the header segment and its JSON, the
     // payload segment (refused when `b64` is false: a detached payload is
@@ -445,7 +447,8 @@ pub(crate) fn read<'p>(
     if let Some(header) = &header {
         // 9. header parameters: `kid`, then `crit` (PyJWT understands `b64`
         // alone, RFC 7797), then `b64`.
-        if header.get("kid").is_some_and(|kid| !is_string(kid)) {
+        let kid = header.get("kid");
+        if kid.is_some_and(|kid| !is_string(kid)) {
             return Err(invalid("Key ID header parameter must be a string"));
         }
         if let Some(crit) = header.get("crit") {
@@ -468,12 +471,18 @@ pub(crate) fn read<'p>(
         let Some(alg) = header.get("alg") else {
             return Err(invalid("Algorithm not specified"));
         };
+        let keys = set.select(kid.and_then(string).as_deref())?;
+        chosen = Some(keys);
         if string(alg).as_deref() != Some(keys.algorithm()) {
             return Err(invalid("The specified alg value is not allowed"));
         }
     }
 
     // 11. signature.
+    // Either the header is one of the set's own, or it was read above.
+    let Some(keys) = chosen else {
+        return Err(invalid("Signature verification failed"));
+    };
     if !keys.verify(signing_input, &signature[..]) {
         return Err(invalid("Signature verification failed"));
     }
@@ -611,7 +620,7 @@ pub(crate) fn is_str(raw: &RawValue, expected: &str) -> bool {
 /// checks `token_type == expected` (drf-restflow's rules).
 pub fn decode(
     token: &str,
-    keys: &JwtKeys,
+    keys: &KeySet,
     s: &JwtSettings,
     expected: &'static str,
     now: f64,
@@ -636,13 +645,13 @@ pub fn decode(
     })
 }
 
-/// Writes a compact token: `{"alg":..,"typ":"JWT"}`, the claims JSON, the signature.
-pub fn encode(keys: &JwtKeys, claims_json: &str) -> Result<String, String> {
-    let header = format!("{{\"alg\":\"{}\",\"typ\":\"JWT\"}}", keys.algorithm());
-    let mut out = b64::encode(header.as_bytes());
+/// Writes a compact token signed by the set's active key: the header
+/// `{"alg":..,"kid":..,"typ":"JWT"}`, the claims JSON, the signature.
+pub fn encode(keys: &KeySet, claims_json: &str) -> Result<String, String> {
+    let mut out = keys.active_header().to_owned();
     out.push('.');
     out.push_str(&b64::encode(claims_json.as_bytes()));
-    let sig = keys.sign(out.as_bytes())?;
+    let sig = keys.active().sign(out.as_bytes())?;
     out.push('.');
     out.push_str(&b64::encode(&sig));
     Ok(out)

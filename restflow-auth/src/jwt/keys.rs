@@ -6,6 +6,7 @@
 use std::fmt;
 
 use hmac::{Hmac, KeyInit, Mac};
+use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 
 use super::b64;
@@ -44,8 +45,23 @@ pub struct JwtKeys {
     name: &'static str,
     algorithm: Algorithm,
     signer: Signer,
-    /// base64url of `{"alg":"<name>","typ":"JWT"}`, the header we write.
+    /// base64url of `{"alg":"<name>","typ":"JWT"}`, the header of a token
+    /// without a `kid`.
     canonical_header: String,
+    /// The public JWK of an asymmetric key.
+    public: Option<Jwk>,
+}
+
+/// The parts of one key as the settings give them, and the setting names
+/// its errors point to.
+pub(crate) struct KeyParts<'a> {
+    pub(crate) algorithm: &'a str,
+    pub(crate) signing_key: Option<&'a [u8]>,
+    pub(crate) verifying_key: Option<&'a [u8]>,
+    /// (signing key, verifying key, algorithm) setting names.
+    pub(crate) names: (&'static str, &'static str, &'static str),
+    /// Prefixed to each message (`key "k1": `), empty for the default key.
+    pub(crate) label: &'a str,
 }
 
 impl fmt::Debug for JwtKeys {
@@ -56,7 +72,7 @@ impl fmt::Debug for JwtKeys {
     }
 }
 
-fn algorithm(name: &str) -> Option<(&'static str, Algorithm)> {
+pub(crate) fn algorithm(name: &str) -> Option<(&'static str, Algorithm)> {
     Some(match name {
         "HS256" => ("HS256", Algorithm::HS256),
         "HS384" => ("HS384", Algorithm::HS384),
@@ -101,81 +117,141 @@ impl JwtKeys {
             crate::settings::Error::Invalid { key, message } => cfg_err(key, message),
             other => cfg_err("jwt", other.to_string()),
         })?;
-        let (name, alg) =
-            algorithm(&s.algorithm).ok_or_else(|| cfg_err("jwt.algorithm", "unsupported"))?;
         let key = s.signing_key.as_ref().ok_or_else(|| {
             cfg_err(
                 "jwt.signing_key",
                 "is not set: set `[jwt] signing_key` or RESTFLOW_JWT__SIGNING_KEY",
             )
         })?;
-        let key = key.expose().as_bytes();
+        JwtKeys::new(&KeyParts {
+            algorithm: &s.algorithm,
+            signing_key: Some(key.expose().as_bytes()),
+            verifying_key: s.verifying_key.as_deref().map(str::as_bytes),
+            names: ("jwt.signing_key", "jwt.verifying_key", "jwt.algorithm"),
+            label: "",
+        })
+    }
+
+    /// Builds one key of a set from its parts. An asymmetric key may come
+    /// without its public part (derived from the private one) or without
+    /// its private part (it only verifies).
+    pub(crate) fn new(p: &KeyParts<'_>) -> Result<Self, ConfigError> {
+        let (signing_name, verifying_name, algorithm_name) = p.names;
+        let (name, alg) = algorithm(p.algorithm)
+            .ok_or_else(|| cfg_err(algorithm_name, format!("{}unsupported", p.label)))?;
         ensure_provider();
-        let signer = match alg {
-            Algorithm::HS256 => Signer::Hmac(HmacKey::S256(
-                Hmac::new_from_slice(key).expect("any length"),
-            )),
-            Algorithm::HS384 => Signer::Hmac(HmacKey::S384(
-                Hmac::new_from_slice(key).expect("any length"),
-            )),
-            Algorithm::HS512 => Signer::Hmac(HmacKey::S512(
-                Hmac::new_from_slice(key).expect("any length"),
-            )),
-            _ => {
-                let public = s.verifying_key.as_deref().unwrap_or_default().as_bytes();
-                let bad = |what: &str, e: jsonwebtoken::errors::Error| {
-                    cfg_err(
-                        if what == "private" {
-                            "jwt.signing_key"
-                        } else {
-                            "jwt.verifying_key"
-                        },
-                        format!(
-                            "cannot read the {what} key for {name}: {e}; give a PEM key of the algorithm's family"
-                        ),
-                    )
-                };
-                let (encoding, decoding) = match alg {
-                    Algorithm::ES256 | Algorithm::ES384 => (
-                        EncodingKey::from_ec_pem(key).map_err(|e| bad("private", e))?,
-                        DecodingKey::from_ec_pem(public).map_err(|e| bad("public", e))?,
+        let hmac = |key: &[u8]| match alg {
+            Algorithm::HS256 => HmacKey::S256(Hmac::new_from_slice(key).expect("any length")),
+            Algorithm::HS384 => HmacKey::S384(Hmac::new_from_slice(key).expect("any length")),
+            _ => HmacKey::S512(Hmac::new_from_slice(key).expect("any length")),
+        };
+        let (signer, public) = if matches!(
+            alg,
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+        ) {
+            let key = p.signing_key.ok_or_else(|| {
+                cfg_err(signing_name, format!("{}{name} needs its secret", p.label))
+            })?;
+            (Signer::Hmac(hmac(key)), None)
+        } else {
+            let label = p.label;
+            let bad = |name_of: &'static str, what: &str, e: jsonwebtoken::errors::Error| {
+                cfg_err(
+                    name_of,
+                    format!(
+                        "{label}cannot read the {what} key for {name}: {e}; give a PEM key of the algorithm's family"
                     ),
-                    Algorithm::EdDSA => (
-                        EncodingKey::from_ed_pem(key).map_err(|e| bad("private", e))?,
-                        DecodingKey::from_ed_pem(public).map_err(|e| bad("public", e))?,
-                    ),
-                    _ => (
-                        EncodingKey::from_rsa_pem(key).map_err(|e| bad("private", e))?,
-                        DecodingKey::from_rsa_pem(public).map_err(|e| bad("public", e))?,
-                    ),
-                };
-                Signer::Asymmetric {
-                    encoding: Some(encoding),
-                    decoding,
+                )
+            };
+            let encoding = p
+                .signing_key
+                .map(|key| match alg {
+                    Algorithm::ES256 | Algorithm::ES384 => EncodingKey::from_ec_pem(key),
+                    Algorithm::EdDSA => EncodingKey::from_ed_pem(key),
+                    _ => EncodingKey::from_rsa_pem(key),
+                })
+                .transpose()
+                .map_err(|e| bad(signing_name, "private", e))?;
+            let (decoding, jwk) = match (p.verifying_key, &encoding) {
+                (Some(public), _) => {
+                    let decoding = match alg {
+                        Algorithm::ES256 | Algorithm::ES384 => DecodingKey::from_ec_pem(public),
+                        Algorithm::EdDSA => DecodingKey::from_ed_pem(public),
+                        _ => DecodingKey::from_rsa_pem(public),
+                    }
+                    .map_err(|e| bad(verifying_name, "public", e))?;
+                    let jwk = Jwk::from_decoding_key(&decoding, Some(alg))
+                        .map_err(|e| bad(verifying_name, "public", e))?;
+                    (decoding, jwk)
                 }
-            }
+                (None, Some(encoding)) => {
+                    let jwk = Jwk::from_encoding_key(encoding, alg)
+                        .map_err(|e| bad(signing_name, "private", e))?;
+                    let decoding =
+                        DecodingKey::from_jwk(&jwk).map_err(|e| bad(signing_name, "private", e))?;
+                    (decoding, jwk)
+                }
+                (None, None) => {
+                    return Err(cfg_err(
+                        verifying_name,
+                        format!("{label}{name} needs a public or a private PEM key"),
+                    ));
+                }
+            };
+            (Signer::Asymmetric { encoding, decoding }, Some(jwk))
         };
         let keys = JwtKeys {
             name,
             algorithm: alg,
             signer,
             canonical_header: canonical_header(name),
+            public,
         };
         // Prove the pair at startup: a private key that does not match the
         // public one would otherwise fail every request.
-        let probe = b"restflow-auth key check";
-        let sig = keys
-            .sign(probe)
-            .map_err(|e| cfg_err("jwt.signing_key", e))?;
-        if !keys.verify(probe, &sig) {
-            return Err(cfg_err(
-                "jwt.verifying_key",
-                format!(
-                    "does not verify what `jwt.signing_key` signs with {name}: the keys are not a pair"
-                ),
-            ));
+        if keys.can_sign() {
+            let probe = b"restflow-auth key check";
+            let sig = keys
+                .sign(probe)
+                .map_err(|e| cfg_err(signing_name, format!("{}{e}", p.label)))?;
+            if !keys.verify(probe, &sig) {
+                return Err(cfg_err(
+                    verifying_name,
+                    format!(
+                        "{}does not verify what `{signing_name}` signs with {name}: the keys are not a pair",
+                        p.label
+                    ),
+                ));
+            }
         }
         Ok(keys)
+    }
+
+    /// Whether this key has its private part (or secret).
+    pub fn can_sign(&self) -> bool {
+        !matches!(self.signer, Signer::Asymmetric { encoding: None, .. })
+    }
+
+    /// The public JWK of an asymmetric key (no `kid`); `None` for an HMAC
+    /// secret, which is never published.
+    pub(crate) fn public_jwk(&self) -> Option<&Jwk> {
+        self.public.as_ref()
+    }
+
+    /// The id derived from the key: the RFC 7638 thumbprint (SHA-256) of
+    /// the public JWK, or for an HMAC secret a keyed digest of a fixed
+    /// label (as offline-guessable as any signature the key makes, no more).
+    pub(crate) fn derived_kid(&self) -> String {
+        use jsonwebtoken::jwk::ThumbprintHash;
+        // jsonwebtoken's RFC 7638 thumbprint, as `restflow-auth jwks` gives it.
+        if let Some(jwk) = &self.public
+            && let Ok(thumbprint) = jwk.thumbprint(ThumbprintHash::SHA256)
+        {
+            return thumbprint;
+        }
+        let mut tag = self.sign(b"restflow-auth key id").unwrap_or_default();
+        tag.truncate(16);
+        b64::encode(&tag)
     }
 
     /// HMAC keys from raw bytes (a binary secret, e.g. from a JWK), for
@@ -198,6 +274,7 @@ impl JwtKeys {
             algorithm,
             signer: Signer::Hmac(signer),
             canonical_header: canonical_header(name),
+            public: None,
         })
     }
 

@@ -11,6 +11,7 @@ pub mod blacklist;
 mod cache;
 pub mod jws;
 pub mod keys;
+pub mod keyset;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis_blacklist;
@@ -24,6 +25,7 @@ use std::fmt::Write as _;
 pub use self::blacklist::{Blacklist, Blacklists, Entry, MemoryBlacklist};
 pub use self::jws::TokenError;
 pub use self::keys::{ConfigError, JwtKeys};
+pub use self::keyset::KeySet;
 #[cfg(feature = "redis")]
 pub use self::redis_blacklist::RedisBlacklist;
 #[cfg(feature = "postgres")]
@@ -38,7 +40,7 @@ use crate::user::AuthUser;
 /// settings, and the blacklist. Read it with `ctx.store::<JwtState>()`.
 #[derive(Debug)]
 pub struct JwtState {
-    pub(crate) keys: JwtKeys,
+    pub(crate) keys: KeySet,
     pub(crate) settings: JwtSettings,
     blacklist: Option<Blacklists>,
     pub(crate) verified: cache::VerifiedCache,
@@ -47,7 +49,14 @@ pub struct JwtState {
 impl JwtState {
     /// Checks the settings and the blacklist choice, and builds the keys.
     pub fn new(settings: &JwtSettings, blacklist: Option<Blacklists>) -> Result<Self, ConfigError> {
-        let keys = JwtKeys::from_settings(settings)?;
+        settings.validate().map_err(|e| match e {
+            crate::settings::Error::Invalid { key, message } => ConfigError { key, message },
+            other => ConfigError {
+                key: "jwt",
+                message: other.to_string(),
+            },
+        })?;
+        let keys = KeySet::from_settings(settings)?;
         if settings.user_id_field == "email" {
             return Err(ConfigError {
                 key: "jwt.user_id_field",
@@ -77,6 +86,11 @@ impl JwtState {
             blacklist,
             verified: cache::VerifiedCache::default(),
         })
+    }
+
+    /// The key set: the kid that signs, the kids that verify, the public set.
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
     }
 
     /// The settings in force.
@@ -170,14 +184,15 @@ impl JwtState {
     }
 }
 
-/// Built when `jwt.signing_key` is set, with the builder's blacklist.
+/// Built when `jwt.signing_key` or `[[jwt.keys]]` is set, with the
+/// builder's blacklist.
 impl crate::context::Component for JwtState {
     fn build(
         settings: &crate::settings::Settings,
         stores: &mut crate::context::Stores,
     ) -> Result<Option<Self>, crate::context::BuildError> {
         let blacklist = crate::context::take::<Blacklists>(stores);
-        if settings.jwt.signing_key.is_none() {
+        if settings.jwt.signing_key.is_none() && settings.jwt.keys.is_empty() {
             return Ok(None);
         }
         Ok(Some(JwtState::new(&settings.jwt, blacklist)?))

@@ -46,6 +46,8 @@ use crate::error::{AuthError, Rejected, Rejection};
 use crate::user::AuthUser;
 
 #[cfg(feature = "jwt")]
+mod jwks;
+#[cfg(feature = "jwt")]
 mod jwt;
 mod session;
 
