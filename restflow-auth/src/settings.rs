@@ -175,6 +175,16 @@ pub struct JwtSettings {
     /// `Cache-Control: max-age` of the published key set
     /// (`/.well-known/jwks.json`), seconds.
     pub jwks_max_age_s: u64,
+    /// Refresh-token families (RFC 9700 §4.14.2): every refresh token
+    /// carries a family id (`fam`), and presenting one that was already
+    /// rotated ends the whole family (its newest refresh token and its
+    /// access tokens included). In effect with rotation and the blacklist.
+    pub refresh_families: bool,
+    /// Seconds after a rotation during which the token just rotated may be
+    /// presented again (a client retrying a refresh whose answer it lost)
+    /// without ending the family: the retry gets the same successor (one
+    /// jti, so the family never forks). 0: any reuse ends the family.
+    pub refresh_reuse_grace_s: u64,
 }
 
 /// One key of `[[jwt.keys]]`.
@@ -234,6 +244,8 @@ impl Default for JwtSettings {
             keys: Vec::new(),
             active_kid: None,
             jwks_max_age_s: 300,
+            refresh_families: true,
+            refresh_reuse_grace_s: 0,
         }
     }
 }

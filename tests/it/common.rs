@@ -163,7 +163,9 @@ where
             d.error.to_string(),
         ),
     };
+    // Timers and I/O on: a SQL or Redis store answers the async path.
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .unwrap();
     let a = show(rt.block_on(authenticate::<User, C, P>(

@@ -435,7 +435,8 @@ fn minted_tokens_have_drf_restflow_claims_in_order() {
             "\"iat\"",
             "\"exp\"",
             "\"jti\"",
-            "\"user_id\""
+            "\"user_id\"",
+            "\"fam\""
         ]
     );
     let header = URL_SAFE_NO_PAD

@@ -12,6 +12,7 @@ mod deny_warnings;
 mod differential;
 mod dispatch;
 mod django_stores;
+mod family;
 mod grpc;
 mod handlers;
 mod hashers;

@@ -53,7 +53,7 @@ impl Drop for SqliteFile {
     }
 }
 
-async fn sqlite(file: &SqliteFile) -> SqliteBlacklist {
+pub(crate) async fn sqlite(file: &SqliteFile) -> SqliteBlacklist {
     let opts = sqlx::sqlite::SqliteConnectOptions::from_str(&file.url())
         .unwrap()
         .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)

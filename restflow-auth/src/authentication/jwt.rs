@@ -104,6 +104,36 @@ pub(crate) fn check_user<U: AuthUser>(
     Ok(user)
 }
 
+/// The blacklist entries that end an access token: its jti, and its
+/// refresh family's entry (`jwt/family.rs`).
+enum Revocations<'a> {
+    None,
+    Jti(&'a str),
+    Both(FamilyIds<'a>),
+}
+
+struct FamilyIds<'a> {
+    jti: &'a str,
+    family: String,
+}
+
+impl FamilyIds<'_> {
+    fn each(&self) -> [&str; 2] {
+        [self.jti, &self.family]
+    }
+}
+
+fn revocations<'a>(jwt: &JwtState, token: &'a AccessToken) -> Revocations<'a> {
+    match (token.jti(), token.family().filter(|_| jwt.families())) {
+        ("", None) => Revocations::None,
+        (jti, None) => Revocations::Jti(jti),
+        (jti, Some(fam)) => Revocations::Both(FamilyIds {
+            jti,
+            family: crate::jwt::family::revoked_key(fam),
+        }),
+    }
+}
+
 impl<U: AuthUser> Authenticator<U> for Jwt {
     async fn authenticate(&self, req: &Request<'_>, ctx: &Context<U>) -> Outcome<U> {
         let jwt = state(ctx)?;
@@ -111,11 +141,15 @@ impl<U: AuthUser> Authenticator<U> for Jwt {
             return Ok(None);
         };
         let token = AccessToken::verify_cached(&raw, jwt)?;
-        if let Some(bl) = jwt.checked_blacklist()
-            && !token.jti().is_empty()
-            && bl.is_blacklisted(token.jti()).await?
-        {
-            return Err(Rejection::TokenBlacklisted.into());
+        if let Some(bl) = jwt.checked_blacklist() {
+            let revoked = match revocations(jwt, &token) {
+                Revocations::None => false,
+                Revocations::Jti(jti) => bl.is_blacklisted(jti).await?,
+                Revocations::Both(ids) => bl.any_blacklisted(&ids.each()).await?,
+            };
+            if revoked {
+                return Err(Rejection::TokenBlacklisted.into());
+            }
         }
         let v = token.verified();
         let user = ctx
@@ -132,11 +166,15 @@ impl<U: AuthUser> Authenticator<U> for Jwt {
             return Ok(None);
         };
         let token = AccessToken::verify_cached(&raw, jwt)?;
-        if let Some(bl) = jwt.checked_blacklist()
-            && !token.jti().is_empty()
-            && bl.is_blacklisted_blocking(token.jti())?
-        {
-            return Err(Rejection::TokenBlacklisted.into());
+        if let Some(bl) = jwt.checked_blacklist() {
+            let revoked = match revocations(jwt, &token) {
+                Revocations::None => false,
+                Revocations::Jti(jti) => bl.is_blacklisted_blocking(jti)?,
+                Revocations::Both(ids) => bl.any_blacklisted_blocking(&ids.each())?,
+            };
+            if revoked {
+                return Err(Rejection::TokenBlacklisted.into());
+            }
         }
         let v = token.verified();
         let user = ctx

@@ -45,6 +45,29 @@ pub trait Blacklist: Send + Sync + 'static {
         jti: &str,
         expires_at: i64,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Whether any of `jtis` is blacklisted: an access token's jti and its
+    /// refresh family's entry, checked on every request. By default one
+    /// [`is_blacklisted`](Blacklist::is_blacklisted) after the other; the
+    /// built-in backends answer in one round trip.
+    fn any_blacklisted(&self, jtis: &[&str]) -> impl Future<Output = StoreResult<bool>> + Send {
+        async move {
+            for jti in jtis {
+                if self.is_blacklisted(jti).await? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+    }
+    /// Blocking twin of [`any_blacklisted`](Blacklist::any_blacklisted).
+    fn any_blacklisted_blocking(&self, jtis: &[&str]) -> StoreResult<bool> {
+        for jti in jtis {
+            if self.is_blacklisted_blocking(jti)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
     /// Blocking twin of [`blacklist`](Blacklist::blacklist).
     fn blacklist_blocking(&self, jti: &str, expires_at: i64) -> StoreResult<()>;
     /// Blocking twin of [`is_blacklisted`](Blacklist::is_blacklisted).
@@ -97,6 +120,8 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 trait Erased: Send + Sync {
     fn blacklist<'a>(&'a self, jti: &'a str, exp: i64) -> BoxFuture<'a, StoreResult<()>>;
     fn is_blacklisted<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, StoreResult<bool>>;
+    fn any_blacklisted<'a>(&'a self, jtis: &'a [&'a str]) -> BoxFuture<'a, StoreResult<bool>>;
+    fn any_blacklisted_blocking(&self, jtis: &[&str]) -> StoreResult<bool>;
     fn check_and_blacklist<'a>(
         &'a self,
         jti: &'a str,
@@ -131,6 +156,18 @@ impl<B: Blacklist> Erased for B {
             "is_blacklisted",
             Blacklist::is_blacklisted(self, jti),
         ))
+    }
+    fn any_blacklisted<'a>(&'a self, jtis: &'a [&'a str]) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(crate::telemetry::store(
+            "blacklist",
+            "any_blacklisted",
+            Blacklist::any_blacklisted(self, jtis),
+        ))
+    }
+    fn any_blacklisted_blocking(&self, jtis: &[&str]) -> StoreResult<bool> {
+        crate::telemetry::store_blocking("blacklist", "any_blacklisted", || {
+            Blacklist::any_blacklisted_blocking(self, jtis)
+        })
     }
     fn check_and_blacklist<'a>(
         &'a self,
@@ -237,6 +274,17 @@ impl Blacklists {
         jti: &'a str,
     ) -> impl Future<Output = StoreResult<bool>> + Send + 'a {
         self.inner.is_blacklisted(jti)
+    }
+    /// [`Blacklist::any_blacklisted`].
+    pub fn any_blacklisted<'a>(
+        &'a self,
+        jtis: &'a [&'a str],
+    ) -> impl Future<Output = StoreResult<bool>> + Send + 'a {
+        self.inner.any_blacklisted(jtis)
+    }
+    /// [`Blacklist::any_blacklisted_blocking`].
+    pub fn any_blacklisted_blocking(&self, jtis: &[&str]) -> StoreResult<bool> {
+        self.inner.any_blacklisted_blocking(jtis)
     }
     /// [`Blacklist::check_and_blacklist`].
     pub fn check_and_blacklist<'a>(
@@ -379,6 +427,16 @@ impl Blacklist for MemoryBlacklist {
     fn is_blacklisted_blocking(&self, jti: &str) -> StoreResult<bool> {
         let now = unix_now();
         Ok(self.lock().map.get(jti).is_some_and(|until| *until > now))
+    }
+    async fn any_blacklisted(&self, jtis: &[&str]) -> StoreResult<bool> {
+        Blacklist::any_blacklisted_blocking(self, jtis)
+    }
+    fn any_blacklisted_blocking(&self, jtis: &[&str]) -> StoreResult<bool> {
+        let now = unix_now();
+        let entries = self.lock();
+        Ok(jtis
+            .iter()
+            .any(|jti| entries.map.get(*jti).is_some_and(|until| *until > now)))
     }
     fn check_and_blacklist_blocking(&self, jti: &str, expires_at: i64) -> StoreResult<bool> {
         Ok(Self::insert(&mut self.lock(), jti, expires_at))

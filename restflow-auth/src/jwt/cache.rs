@@ -109,6 +109,7 @@ mod tests {
             exp,
             user_id: None,
             revoke: None,
+            fam: None,
         })
     }
 

@@ -131,6 +131,8 @@ pub(crate) struct ClaimsView<'a> {
     pub(crate) token_type: Option<&'a RawValue>,
     pub(crate) user: Option<&'a RawValue>,
     pub(crate) revoke: Option<&'a RawValue>,
+    /// The refresh-token family (`fam`, see `jwt/family.rs`).
+    pub(crate) fam: Option<&'a RawValue>,
     /// The id claim when it is not `jti` (simplejwt's `JTI_CLAIM`).
     pub(crate) id: Option<&'a RawValue>,
 }
@@ -167,6 +169,7 @@ impl<'de> serde::de::DeserializeSeed<'de> for ClaimsSeed<'_> {
                         name if name == self.0.user_claim => &mut c.user,
                         name if name == self.0.id_claim => &mut c.id,
                         name if Some(name) == self.0.revoke_claim => &mut c.revoke,
+                        super::family::CLAIM => &mut c.fam,
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                             continue;
@@ -331,6 +334,7 @@ pub struct Verified {
     pub(crate) exp: i64,
     pub(crate) user_id: Option<serde_json::Value>,
     pub(crate) revoke: Option<String>,
+    pub(crate) fam: Option<String>,
 }
 
 /// The current time as Python's `datetime.now().timestamp()` (a float).
@@ -636,12 +640,14 @@ pub fn decode(
         .user
         .and_then(|v| serde_json::from_str::<serde_json::Value>(v.get()).ok());
     let revoke = claims.revoke.and_then(string);
+    let fam = claims.fam.and_then(string);
     Ok(Verified {
         payload: payload.into_boxed_str(),
         jti,
         exp: exp.expect("required"),
         user_id,
         revoke,
+        fam,
     })
 }
 

@@ -9,6 +9,7 @@
 pub(crate) mod b64;
 pub mod blacklist;
 mod cache;
+pub(crate) mod family;
 pub mod jws;
 pub mod keys;
 pub mod keyset;
@@ -80,6 +81,7 @@ impl JwtState {
             }
             _ => {}
         }
+        family::validate(settings, blacklist.is_some())?;
         Ok(JwtState {
             keys,
             settings: settings.clone(),
@@ -133,13 +135,17 @@ impl JwtState {
         }
     }
 
+    /// Mints a token of `kind`; `jti` is fresh unless given (a rotation's
+    /// successor, see `family.rs`), `fam` its refresh-token family.
     pub(crate) fn mint(
         &self,
         kind: &'static str,
         user_id: serde_json::Value,
         revoke: Option<String>,
+        family: (Option<String>, Option<String>),
         extra: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<(String, jws::Verified), TokenError> {
+        let (fam, jti) = family;
         let s = &self.settings;
         let now = blacklist::unix_now();
         let lifetime = if kind == "access" {
@@ -148,7 +154,7 @@ impl JwtState {
             s.refresh_token_lifetime_s
         };
         let exp = now + lifetime as i64;
-        let jti = tokens::new_jti();
+        let jti = jti.unwrap_or_else(tokens::new_jti);
         let q = |v: &str| serde_json::Value::from(v).to_string();
         let mut json = format!(
             "{{\"token_type\":\"{kind}\",\"iat\":{now},\"exp\":{exp},\"jti\":\"{jti}\",{}:{user_id}",
@@ -163,7 +169,19 @@ impl JwtState {
         if let Some(r) = &revoke {
             let _ = write!(json, ",{}:{}", q(&s.revoke_token_claim), q(r));
         }
-        const RESERVED: &[&str] = &["token_type", "iat", "exp", "jti", "iss", "aud", "nbf"];
+        if let Some(f) = &fam {
+            let _ = write!(json, ",\"{}\":{}", family::CLAIM, q(f));
+        }
+        const RESERVED: &[&str] = &[
+            "token_type",
+            "iat",
+            "exp",
+            "jti",
+            "iss",
+            "aud",
+            "nbf",
+            family::CLAIM,
+        ];
         for (k, v) in extra {
             if RESERVED.contains(&k.as_str()) || *k == s.user_id_claim || *k == s.revoke_token_claim
             {
@@ -179,6 +197,7 @@ impl JwtState {
             exp,
             user_id: Some(user_id),
             revoke,
+            fam,
         };
         Ok((raw, verified))
     }

@@ -67,6 +67,15 @@ impl RedisBlacklist {
         cmd.arg(self.key(jti));
         cmd
     }
+
+    /// `EXISTS` of several keys answers how many exist.
+    fn exists_any_cmd(&self, jtis: &[&str]) -> redis::Cmd {
+        let mut cmd = redis::cmd("EXISTS");
+        for jti in jtis {
+            cmd.arg(self.key(jti));
+        }
+        cmd
+    }
 }
 
 impl Blacklist for RedisBlacklist {
@@ -91,6 +100,18 @@ impl Blacklist for RedisBlacklist {
     }
     fn is_blacklisted_blocking(&self, jti: &str) -> StoreResult<bool> {
         self.conn.run_blocking::<bool>(self.exists_cmd(jti))
+    }
+    async fn any_blacklisted(&self, jtis: &[&str]) -> StoreResult<bool> {
+        if jtis.is_empty() {
+            return Ok(false);
+        }
+        Ok(self.conn.run::<u64>(self.exists_any_cmd(jtis)).await? > 0)
+    }
+    fn any_blacklisted_blocking(&self, jtis: &[&str]) -> StoreResult<bool> {
+        if jtis.is_empty() {
+            return Ok(false);
+        }
+        Ok(self.conn.run_blocking::<u64>(self.exists_any_cmd(jtis))? > 0)
     }
     fn check_and_blacklist_blocking(&self, jti: &str, expires_at: i64) -> StoreResult<bool> {
         Ok(self

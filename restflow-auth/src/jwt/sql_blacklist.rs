@@ -33,6 +33,7 @@ macro_rules! sql_blacklist {
         upsert: $upsert:literal,
         insert_new: $insert_new:literal,
         exists: $exists:literal,
+        exists_pair: $exists_pair:literal,
         cleanup: $cleanup:literal $(,)?
     ) => {
         $(#[$doc])*
@@ -98,6 +99,21 @@ macro_rules! sql_blacklist {
                 Ok(())
             }
 
+            /// One query for a token's jti and its family's entry; more
+            /// ids one after the other.
+            async fn exists_any(pool: &sqlx::Pool<$db>, jtis: &[&str]) -> StoreResult<bool> {
+                if let [a, b] = jtis {
+                    let row: Option<(i32,)> = sqlx::query_as($exists_pair).bind(*a).bind(*b).bind(crate::unix_now()).fetch_optional(pool).await.map_err(unavailable)?;
+                    return Ok(row.is_some());
+                }
+                for jti in jtis {
+                    if Self::exists(pool, jti).await? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+
             async fn exists(pool: &sqlx::Pool<$db>, jti: &str) -> StoreResult<bool> {
                 let row: Option<(i32,)> = sqlx::query_as($exists).bind(jti).bind(crate::unix_now()).fetch_optional(pool).await.map_err(unavailable)?;
                 Ok(row.is_some())
@@ -125,6 +141,12 @@ macro_rules! sql_blacklist {
             fn is_blacklisted_blocking(&self, jti: &str) -> StoreResult<bool> {
                 self.db.block_on(|pool| Self::exists(pool, jti))
             }
+            async fn any_blacklisted(&self, jtis: &[&str]) -> StoreResult<bool> {
+                Self::exists_any(self.db.pool(), jtis).await
+            }
+            fn any_blacklisted_blocking(&self, jtis: &[&str]) -> StoreResult<bool> {
+                self.db.block_on(|pool| Self::exists_any(pool, jtis))
+            }
             fn check_and_blacklist_blocking(&self, jti: &str, expires_at: i64) -> StoreResult<bool> {
                 self.db.block_on(|pool| Self::insert_new(pool, jti, expires_at))
             }
@@ -139,6 +161,7 @@ sql_blacklist! {
     upsert: "INSERT INTO restflow_blacklisted_token (jti, expires_at, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)",
     insert_new: "INSERT INTO restflow_blacklisted_token (jti, expires_at, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (jti) DO NOTHING",
     exists: "SELECT 1 FROM restflow_blacklisted_token WHERE jti = ?1 AND expires_at > ?2",
+    exists_pair: "SELECT 1 FROM restflow_blacklisted_token WHERE jti IN (?1, ?2) AND expires_at > ?3 LIMIT 1",
     cleanup: "DELETE FROM restflow_blacklisted_token WHERE expires_at <= ?1",
 }
 
@@ -149,5 +172,6 @@ sql_blacklist! {
     upsert: "INSERT INTO restflow_blacklisted_token (jti, expires_at, created_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO UPDATE SET expires_at = GREATEST(restflow_blacklisted_token.expires_at, excluded.expires_at)",
     insert_new: "INSERT INTO restflow_blacklisted_token (jti, expires_at, created_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING",
     exists: "SELECT 1 FROM restflow_blacklisted_token WHERE jti = $1 AND expires_at > $2",
+    exists_pair: "SELECT 1 FROM restflow_blacklisted_token WHERE jti IN ($1, $2) AND expires_at > $3 LIMIT 1",
     cleanup: "DELETE FROM restflow_blacklisted_token WHERE expires_at <= $1",
 }

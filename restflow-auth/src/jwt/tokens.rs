@@ -65,7 +65,9 @@ macro_rules! token_type {
             ) -> Result<Self, TokenError> {
                 let user_id = jwt.user_id_value(user);
                 let revoke = jwt.settings.check_revoke_token.then(|| revoke_value(user.password_hash()));
-                jwt.mint($kind, user_id, revoke, extra).map(|(raw, claims)| $name { raw, claims: Arc::new(claims) })
+                // A refresh token minted for a user starts a family.
+                let fam = ($kind == "refresh" && jwt.families()).then(new_jti);
+                jwt.mint($kind, user_id, revoke, (fam, None), extra).map(|(raw, claims)| $name { raw, claims: Arc::new(claims) })
             }
 
             /// The encoded token.
@@ -81,6 +83,11 @@ macro_rules! token_type {
             /// The `exp` claim.
             pub fn exp(&self) -> i64 {
                 self.claims.exp
+            }
+
+            /// The refresh-token family (`fam`) this token belongs to.
+            pub fn family(&self) -> Option<&str> {
+                self.claims.fam.as_deref()
             }
 
             /// The user id claim, as sent.
@@ -136,19 +143,34 @@ token_type!(
 
 impl RefreshToken {
     /// A new access token for the same user: new jti, `iat` now, `exp` now
-    /// plus the access lifetime. Copies the user id and revoke claims (and
-    /// `iss`/`aud` from the current settings); custom claims are not copied.
+    /// plus the access lifetime. Copies the user id, revoke and family
+    /// claims (and `iss`/`aud` from the current settings); custom claims
+    /// are not copied.
     pub fn access_token(&self, jwt: &JwtState) -> Result<AccessToken, TokenError> {
-        let (raw, claims) = self.mint_like(jwt, AccessToken::TOKEN_TYPE)?;
+        let (raw, claims) = self.mint_like(
+            jwt,
+            AccessToken::TOKEN_TYPE,
+            (self.claims.fam.clone(), None),
+        )?;
         Ok(AccessToken {
             raw,
             claims: Arc::new(claims),
         })
     }
 
-    /// A new refresh token for the same user, with a full lifetime.
+    /// A new refresh token for the same user, with a full lifetime. With
+    /// refresh families (`jwt.refresh_families`) it stays in this token's
+    /// family (a token without one starts one), and its jti is derived from
+    /// this token's: every rotation of one token gives the same successor.
     pub fn rotate(&self, jwt: &JwtState) -> Result<RefreshToken, TokenError> {
-        let (raw, claims) = self.mint_like(jwt, RefreshToken::TOKEN_TYPE)?;
+        let family = if jwt.families() {
+            let fam = self.claims.fam.clone().unwrap_or_else(new_jti);
+            let jti = (!self.jti().is_empty()).then(|| super::family::successor_jti(self.jti()));
+            (Some(fam), jti)
+        } else {
+            (None, None)
+        };
+        let (raw, claims) = self.mint_like(jwt, RefreshToken::TOKEN_TYPE, family)?;
         Ok(RefreshToken {
             raw,
             claims: Arc::new(claims),
@@ -160,6 +182,7 @@ impl RefreshToken {
         &self,
         jwt: &JwtState,
         kind: &'static str,
+        family: (Option<String>, Option<String>),
     ) -> Result<(String, Verified), TokenError> {
         let user_id = self
             .claims
@@ -170,6 +193,7 @@ impl RefreshToken {
             kind,
             user_id,
             self.claims.revoke.clone(),
+            family,
             &serde_json::Map::new(),
         )
     }

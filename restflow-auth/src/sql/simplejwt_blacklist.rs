@@ -76,10 +76,14 @@ impl<DB: Dialect> SimpleJwtBlacklist<DB> {
                  SELECT id, {} FROM token_blacklist_outstandingtoken WHERE jti = {{1}} ON CONFLICT (token_id) DO NOTHING",
                 DB::now()
             )),
-            exists: sql::<DB>(
+            // simplejwt keeps a blacklisted row until flushexpiredtokens;
+            // the grace marker of a refresh family (`recent:<jti>`) ends
+            // at its own expiry.
+            exists: sql::<DB>(&format!(
                 "SELECT COUNT(*) FROM token_blacklist_blacklistedtoken b JOIN token_blacklist_outstandingtoken o \
-                 ON o.id = b.token_id WHERE o.jti = {1}",
-            ),
+                 ON o.id = b.token_id WHERE o.jti = {{1}} AND (o.jti NOT LIKE 'recent:%' OR o.expires_at > {})",
+                DB::now()
+            )),
             _db: PhantomData,
         })
     }

@@ -13,6 +13,7 @@ use super::{ViewFuture, check_password, fields, json, reject_with, view};
 use crate::authentication::jwt::{check_user, lookup, state};
 use crate::context::{Auth, Context};
 use crate::error::{AuthError, Rejection};
+use crate::jwt::family::{self, Admission};
 use crate::jwt::{JwtState, RefreshToken};
 use crate::user::AuthUser;
 
@@ -118,12 +119,11 @@ fn refresh<U: AuthUser>(
             let jwt = state(&ctx)?;
             let token = RefreshToken::verify(&raw, jwt)?;
             let blacklist = jwt.checked_blacklist();
-            if let Some(bl) = blacklist
-                && !token.jti().is_empty()
-                && bl.is_blacklisted(token.jti()).await?
-            {
-                return Err(Rejection::TokenBlacklisted.into());
-            }
+            // A revoked family, or a reuse (which revokes the family).
+            let admission = match blacklist {
+                Some(bl) => family::admit(jwt, bl, &token).await?,
+                None => Admission::Fresh,
+            };
             // Unlike the reference, the user is loaded: deleted or inactive users get no tokens.
             let user = ctx
                 .users()
@@ -138,11 +138,16 @@ fn refresh<U: AuthUser>(
                 return Ok(pair(token.access_token(jwt)?.as_str(), None));
             }
             // Rotation: the old token is blacklisted atomically before any
-            // new token exists, so of concurrent refreshes exactly one wins.
+            // new token exists, so of concurrent refreshes exactly one wins;
+            // a loser presented a token being rotated: a reuse (or, within
+            // the grace window, a retry that gets the same successor).
             if let Some(bl) = blacklist
-                && !bl.check_and_blacklist_entry(&token.entry(jwt)).await?
+                && matches!(admission, Admission::Fresh)
             {
-                return Err(Rejection::TokenBlacklisted.into());
+                family::rotating(jwt, bl, &token).await?;
+                if !bl.check_and_blacklist_entry(&token.entry(jwt)).await? {
+                    family::reused(jwt, bl, &token).await?;
+                }
             }
             let access = token.access_token(jwt)?;
             let rotated = token.rotate(jwt)?;
