@@ -157,6 +157,9 @@ rejections! {
     /// Bearer: the token is not valid text.
     JwtInvalidCharacters = "jwt_invalid_characters", AuthenticationFailed,
         "Token contains invalid characters.";
+    /// JWT cookie transport: the token's cookie came more than once.
+    TokenCookieRepeated = "token_cookie_repeated", AuthenticationFailed,
+        "The token cookie was sent more than once.";
     /// JWT: `exp` has passed.
     TokenExpired = "token_expired", AuthenticationFailed, "Token has expired.";
     /// JWT: the jti is on the blacklist.

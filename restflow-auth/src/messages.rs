@@ -76,6 +76,10 @@ const FRENCH: &[(&str, &str)] = &[
     ),
     ("invalid_token", "Token non valide."),
     (
+        "token_cookie_repeated",
+        "Le cookie du token a été envoyé plus d'une fois.",
+    ),
+    (
         "bearer_header_shape",
         "L'en-tête Authorization doit être de la forme « Bearer <token> ».",
     ),
@@ -186,6 +190,10 @@ const GERMAN: &[(&str, &str)] = &[
         "Ungültiger token-Header. Zugangsdaten dürfen keine ungültigen Zeichen enthalten.",
     ),
     ("invalid_token", "Ungültiges Token"),
+    (
+        "token_cookie_repeated",
+        "Das Token-Cookie wurde mehrfach gesendet.",
+    ),
     (
         "bearer_header_shape",
         "Der Authorization-Header muss 'Bearer <token>' lauten.",

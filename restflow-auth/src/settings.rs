@@ -74,6 +74,9 @@ pub struct Settings {
     pub throttle: crate::throttle::ThrottleSettings,
     /// The login lockout.
     pub login: crate::lockout::LoginSettings,
+    /// The built-in JWT's cookie transport.
+    #[cfg(feature = "jwt")]
+    pub jwt_cookie: crate::jwt::cookie::JwtCookieSettings,
     /// What a service beside Django shares with it (`SECRET_KEY`, ...).
     pub django: crate::django::DjangoSettings,
     /// Where the SQL stores are (for the management command).
@@ -101,6 +104,8 @@ impl Default for Settings {
             password: crate::password::PasswordSettings::default(),
             throttle: crate::throttle::ThrottleSettings::default(),
             login: crate::lockout::LoginSettings::default(),
+            #[cfg(feature = "jwt")]
+            jwt_cookie: crate::jwt::cookie::JwtCookieSettings::default(),
             django: crate::django::DjangoSettings::default(),
             database: crate::database::DatabaseSettings::default(),
             default_language: "en".into(),

@@ -18,6 +18,7 @@ mod handlers;
 mod hashers;
 mod headers;
 mod jwt;
+mod jwt_cookies;
 mod jwt_views;
 mod keyset;
 mod lockout;

@@ -73,6 +73,22 @@ pub(crate) fn bearer<'a>(
     Ok(Some(Cow::Owned(token.to_owned())))
 }
 
+/// The access token: the `Authorization` header's, or else (with
+/// `[jwt_cookie]`) its cookie's, and whether it came from the cookie.
+fn credentials<'a, U: AuthUser>(
+    req: &Request<'a>,
+    ctx: &Context<U>,
+    jwt: &JwtState,
+) -> Result<Option<(Cow<'a, str>, bool)>, AuthError> {
+    if let Some(raw) = bearer(req, jwt)? {
+        return Ok(Some((raw, false)));
+    }
+    match ctx.store::<crate::jwt::cookie::JwtCookies>() {
+        Some(cookies) => Ok(cookies.access(req)?.map(|raw| (raw, true))),
+        None => Ok(None),
+    }
+}
+
 /// The user the claim names: 401 "Token contained no recognizable user
 /// identification." without one, "User not found." when it cannot name a user.
 pub(crate) fn lookup<U: AuthUser>(
@@ -137,7 +153,7 @@ fn revocations<'a>(jwt: &JwtState, token: &'a AccessToken) -> Revocations<'a> {
 impl<U: AuthUser> Authenticator<U> for Jwt {
     async fn authenticate(&self, req: &Request<'_>, ctx: &Context<U>) -> Outcome<U> {
         let jwt = state(ctx)?;
-        let Some(raw) = bearer(req, jwt)? else {
+        let Some((raw, from_cookie)) = credentials(req, ctx, jwt)? else {
             return Ok(None);
         };
         let token = AccessToken::verify_cached(&raw, jwt)?;
@@ -157,12 +173,17 @@ impl<U: AuthUser> Authenticator<U> for Jwt {
             .find(&lookup::<U>(jwt, v.user_id.as_ref())?)
             .await;
         let user = check_user(jwt, user, v.revoke.as_deref())?;
+        if from_cookie {
+            // A cookie comes with any request the browser makes: Django's
+            // CSRF check, as SessionAuthentication runs it.
+            crate::authentication::session::enforce_csrf(req, ctx)?;
+        }
         Ok(Some(Authenticated::new(user, token)))
     }
 
     fn authenticate_blocking(&self, req: &Request<'_>, ctx: &Context<U>) -> Outcome<U> {
         let jwt = state(ctx)?;
-        let Some(raw) = bearer(req, jwt)? else {
+        let Some((raw, from_cookie)) = credentials(req, ctx, jwt)? else {
             return Ok(None);
         };
         let token = AccessToken::verify_cached(&raw, jwt)?;
@@ -181,6 +202,11 @@ impl<U: AuthUser> Authenticator<U> for Jwt {
             .users()
             .find_blocking(&lookup::<U>(jwt, v.user_id.as_ref())?);
         let user = check_user(jwt, user, v.revoke.as_deref())?;
+        if from_cookie {
+            // A cookie comes with any request the browser makes: Django's
+            // CSRF check, as SessionAuthentication runs it.
+            crate::authentication::session::enforce_csrf(req, ctx)?;
+        }
         Ok(Some(Authenticated::new(user, token)))
     }
 

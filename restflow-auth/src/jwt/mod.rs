@@ -9,6 +9,7 @@
 pub(crate) mod b64;
 pub mod blacklist;
 mod cache;
+pub mod cookie;
 pub(crate) mod family;
 pub mod jws;
 pub mod keys;

@@ -43,6 +43,26 @@ pub fn cookie<'a>(req: &Request<'a>, name: &str) -> Option<Cow<'a, str>> {
     })
 }
 
+/// How many times `name` is among the request's cookies (as Django's
+/// `parse_cookie` splits them).
+#[cfg(feature = "jwt")]
+pub(crate) fn cookie_count(req: &Request<'_>, name: &str) -> usize {
+    let Some(header) = req.meta("cookie") else {
+        return 0;
+    };
+    header
+        .split(';')
+        .filter(|chunk| {
+            let (key, value) = chunk.split_once('=').unwrap_or(("", chunk));
+            let (key, value) = (
+                key.trim_matches(is_py_space),
+                value.trim_matches(is_py_space),
+            );
+            (!key.is_empty() || !value.is_empty()) && key == name
+        })
+        .count()
+}
+
 /// Python's `str.isspace` on the characters Latin-1 text can hold.
 fn is_py_space(c: char) -> bool {
     matches!(

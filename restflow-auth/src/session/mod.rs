@@ -18,6 +18,8 @@ mod redis;
 #[cfg_attr(docsrs, doc(cfg(feature = "django")))]
 mod signed_cookies;
 
+#[cfg(feature = "jwt")]
+pub(crate) use self::cookies::cookie_count;
 pub use self::cookies::{ResponseCookies, cookie};
 #[cfg(feature = "redis")]
 pub use self::redis::RedisSessionStore;

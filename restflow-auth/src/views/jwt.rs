@@ -13,6 +13,7 @@ use super::{ViewFuture, check_password, fields, json, reject_with, view};
 use crate::authentication::jwt::{check_user, lookup, state};
 use crate::context::{Auth, Context};
 use crate::error::{AuthError, Rejection};
+use crate::jwt::cookie::JwtCookies;
 use crate::jwt::family::{self, Admission};
 use crate::jwt::{JwtState, RefreshToken};
 use crate::user::AuthUser;
@@ -58,6 +59,53 @@ fn reject<U: AuthUser>(
     reject_with(ctx, parts, error, challenge)
 }
 
+/// `res` with the token cookies (`[jwt_cookie]`), when they are on.
+fn with_cookies<U: AuthUser>(
+    ctx: &Context<U>,
+    mut res: Response,
+    access: &str,
+    refresh: Option<&str>,
+) -> Response {
+    if let Some(cookies) = ctx.store::<JwtCookies>() {
+        for c in cookies.set(access, refresh) {
+            res.headers_mut().append(http::header::SET_COOKIE, c);
+        }
+    }
+    res
+}
+
+/// The refresh token: the body's `refresh`, or else (with `[jwt_cookie]`,
+/// when the body has no such field) its cookie's, which must pass Django's
+/// CSRF check (a browser sends the cookie with any request).
+fn refresh_field<U: AuthUser>(
+    ctx: &Context<U>,
+    parts: &http::request::Parts,
+    data: &Map<String, Value>,
+) -> Result<String, Box<Response>> {
+    if let Some(cookies) = ctx.store::<JwtCookies>()
+        && !data.contains_key("refresh")
+    {
+        let body = parts.extensions.get::<crate::layer::BufferedBody>();
+        let req = crate::request::Request::new(parts);
+        let req = match body {
+            Some(b) => req.with_body(&b.0),
+            None => req,
+        };
+        let from_cookie = cookies
+            .refresh(&req)
+            .and_then(|raw| match raw {
+                Some(raw) => crate::authentication::session::enforce_csrf(&req, ctx)
+                    .map(|()| Some(raw.into_owned())),
+                None => Ok(None),
+            })
+            .map_err(|e| Box::new(reject(ctx, parts, e)))?;
+        if let Some(raw) = from_cookie {
+            return Ok(raw);
+        }
+    }
+    fields(data, ["refresh"]).map(|[raw]| raw)
+}
+
 fn pair(access: &str, refresh: Option<&str>) -> Response {
     let body = match refresh {
         Some(r) => format!(
@@ -82,6 +130,10 @@ fn obtain<U: AuthUser>(
         };
         let result: Result<Response, AuthError> = async {
             let jwt = state(&ctx)?;
+            if ctx.store::<JwtCookies>().is_some() {
+                // The answer logs the browser in: login CSRF (rule 14).
+                super::session::check_login_form(&ctx, &parts)?;
+            }
             let user = check_password(&ctx, &parts, &username, password).await?;
             let allowed = match &user {
                 Some(u) => match ctx.store::<UserRule<U>>() {
@@ -98,7 +150,12 @@ fn obtain<U: AuthUser>(
                 bl.outstand(&refresh.entry(jwt)).await?;
             }
             let access = refresh.access_token(jwt)?;
-            Ok(pair(access.as_str(), Some(refresh.as_str())))
+            Ok(with_cookies(
+                &ctx,
+                pair(access.as_str(), Some(refresh.as_str())),
+                access.as_str(),
+                Some(refresh.as_str()),
+            ))
         }
         .await;
         result.unwrap_or_else(|e| reject(&ctx, &parts, e))
@@ -111,7 +168,7 @@ fn refresh<U: AuthUser>(
     data: Map<String, Value>,
 ) -> ViewFuture {
     Box::pin(async move {
-        let [raw] = match fields(&data, ["refresh"]) {
+        let raw = match refresh_field(&ctx, &parts, &data) {
             Ok(v) => v,
             Err(res) => return *res,
         };
@@ -135,7 +192,13 @@ fn refresh<U: AuthUser>(
             }
             check_user(jwt, Ok(Some(user)), token.verified().revoke.as_deref())?;
             if !jwt.settings().rotate_refresh_tokens {
-                return Ok(pair(token.access_token(jwt)?.as_str(), None));
+                let access = token.access_token(jwt)?;
+                return Ok(with_cookies(
+                    &ctx,
+                    pair(access.as_str(), None),
+                    access.as_str(),
+                    None,
+                ));
             }
             // Rotation: the old token is blacklisted atomically before any
             // new token exists, so of concurrent refreshes exactly one wins;
@@ -154,7 +217,12 @@ fn refresh<U: AuthUser>(
             if let Some(bl) = blacklist {
                 bl.outstand(&rotated.entry(jwt)).await?;
             }
-            Ok(pair(access.as_str(), Some(rotated.as_str())))
+            Ok(with_cookies(
+                &ctx,
+                pair(access.as_str(), Some(rotated.as_str())),
+                access.as_str(),
+                Some(rotated.as_str()),
+            ))
         }
         .await;
         result.unwrap_or_else(|e| reject(&ctx, &parts, e))
@@ -167,7 +235,7 @@ fn blacklist<U: AuthUser>(
     data: Map<String, Value>,
 ) -> ViewFuture {
     Box::pin(async move {
-        let [raw] = match fields(&data, ["refresh"]) {
+        let raw = match refresh_field(&ctx, &parts, &data) {
             Ok(v) => v,
             Err(res) => return *res,
         };
@@ -177,6 +245,11 @@ fn blacklist<U: AuthUser>(
             token.blacklist(jwt).await?;
             let mut res = Response::new(Body::empty());
             *res.status_mut() = StatusCode::NO_CONTENT;
+            if let Some(cookies) = ctx.store::<JwtCookies>() {
+                for c in cookies.delete() {
+                    res.headers_mut().append(http::header::SET_COOKIE, c);
+                }
+            }
             Ok(res)
         }
         .await;

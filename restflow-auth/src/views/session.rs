@@ -92,7 +92,7 @@ fn csrf_view<U: AuthUser>(ctx: &Context<U>, req: http::Request<Body>) -> Respons
 /// body must come from this origin or a trusted one, judged by `Origin`, or
 /// without it by `Referer` (a client that sends neither is not a browser
 /// form). JSON bodies cannot be sent cross-site without CORS.
-fn check_login_form<U: AuthUser>(
+pub(super) fn check_login_form<U: AuthUser>(
     ctx: &Context<U>,
     parts: &http::request::Parts,
 ) -> Result<(), AuthError> {
