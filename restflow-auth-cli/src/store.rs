@@ -506,9 +506,19 @@ macro_rules! commands {
                     }
                 }
                 let jwt = &settings.jwt;
-                if jwt.signing_key.is_some() {
-                    match restflow_auth::jwt::JwtKeys::from_settings(jwt) {
-                        Ok(_) => report(true, "jwt", &format!("{} key loads and signs", jwt.algorithm)),
+                if jwt.signing_key.is_some() || !jwt.keys.is_empty() {
+                    // The whole key set, as the service builds it: every
+                    // key loads, pairs are proved, the active key signs.
+                    match restflow_auth::jwt::KeySet::from_settings(jwt) {
+                        Ok(set) => report(
+                            true,
+                            "jwt",
+                            &format!(
+                                "{} key(s) load; \"{}\" signs",
+                                set.kids().count(),
+                                set.active_kid()
+                            ),
+                        ),
                         Err(e) => {
                             ok = false;
                             report(false, "jwt", &e.to_string());

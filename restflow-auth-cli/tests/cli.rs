@@ -965,3 +965,64 @@ fn the_sqlite_url_forms_are_accepted() {
     )
     .ok();
 }
+
+/// A key set (`[[jwt.keys]]`, issue 14): `check` loads every key, `jwks`
+/// prints the public set the service serves, each key under its kid.
+#[test]
+fn check_and_jwks_read_a_key_set() {
+    let dir = TempDir::new("keyset");
+    let key = |kind: &str| {
+        let public = dir.path().join(format!("{kind}.pub"));
+        let private = cli(
+            dir.path(),
+            &["genkey", kind, "--public-out", public.to_str().unwrap()],
+            &[],
+        )
+        .ok()
+        .stdout;
+        (private, std::fs::read_to_string(public).unwrap())
+    };
+    let (old_private, old_public) = key("ec");
+    let (new_private, _) = key("ed25519");
+    let file = dir.path().join("restflow.toml");
+    let write = |active: &str, old_has_private: bool| {
+        let old = if old_has_private {
+            format!("signing_key = '''{old_private}'''")
+        } else {
+            format!("verifying_key = '''{old_public}'''")
+        };
+        std::fs::write(
+            &file,
+            format!(
+                "[database]\nurl = \"{}\"\n[jwt]\nactive_kid = \"{active}\"\n[[jwt.keys]]\nkid = \"2026-12\"\n{old}\n[[jwt.keys]]\nkid = \"2027-01\"\nsigning_key = '''{new_private}'''\n",
+                dir.sqlite_url()
+            ),
+        )
+        .unwrap();
+    };
+    write("2027-01", false);
+    cli(dir.path(), &["migrate"], &[]).ok();
+    let r = cli(dir.path(), &["check"], &[]).ok();
+    assert!(
+        r.stdout.contains("2 key(s) load; \"2027-01\" signs"),
+        "{}",
+        r.stdout
+    );
+    let out = cli(dir.path(), &["jwks"], &[]).ok().stdout;
+    let set: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let kids: Vec<_> = set["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["kid"].as_str().unwrap(), k["alg"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kids, [("2026-12", "ES256"), ("2027-01", "EdDSA")]);
+    assert!(!out.contains("\"d\""), "{out}");
+    // The retired key, public part only, cannot be the active one.
+    write("2026-12", false);
+    let r = cli(dir.path(), &["check"], &[]).fails_with("check found problems");
+    assert!(r.stdout.contains("no private part"), "{}", r.stdout);
+    cli(dir.path(), &["jwks"], &[]).fails_with("no private part");
+    write("2026-12", true);
+    cli(dir.path(), &["check"], &[]).ok();
+}
