@@ -12,13 +12,14 @@
 //! instructions, which do not depend on the load: with
 //! `RESTFLOW_BENCH_LOOP=<baseline|restflow>:<iterations>` it runs only that
 //! loop, to be measured with `valgrind --tool=callgrind` at two iteration
-//! counts (the difference cancels the setup).
+//! counts (the difference cancels the setup); `RESTFLOW_BENCH_TOKEN=family`
+//! uses an access token of a refresh family.
 
 use std::collections::HashMap;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group};
-use restflow_auth::jwt::{AccessToken, JwtState, MemoryBlacklist};
+use restflow_auth::jwt::{AccessToken, JwtState, MemoryBlacklist, RefreshToken};
 use restflow_auth::prelude::*;
 use restflow_auth::settings::Secret;
 
@@ -201,7 +202,15 @@ fn instruction_loop(spec: &str) {
     let key = "bench-signing-key-0123456789abcdef0123456789abcdef";
     let auth = auth("HS256", key, None, true);
     let jwt = auth.context().store::<JwtState>().unwrap();
-    let token = AccessToken::for_user(&user(7), jwt).unwrap();
+    // RESTFLOW_BENCH_TOKEN=family: an access token of a refresh family
+    // (its jti and its family's entry are checked in one blacklist call).
+    let token = match std::env::var("RESTFLOW_BENCH_TOKEN").as_deref() {
+        Ok("family") => RefreshToken::for_user(&user(7), jwt)
+            .unwrap()
+            .access_token(jwt)
+            .unwrap(),
+        _ => AccessToken::for_user(&user(7), jwt).unwrap(),
+    };
     let (parts, ()) = http::Request::get("/api/me/")
         .header("authorization", format!("Bearer {token}"))
         .body(())

@@ -239,10 +239,13 @@ fn the_quickstart_page_logs_in_posts_with_csrf_and_logs_out() {
     );
 
     b.click("#post-with-csrf");
+    // The status may still read 200 from the previous call: wait for the
+    // post's own answer.
     b.wait_for(
-        "return document.getElementById('status').textContent",
-        &json!("200"),
+        "return document.getElementById('result').textContent.includes('saved_by')",
+        &json!(true),
     );
+    assert_eq!(b.text("status"), "200");
     let saved: Value = serde_json::from_str(&b.text("result")).unwrap();
     assert_eq!(
         saved,

@@ -241,3 +241,62 @@ async fn a_token_blacklisted_at_logout_is_refused_and_ends_nothing() {
         "user:alice"
     );
 }
+
+#[tokio::test]
+async fn a_revoked_family_stays_revoked_when_families_are_turned_off() {
+    let shared = MemoryBlacklist::new();
+    let (app, _) = app_on(shared.clone(), |_| {});
+    let r0 = login(&app).await;
+    let (_, r1) = refresh(&app, &r0["refresh"]).await;
+    assert_eq!(refresh(&app, &r0["refresh"]).await.0, 401);
+    // The same blacklist, a configuration without families (or rotation).
+    for off in [
+        &(|j: &mut JwtSettings| j.refresh_families = false) as &dyn Fn(&mut JwtSettings),
+        &|j: &mut JwtSettings| j.rotate_refresh_tokens = false,
+    ] {
+        let (later, auth) = app_on(shared.clone(), off);
+        assert_eq!(off_runtime(&auth, r1["access"].as_str().unwrap()), REVOKED);
+        let (s, b) = refresh(&later, &r1["refresh"]).await;
+        assert_eq!((s, &b["detail"]), (401, &json!(REVOKED)));
+    }
+}
+
+#[tokio::test]
+async fn a_logout_within_the_grace_window_is_not_a_retry() {
+    let (app, auth) = app_on(MemoryBlacklist::new(), |j| j.refresh_reuse_grace_s = 5);
+    let r0 = login(&app).await;
+    let (_, r1) = refresh(&app, &r0["refresh"]).await;
+    let (s, _) = post(
+        &app,
+        "/api/auth/token/blacklist/",
+        json!({"refresh": r1["refresh"]}),
+    )
+    .await;
+    assert_eq!(s, 204);
+    // r1 was never rotated: refused, nothing minted, the family lives.
+    assert_eq!(refresh(&app, &r1["refresh"]).await.0, 401);
+    assert_eq!(
+        off_runtime(&auth, r1["access"].as_str().unwrap()),
+        "user:alice"
+    );
+}
+
+#[test]
+fn the_family_claim_is_not_another_claims_name() {
+    for f in [
+        &(|j: &mut JwtSettings| j.user_id_claim = "fam".into()) as &dyn Fn(&mut JwtSettings),
+        &|j: &mut JwtSettings| {
+            j.check_revoke_token = true;
+            j.revoke_token_claim = "fam".into();
+        },
+    ] {
+        let err = Auth::<User>::builder(settings_with(f))
+            .users(users())
+            .blacklist(MemoryBlacklist::new())
+            .build()
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is the refresh family's claim"), "{err}");
+    }
+}

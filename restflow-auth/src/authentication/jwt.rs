@@ -125,28 +125,16 @@ pub(crate) fn check_user<U: AuthUser>(
 enum Revocations<'a> {
     None,
     Jti(&'a str),
-    Both(FamilyIds<'a>),
+    Both([&'a str; 2]),
 }
 
-struct FamilyIds<'a> {
-    jti: &'a str,
-    family: String,
-}
-
-impl FamilyIds<'_> {
-    fn each(&self) -> [&str; 2] {
-        [self.jti, &self.family]
-    }
-}
-
-fn revocations<'a>(jwt: &JwtState, token: &'a AccessToken) -> Revocations<'a> {
-    match (token.jti(), token.family().filter(|_| jwt.families())) {
+fn revocations(token: &AccessToken) -> Revocations<'_> {
+    let family = token.verified().family_key.as_deref();
+    // A revoked family stays revoked whatever the settings say now.
+    match (token.jti(), family) {
         ("", None) => Revocations::None,
         (jti, None) => Revocations::Jti(jti),
-        (jti, Some(fam)) => Revocations::Both(FamilyIds {
-            jti,
-            family: crate::jwt::family::revoked_key(fam),
-        }),
+        (jti, Some(family)) => Revocations::Both([jti, family]),
     }
 }
 
@@ -158,10 +146,10 @@ impl<U: AuthUser> Authenticator<U> for Jwt {
         };
         let token = AccessToken::verify_cached(&raw, jwt)?;
         if let Some(bl) = jwt.checked_blacklist() {
-            let revoked = match revocations(jwt, &token) {
+            let revoked = match revocations(&token) {
                 Revocations::None => false,
                 Revocations::Jti(jti) => bl.is_blacklisted(jti).await?,
-                Revocations::Both(ids) => bl.any_blacklisted(&ids.each()).await?,
+                Revocations::Both(ids) => bl.any_blacklisted(&ids).await?,
             };
             if revoked {
                 return Err(Rejection::TokenBlacklisted.into());
@@ -188,10 +176,10 @@ impl<U: AuthUser> Authenticator<U> for Jwt {
         };
         let token = AccessToken::verify_cached(&raw, jwt)?;
         if let Some(bl) = jwt.checked_blacklist() {
-            let revoked = match revocations(jwt, &token) {
+            let revoked = match revocations(&token) {
                 Revocations::None => false,
                 Revocations::Jti(jti) => bl.is_blacklisted_blocking(jti)?,
-                Revocations::Both(ids) => bl.any_blacklisted_blocking(&ids.each())?,
+                Revocations::Both(ids) => bl.any_blacklisted_blocking(&ids)?,
             };
             if revoked {
                 return Err(Rejection::TokenBlacklisted.into());

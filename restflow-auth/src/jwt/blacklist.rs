@@ -33,6 +33,13 @@ pub struct Entry<'a> {
 /// Where blacklisted token ids live. `expires_at` is the token's `exp`: an
 /// entry may be dropped after it. `Err` means the backend could not answer;
 /// callers fail closed.
+///
+/// Refresh families (`jwt/family.rs`) keep their marks here too, under
+/// ids no token has (`family:`, `rotated:`, `recent:`). The grace window
+/// of `jwt.refresh_reuse_grace_s` needs `is_blacklisted` to answer `false`
+/// once an entry's `expires_at` has passed, for `recent:` ids at least:
+/// every built-in backend does (simplejwt's tables for those ids); a
+/// backend that cannot must not be used with a grace window.
 pub trait Blacklist: Send + Sync + 'static {
     /// Adds `jti` until `expires_at` (idempotent).
     fn blacklist(&self, jti: &str, expires_at: i64)
@@ -47,8 +54,9 @@ pub trait Blacklist: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Whether any of `jtis` is blacklisted: an access token's jti and its
     /// refresh family's entry, checked on every request. By default one
-    /// [`is_blacklisted`](Blacklist::is_blacklisted) after the other; the
-    /// built-in backends answer in one round trip.
+    /// [`is_blacklisted`](Blacklist::is_blacklisted) after the other
+    /// (simplejwt's tables); memory, Redis, SQLite and PostgreSQL answer in
+    /// one round trip.
     fn any_blacklisted(&self, jtis: &[&str]) -> impl Future<Output = StoreResult<bool>> + Send {
         async move {
             for jti in jtis {

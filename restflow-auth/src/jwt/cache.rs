@@ -110,6 +110,7 @@ mod tests {
             user_id: None,
             revoke: None,
             fam: None,
+            family_key: None,
         })
     }
 

@@ -58,8 +58,19 @@ pub(crate) fn successor_jti(jti: &str) -> String {
     super::b64::encode(&digest[..16])
 }
 
-/// Startup checks of `jwt.refresh_reuse_grace_s`.
+/// Startup checks of `jwt.refresh_families` and `jwt.refresh_reuse_grace_s`.
 pub(crate) fn validate(s: &JwtSettings, has_blacklist: bool) -> Result<(), super::ConfigError> {
+    for (key, name) in [
+        ("jwt.user_id_claim", &s.user_id_claim),
+        ("jwt.revoke_token_claim", &s.revoke_token_claim),
+    ] {
+        if name == CLAIM {
+            return Err(super::ConfigError {
+                key,
+                message: format!("`{CLAIM}` is the refresh family's claim: name another"),
+            });
+        }
+    }
     if s.refresh_reuse_grace_s == 0 {
         return Ok(());
     }
@@ -92,11 +103,14 @@ impl JwtState {
     }
 
     /// Until when a revoked family's entry must live: past the expiry of
-    /// any token of it minted up to now.
+    /// any token of it minted up to now, or by a request that passed its
+    /// check just before (a retry's twin outlives its successor by up to
+    /// the grace window; a minute covers a slow request).
     fn family_until(&self) -> i64 {
         let s = &self.settings;
         let longest = s.refresh_token_lifetime_s.max(s.access_token_lifetime_s);
-        self.keep_until(unix_now().saturating_add(longest as i64))
+        let margin = s.refresh_reuse_grace_s.saturating_add(60);
+        self.keep_until(unix_now().saturating_add(longest.saturating_add(margin) as i64))
     }
 }
 
@@ -122,8 +136,8 @@ pub(crate) async fn admit(
     bl: &Blacklists,
     token: &RefreshToken,
 ) -> Result<Admission, AuthError> {
-    let fam = token.verified().fam.as_deref().filter(|_| jwt.families());
-    if let Some(fam) = fam
+    // A revoked family stays revoked whatever the settings say now.
+    if let Some(fam) = token.verified().fam.as_deref()
         && bl.is_blacklisted(&revoked_key(fam)).await?
     {
         return Err(Rejection::TokenBlacklisted.into());
@@ -162,24 +176,38 @@ pub(crate) async fn reused(
     Err(Rejection::TokenBlacklisted.into())
 }
 
-/// Before the one-winner step of the rotation of `token`: marks it rotated
-/// (a later presentation is a reuse) and opens the grace window. Written
-/// first, so that a token is never rotated unmarked; a loser's mark is
-/// true too (the token is being rotated).
-pub(crate) async fn rotating(
+/// The one-winner step of the rotation of `token`. In a family, the atomic
+/// insert of `rotated:<jti>` decides: a loser presented a token being
+/// rotated, a reuse (or, within the grace window, a retry); the winner
+/// then blacklists the jti itself, and is refused if a logout got there
+/// first; only then does the grace window open. Without a family, the
+/// jti's own insert decides, as before families.
+pub(crate) async fn rotate(
     jwt: &JwtState,
     bl: &Blacklists,
     token: &RefreshToken,
-) -> Result<(), AuthError> {
-    if !jwt.families() || token.family().is_none() {
-        return Ok(());
+) -> Result<Admission, AuthError> {
+    let entry = token.entry(jwt);
+    if !jwt.families() || token.family().is_none() || token.jti().is_empty() {
+        return if bl.check_and_blacklist_entry(&entry).await? {
+            Ok(Admission::Fresh)
+        } else {
+            Err(Rejection::TokenBlacklisted.into())
+        };
     }
-    bl.blacklist(&rotated_key(token.jti()), jwt.keep_until(token.exp()))
-        .await?;
+    if !bl
+        .check_and_blacklist(&rotated_key(token.jti()), entry.expires_at)
+        .await?
+    {
+        return reused(jwt, bl, token).await;
+    }
+    if !bl.check_and_blacklist_entry(&entry).await? {
+        return Err(Rejection::TokenBlacklisted.into());
+    }
     let grace = jwt.settings.refresh_reuse_grace_s;
     if grace > 0 {
         let until = unix_now().saturating_add(grace as i64);
         bl.blacklist(&recent_key(token.jti()), until).await?;
     }
-    Ok(())
+    Ok(Admission::Fresh)
 }

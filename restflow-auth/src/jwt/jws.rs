@@ -97,11 +97,35 @@ impl<'de> Deserialize<'de> for Object<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object<'de>, A::Error> {
                 let mut pairs: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::with_capacity(8);
+                // Past a few members, an index: a hostile header of many
+                // thousand members stays linear.
+                let mut index: Option<std::collections::HashMap<Cow<'de, str>, usize>> = None;
                 while let Some(Key(k)) = map.next_key()? {
                     let v: &'de RawValue = map.next_value()?;
+                    if let Some(ix) = &mut index {
+                        match ix.get(&k) {
+                            Some(&i) => pairs[i].1 = v,
+                            None => {
+                                ix.insert(k.clone(), pairs.len());
+                                pairs.push((k, v));
+                            }
+                        }
+                        continue;
+                    }
                     match pairs.iter_mut().find(|(n, _)| *n == k) {
                         Some(slot) => slot.1 = v,
-                        None => pairs.push((k, v)),
+                        None => {
+                            pairs.push((k, v));
+                            if pairs.len() > 32 {
+                                index = Some(
+                                    pairs
+                                        .iter()
+                                        .enumerate()
+                                        .map(|(i, (n, _))| (n.clone(), i))
+                                        .collect(),
+                                );
+                            }
+                        }
                     }
                 }
                 Ok(Object(pairs))
@@ -335,6 +359,9 @@ pub struct Verified {
     pub(crate) user_id: Option<serde_json::Value>,
     pub(crate) revoke: Option<String>,
     pub(crate) fam: Option<String>,
+    /// `family:<fam>`, the blacklist entry of the family's revocation,
+    /// built once per verification (a cached token checks it per request).
+    pub(crate) family_key: Option<Box<str>>,
 }
 
 /// The current time as Python's `datetime.now().timestamp()` (a float).
@@ -641,6 +668,9 @@ pub fn decode(
         .and_then(|v| serde_json::from_str::<serde_json::Value>(v.get()).ok());
     let revoke = claims.revoke.and_then(string);
     let fam = claims.fam.and_then(string);
+    let family_key = fam
+        .as_deref()
+        .map(|f| super::family::revoked_key(f).into_boxed_str());
     Ok(Verified {
         payload: payload.into_boxed_str(),
         jti,
@@ -648,6 +678,7 @@ pub fn decode(
         user_id,
         revoke,
         fam,
+        family_key,
     })
 }
 

@@ -198,6 +198,9 @@ impl JwtState {
             exp,
             user_id: Some(user_id),
             revoke,
+            family_key: fam
+                .as_deref()
+                .map(|f| family::revoked_key(f).into_boxed_str()),
             fam,
         };
         Ok((raw, verified))

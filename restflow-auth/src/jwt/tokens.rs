@@ -198,11 +198,18 @@ impl RefreshToken {
         )
     }
 
-    /// This token as a blacklist entry.
+    /// This token as a blacklist entry. In a family it is kept the grace
+    /// window longer: a retry's twin (the same jti) expires up to that much
+    /// later.
     pub fn entry<'a>(&'a self, jwt: &JwtState) -> super::Entry<'a> {
+        let twin = if self.claims.fam.is_some() {
+            jwt.settings.refresh_reuse_grace_s as i64
+        } else {
+            0
+        };
         super::Entry {
             jti: self.jti(),
-            expires_at: jwt.keep_until(self.exp()),
+            expires_at: jwt.keep_until(self.exp()).saturating_add(twin),
             token: &self.raw,
             user_id: self.user_id(),
         }

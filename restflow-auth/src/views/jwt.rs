@@ -207,10 +207,7 @@ fn refresh<U: AuthUser>(
             if let Some(bl) = blacklist
                 && matches!(admission, Admission::Fresh)
             {
-                family::rotating(jwt, bl, &token).await?;
-                if !bl.check_and_blacklist_entry(&token.entry(jwt)).await? {
-                    family::reused(jwt, bl, &token).await?;
-                }
+                family::rotate(jwt, bl, &token).await?;
             }
             let access = token.access_token(jwt)?;
             let rotated = token.rotate(jwt)?;
