@@ -53,6 +53,17 @@ async fn login(app: &Router) -> Value {
     b
 }
 
+/// The blacklist view (logout) on `refresh`: its status.
+async fn logout(app: &Router, refresh: &Value) -> u16 {
+    post(
+        app,
+        "/api/auth/token/blacklist/",
+        json!({"refresh": refresh}),
+    )
+    .await
+    .0
+}
+
 async fn refresh(app: &Router, refresh: &Value) -> (u16, Value) {
     post(app, "/api/auth/token/refresh/", json!({"refresh": refresh})).await
 }
@@ -226,13 +237,7 @@ async fn a_token_blacklisted_at_logout_is_refused_and_ends_nothing() {
     let (app, auth) = app_on(MemoryBlacklist::new(), |_| {});
     let r0 = login(&app).await;
     let (_, r1) = refresh(&app, &r0["refresh"]).await;
-    let (s, _) = post(
-        &app,
-        "/api/auth/token/blacklist/",
-        json!({"refresh": r1["refresh"]}),
-    )
-    .await;
-    assert_eq!(s, 204);
+    assert_eq!(logout(&app, &r1["refresh"]).await, 204);
     let (s, b) = refresh(&app, &r1["refresh"]).await;
     assert_eq!((s, &b["detail"]), (401, &json!(REVOKED)));
     // As drf-restflow: the pair's access token lives until it expires.
@@ -266,13 +271,7 @@ async fn a_logout_within_the_grace_window_is_not_a_retry() {
     let (app, auth) = app_on(MemoryBlacklist::new(), |j| j.refresh_reuse_grace_s = 5);
     let r0 = login(&app).await;
     let (_, r1) = refresh(&app, &r0["refresh"]).await;
-    let (s, _) = post(
-        &app,
-        "/api/auth/token/blacklist/",
-        json!({"refresh": r1["refresh"]}),
-    )
-    .await;
-    assert_eq!(s, 204);
+    assert_eq!(logout(&app, &r1["refresh"]).await, 204);
     // r1 was never rotated: refused, nothing minted, the family lives.
     assert_eq!(refresh(&app, &r1["refresh"]).await.0, 401);
     assert_eq!(

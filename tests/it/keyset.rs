@@ -394,15 +394,38 @@ fn whoami(addr: &str, token: &str) -> u16 {
     .status
 }
 
+/// The conformance example on the keys of `dir`.
+fn start_on(dir: &std::path::Path) -> Option<crate::conformance::Server> {
+    crate::conformance::start_with("memory", "memory", &["--jwt-keys", dir.to_str().unwrap()])
+}
+
+/// Real PyJWT's `PyJWKClient` on the server's set: `[kid, alg, user_id]`
+/// of each token.
+fn pyjwks(py: &str, addr: &str, tokens: &Value) -> Value {
+    let out = std::process::Command::new(py)
+        .args([
+            "-c",
+            PYJWKS,
+            &format!("http://{addr}/.well-known/jwks.json"),
+            &tokens.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn the_conformance_server_rotates_its_key_dir_and_pyjwt_reads_its_jwks() {
     let Some(py) = crate::pyjwt::python() else {
         return;
     };
     let dir = key_dir("rotate", "ec-1");
-    let Some(server) =
-        crate::conformance::start_with("memory", "memory", &["--jwt-keys", dir.to_str().unwrap()])
-    else {
+    let Some(server) = start_on(&dir) else {
         return;
     };
     let (access, refresh) = obtain(&server.addr);
@@ -428,9 +451,7 @@ fn the_conformance_server_rotates_its_key_dir_and_pyjwt_reads_its_jwks() {
 
     // Rotate: the next start signs with ed-1; the first token still works.
     std::fs::write(dir.join("ACTIVE"), "ed-1").unwrap();
-    let Some(rotated) =
-        crate::conformance::start_with("memory", "memory", &["--jwt-keys", dir.to_str().unwrap()])
-    else {
+    let Some(rotated) = start_on(&dir) else {
         return;
     };
     let (access2, _) = obtain(&rotated.addr);
@@ -450,24 +471,12 @@ fn the_conformance_server_rotates_its_key_dir_and_pyjwt_reads_its_jwks() {
     assert_eq!(header_of(r.body["access"].as_str().unwrap())["kid"], "ed-1");
 
     // Real PyJWT's JWKS client picks each token's key by kid and verifies.
-    let tokens = json!([access, access2, r.body["access"]]).to_string();
-    let out = std::process::Command::new(&py)
-        .args([
-            "-c",
-            PYJWKS,
-            &format!("http://{}/.well-known/jwks.json", rotated.addr),
-            &tokens,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let answers: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        answers,
+        pyjwks(
+            &py,
+            &rotated.addr,
+            &json!([access, access2, r.body["access"]])
+        ),
         json!([
             ["ec-1", "ES256", 1],
             ["ed-1", "EdDSA", 1],
@@ -476,30 +485,14 @@ fn the_conformance_server_rotates_its_key_dir_and_pyjwt_reads_its_jwks() {
     );
     // An RSA-signed token (the third key) verifies there and here.
     std::fs::write(dir.join("ACTIVE"), "rsa-1").unwrap();
-    let Some(third) =
-        crate::conformance::start_with("memory", "memory", &["--jwt-keys", dir.to_str().unwrap()])
-    else {
+    let Some(third) = start_on(&dir) else {
         return;
     };
     let (access3, _) = obtain(&third.addr);
     assert_eq!(header_of(&access3)["alg"], "RS256");
     assert_eq!(whoami(&rotated.addr, &access3), 200);
-    let out = std::process::Command::new(&py)
-        .args([
-            "-c",
-            PYJWKS,
-            &format!("http://{}/.well-known/jwks.json", third.addr),
-            &json!([access3]).to_string(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_eq!(
-        serde_json::from_slice::<Value>(&out.stdout).unwrap(),
+        pyjwks(&py, &third.addr, &json!([access3])),
         json!([["rsa-1", "RS256", 1]])
     );
     // A key dir whose ACTIVE names no key fails at startup with the fix.
