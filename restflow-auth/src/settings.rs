@@ -696,75 +696,90 @@ impl Settings {
     }
 }
 
-impl JwtSettings {
-    /// The JWT rules: algorithm, key shapes and sizes, names.
-    pub fn validate(&self) -> Result<()> {
-        let alg = self.algorithm.as_str();
-        if alg.eq_ignore_ascii_case("none") {
-            return invalid(
+/// The rules of one JWT key: the algorithm, and the key's shape and size
+/// for it. `public_derived`: an absent public key of an asymmetric
+/// private key is derived (a key of `[[jwt.keys]]`) rather than missing.
+pub(crate) fn check_key(
+    alg: &str,
+    signing_key: Option<&Secret>,
+    verifying_key: Option<&str>,
+    public_derived: bool,
+) -> Result<()> {
+    if alg.eq_ignore_ascii_case("none") {
+        return invalid(
                 "jwt.algorithm",
                 "'none' disables signature verification and is unsafe; choose HS256 or another of HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA".into(),
             );
-        }
-        if !JWT_ALGORITHMS.contains(&alg) {
-            return invalid(
-                "jwt.algorithm",
-                format!(
-                    "'{alg}' is not supported; choose one of {}",
-                    JWT_ALGORITHMS.join(", ")
-                ),
-            );
-        }
-        let hmac_len = match alg {
-            "HS256" => Some(32),
-            "HS384" => Some(48),
-            "HS512" => Some(64),
-            _ => None,
-        };
-        if let Some(key) = &self.signing_key {
-            let key = key.expose();
-            let pem = key.contains("-----BEGIN ");
-            match hmac_len {
-                Some(_) if pem => {
-                    return invalid(
-                        "jwt.signing_key",
-                        format!(
-                            "{alg} expects an HMAC secret, but the key looks like a PEM-encoded asymmetric key; use an RS/PS/ES/EdDSA algorithm with it, or a random secret"
-                        ),
-                    );
-                }
-                Some(min) if key.len() < min => {
-                    return invalid(
-                        "jwt.signing_key",
-                        format!(
-                            "an {alg} secret must be at least {min} bytes (it has {}); generate one with `openssl rand -base64 48`",
-                            key.len()
-                        ),
-                    );
-                }
-                None if !pem => {
-                    return invalid(
-                        "jwt.signing_key",
-                        format!(
-                            "{alg} needs a PEM-encoded private key, but the key looks like an HMAC secret; use HS256/HS384/HS512 with a secret"
-                        ),
-                    );
-                }
-                None if self
-                    .verifying_key
-                    .as_deref()
-                    .is_none_or(|k| !k.contains("-----BEGIN ")) =>
-                {
-                    return invalid(
-                        "jwt.verifying_key",
-                        format!(
-                            "{alg} needs the PEM-encoded public key in `jwt.verifying_key`; it is not derived from the signing key"
-                        ),
-                    );
-                }
-                _ => {}
+    }
+    if !JWT_ALGORITHMS.contains(&alg) {
+        return invalid(
+            "jwt.algorithm",
+            format!(
+                "'{alg}' is not supported; choose one of {}",
+                JWT_ALGORITHMS.join(", ")
+            ),
+        );
+    }
+    let hmac_len = match alg {
+        "HS256" => Some(32),
+        "HS384" => Some(48),
+        "HS512" => Some(64),
+        _ => None,
+    };
+    if let Some(key) = signing_key {
+        let key = key.expose();
+        let pem = key.contains("-----BEGIN ");
+        match hmac_len {
+            Some(_) if pem => {
+                return invalid(
+                    "jwt.signing_key",
+                    format!(
+                        "{alg} expects an HMAC secret, but the key looks like a PEM-encoded asymmetric key; use an RS/PS/ES/EdDSA algorithm with it, or a random secret"
+                    ),
+                );
             }
+            Some(min) if key.len() < min => {
+                return invalid(
+                    "jwt.signing_key",
+                    format!(
+                        "an {alg} secret must be at least {min} bytes (it has {}); generate one with `openssl rand -base64 48`",
+                        key.len()
+                    ),
+                );
+            }
+            None if !pem => {
+                return invalid(
+                    "jwt.signing_key",
+                    format!(
+                        "{alg} needs a PEM-encoded private key, but the key looks like an HMAC secret; use HS256/HS384/HS512 with a secret"
+                    ),
+                );
+            }
+            None if !(public_derived && verifying_key.is_none())
+                && verifying_key.is_none_or(|k| !k.contains("-----BEGIN ")) =>
+            {
+                return invalid(
+                    "jwt.verifying_key",
+                    format!(
+                        "{alg} needs the PEM-encoded public key in `jwt.verifying_key`; it is not derived from the signing key"
+                    ),
+                );
+            }
+            _ => {}
         }
+    }
+    Ok(())
+}
+
+impl JwtSettings {
+    /// The JWT rules: algorithm, key shapes and sizes, names.
+    pub fn validate(&self) -> Result<()> {
+        check_key(
+            &self.algorithm,
+            self.signing_key.as_ref(),
+            self.verifying_key.as_deref(),
+            false,
+        )?;
         if self.access_token_lifetime_s == 0 || self.refresh_token_lifetime_s == 0 {
             return invalid(
                 "jwt.access_token_lifetime_s",

@@ -1,7 +1,6 @@
 //! The suite every JWT blacklist backend passes (memory, Redis, SQLite,
 //! PostgreSQL), and the rotation race through the refresh view.
 
-use axum::Router;
 use axum::body::Body;
 use restflow_auth::jwt::Blacklist;
 use restflow_auth::prelude::*;
@@ -9,7 +8,6 @@ use serde_json::json;
 
 use crate::common::User;
 use crate::handlers::send;
-use crate::jwt::{settings_with, users};
 
 pub(crate) fn later() -> i64 {
     std::time::SystemTime::now()
@@ -72,16 +70,8 @@ pub(crate) async fn suite(bl: &impl Blacklist) {
 /// one 200; the others are reuses of a rotated token, so the family ends:
 /// no token of it (the winner's pair included) works afterwards.
 pub(crate) async fn race(blacklist: impl Blacklist) {
-    // Allowed for the memory backend; the others are shared anyway.
-    let s = settings_with(|j| j.allow_local_blacklist = true);
-    let auth = Auth::<User>::builder(s)
-        .users(users())
-        .blacklist(blacklist)
-        .build()
-        .unwrap();
-    let app = Router::new()
-        .nest("/api/auth", auth.jwt_routes())
-        .layer(auth.layer());
+    // The process-local opt-in is on (memory); the others are shared anyway.
+    let (app, auth) = crate::family::app_on(blacklist, |_| {});
     let post = |uri: &str, body: String| {
         http::Request::post(uri)
             .header("content-type", "application/json")

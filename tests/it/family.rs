@@ -21,7 +21,10 @@ use crate::jwt::{settings_with, state, users};
 
 const REVOKED: &str = "Token has been blacklisted.";
 
-fn app_on(blacklist: impl Blacklist, f: impl FnOnce(&mut JwtSettings)) -> (Router, Auth<User>) {
+pub(crate) fn app_on(
+    blacklist: impl Blacklist,
+    f: impl FnOnce(&mut JwtSettings),
+) -> (Router, Auth<User>) {
     let auth = Auth::<User>::builder(settings_with(f))
         .users(users())
         .blacklist(blacklist)

@@ -72,7 +72,17 @@ impl fmt::Debug for JwtKeys {
     }
 }
 
-pub(crate) fn algorithm(name: &str) -> Option<(&'static str, Algorithm)> {
+/// The keyed state of an HMAC algorithm; `None` for another algorithm.
+fn hmac_key(alg: Algorithm, secret: &[u8]) -> Option<HmacKey> {
+    Some(match alg {
+        Algorithm::HS256 => HmacKey::S256(Hmac::new_from_slice(secret).expect("any length")),
+        Algorithm::HS384 => HmacKey::S384(Hmac::new_from_slice(secret).expect("any length")),
+        Algorithm::HS512 => HmacKey::S512(Hmac::new_from_slice(secret).expect("any length")),
+        _ => return None,
+    })
+}
+
+fn algorithm(name: &str) -> Option<(&'static str, Algorithm)> {
     Some(match name {
         "HS256" => ("HS256", Algorithm::HS256),
         "HS384" => ("HS384", Algorithm::HS384),
@@ -140,19 +150,15 @@ impl JwtKeys {
         let (name, alg) = algorithm(p.algorithm)
             .ok_or_else(|| cfg_err(algorithm_name, format!("{}unsupported", p.label)))?;
         ensure_provider();
-        let hmac = |key: &[u8]| match alg {
-            Algorithm::HS256 => HmacKey::S256(Hmac::new_from_slice(key).expect("any length")),
-            Algorithm::HS384 => HmacKey::S384(Hmac::new_from_slice(key).expect("any length")),
-            _ => HmacKey::S512(Hmac::new_from_slice(key).expect("any length")),
-        };
-        let (signer, public) = if matches!(
-            alg,
-            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
-        ) {
+        let hmac = matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512);
+        let (signer, public) = if hmac {
             let key = p.signing_key.ok_or_else(|| {
                 cfg_err(signing_name, format!("{}{name} needs its secret", p.label))
             })?;
-            (Signer::Hmac(hmac(key)), None)
+            (
+                Signer::Hmac(hmac_key(alg, key).expect("an HMAC algorithm")),
+                None,
+            )
         } else {
             let label = p.label;
             let bad = |name_of: &'static str, what: &str, e: jsonwebtoken::errors::Error| {
@@ -257,18 +263,14 @@ impl JwtKeys {
     /// HMAC keys from raw bytes (a binary secret, e.g. from a JWK), for
     /// `HS256`, `HS384` or `HS512`. No length rule is applied here.
     pub fn hmac(algorithm_name: &str, secret: &[u8]) -> Result<Self, ConfigError> {
-        let signer = match algorithm_name {
-            "HS256" => HmacKey::S256(Hmac::new_from_slice(secret).expect("any length")),
-            "HS384" => HmacKey::S384(Hmac::new_from_slice(secret).expect("any length")),
-            "HS512" => HmacKey::S512(Hmac::new_from_slice(secret).expect("any length")),
-            other => {
-                return Err(cfg_err(
-                    "jwt.algorithm",
-                    format!("'{other}' is not an HMAC algorithm"),
-                ));
-            }
+        let not_hmac = || {
+            cfg_err(
+                "jwt.algorithm",
+                format!("'{algorithm_name}' is not an HMAC algorithm"),
+            )
         };
-        let (name, algorithm) = algorithm(algorithm_name).expect("HMAC names are known");
+        let (name, algorithm) = algorithm(algorithm_name).ok_or_else(not_hmac)?;
+        let signer = hmac_key(algorithm, secret).ok_or_else(not_hmac)?;
         Ok(JwtKeys {
             name,
             algorithm,

@@ -160,18 +160,13 @@ impl KeySet {
             };
             // The default key's rules (algorithm names, secret lengths, key
             // families), except that a public PEM may be derived here.
-            let rules = JwtSettings {
-                signing_key: k.signing_key.clone(),
-                verifying_key: k
-                    .verifying_key
-                    .clone()
-                    .or_else(|| Some("-----BEGIN (derived)".into())),
-                algorithm: alg.clone(),
-                ..JwtSettings::default()
-            };
-            rules
-                .validate()
-                .map_err(|e| err("jwt.keys", format!("{label}{e}")))?;
+            crate::settings::check_key(
+                &alg,
+                k.signing_key.as_ref(),
+                k.verifying_key.as_deref(),
+                true,
+            )
+            .map_err(|e| err("jwt.keys", format!("{label}{e}")))?;
             let keys = JwtKeys::new(&KeyParts {
                 algorithm: &alg,
                 signing_key: k.signing_key.as_ref().map(|s| s.expose().as_bytes()),

@@ -50,17 +50,7 @@ pub(crate) fn cookie_count(req: &Request<'_>, name: &str) -> usize {
     let Some(header) = req.meta("cookie") else {
         return 0;
     };
-    header
-        .split(';')
-        .filter(|chunk| {
-            let (key, value) = chunk.split_once('=').unwrap_or(("", chunk));
-            let (key, value) = (
-                key.trim_matches(is_py_space),
-                value.trim_matches(is_py_space),
-            );
-            (!key.is_empty() || !value.is_empty()) && key == name
-        })
-        .count()
+    pairs(&header).filter(|(key, _)| *key == name).count()
 }
 
 /// Python's `str.isspace` on the characters Latin-1 text can hold.
@@ -71,20 +61,24 @@ fn is_py_space(c: char) -> bool {
     )
 }
 
-/// Django's `parse_cookie`, keeping only the last value of `name`.
-fn parse_last<'t>(text: &'t str, name: &str) -> Option<&'t str> {
-    let mut found = None;
-    for chunk in text.split(';') {
+/// Django's `parse_cookie`: the `(name, value)` pairs of a `Cookie` header.
+fn pairs(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    text.split(';').filter_map(|chunk| {
         let (key, value) = chunk.split_once('=').unwrap_or(("", chunk));
         let (key, value) = (
             key.trim_matches(is_py_space),
             value.trim_matches(is_py_space),
         );
-        if (!key.is_empty() || !value.is_empty()) && key == name {
-            found = Some(value);
-        }
-    }
-    found
+        (!key.is_empty() || !value.is_empty()).then_some((key, value))
+    })
+}
+
+/// Django's `parse_cookie`, keeping only the last value of `name`.
+fn parse_last<'t>(text: &'t str, name: &str) -> Option<&'t str> {
+    pairs(text)
+        .filter(|(key, _)| *key == name)
+        .last()
+        .map(|(_, v)| v)
 }
 
 /// Python's `http.cookies._unquote`: a value in double quotes loses them,

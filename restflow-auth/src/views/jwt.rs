@@ -85,12 +85,7 @@ fn refresh_field<U: AuthUser>(
     if let Some(cookies) = ctx.store::<JwtCookies>()
         && !data.contains_key("refresh")
     {
-        let body = parts.extensions.get::<crate::layer::BufferedBody>();
-        let req = crate::request::Request::new(parts);
-        let req = match body {
-            Some(b) => req.with_body(&b.0),
-            None => req,
-        };
+        let req = super::buffered_request(parts);
         let from_cookie = cookies
             .refresh(&req)
             .and_then(|raw| match raw {

@@ -102,6 +102,16 @@ pub(crate) fn json(status: StatusCode, body: String) -> Response {
     res
 }
 
+/// The view's request with the body [`read_body`] buffered (a CSRF token
+/// may come in a form field).
+pub(crate) fn buffered_request(parts: &http::request::Parts) -> crate::request::Request<'_> {
+    let req = crate::request::Request::new(parts);
+    match parts.extensions.get::<crate::layer::BufferedBody>() {
+        Some(b) => req.with_body(b.as_ref()),
+        None => req,
+    }
+}
+
 pub(crate) fn lang(parts: &http::request::Parts) -> Option<&str> {
     parts
         .headers

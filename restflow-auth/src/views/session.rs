@@ -15,7 +15,6 @@ use crate::authentication::{Authenticator, Outcome};
 use crate::context::{Auth, Context};
 use crate::dispatch::Denial;
 use crate::error::{AuthError, Rejected, Rejection};
-use crate::layer::BufferedBody;
 use crate::request::Request;
 use crate::session::{cookie, cookies, csrf, valid_key};
 use crate::user::{AuthUser, UserId};
@@ -162,11 +161,7 @@ fn logout<U: AuthUser>(
     Box::pin(async move {
         // Session-authenticated: a logged-in POST must pass the CSRF check,
         // whose token may come in the form body.
-        let body = parts.extensions.get::<BufferedBody>();
-        let mut req = Request::new(&parts);
-        if let Some(b) = body {
-            req = req.with_body(b.as_ref());
-        }
+        let req = super::buffered_request(&parts);
         let outcome: Outcome<U> = Session.authenticate(&req, &ctx).await;
         let result: Result<Response, AuthError> = async {
             outcome?;
