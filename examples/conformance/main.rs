@@ -4,6 +4,7 @@
 //! cargo run --release --example conformance -- --fixtures PATH --addr 127.0.0.1:PORT \
 //!     [--store memory|sqlite:PATH|postgres:URL] [--blacklist memory|sqlite:PATH|postgres:URL|redis:URL]
 //!     [--throttle memory|redis://URL] [--jwt-keys DIR]
+//!     [--external-jwks URL --external-issuer ISS --external-audience AUD]
 //! ```
 //!
 //! `--jwt-keys DIR`: the built-in JWT signs with the keys of DIR, one PKCS#8
@@ -11,6 +12,11 @@
 //! algorithm follows the key: RS256, ES256, EdDSA) and a file `ACTIVE`
 //! holding the kid that signs. Every key verifies, and the public set is
 //! served at `/.well-known/jwks.json`.
+//!
+//! `--external-jwks URL --external-issuer ISS --external-audience AUD`
+//! (all three): `/api/whoami/external/` accepts the tokens of that issuer
+//! (`ExternalJwt`, IsAuthenticated; `sub` names a username of the
+//! fixtures), its keys fetched from the JWK set at URL.
 //!
 //! ```text
 //! ```
@@ -32,7 +38,7 @@ restflow_auth::config! {
 fn usage(msg: &str) -> ! {
     eprintln!("error: {msg}");
     eprintln!(
-        "usage: conformance --fixtures PATH --addr HOST:PORT [--store memory|sqlite:PATH|postgres:URL] [--blacklist memory|sqlite:PATH|postgres:URL|redis:URL] [--throttle memory|redis://URL] [--jwt-keys DIR]"
+        "usage: conformance --fixtures PATH --addr HOST:PORT [--store memory|sqlite:PATH|postgres:URL] [--blacklist memory|sqlite:PATH|postgres:URL|redis:URL] [--throttle memory|redis://URL] [--jwt-keys DIR] [--external-jwks URL --external-issuer ISS --external-audience AUD]"
     );
     std::process::exit(2);
 }
@@ -57,6 +63,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let mut fixtures = None;
     let mut jwt_keys = None;
+    let (mut ext_jwks, mut ext_issuer, mut ext_audience) = (None, None, None);
     let mut addr = "127.0.0.1:8000".to_owned();
     let (mut store, mut blacklist, mut throttle) =
         (Backend::Memory, Backend::Memory, Backend::Memory);
@@ -80,9 +87,21 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
             "--jwt-keys" => jwt_keys = Some(std::path::PathBuf::from(value())),
+            "--external-jwks" => ext_jwks = Some(value()),
+            "--external-issuer" => ext_issuer = Some(value()),
+            "--external-audience" => ext_audience = Some(value()),
             other => usage(&format!("unknown flag {other}")),
         }
     }
+    let external = match (ext_jwks, ext_issuer, ext_audience) {
+        (Some(jwks), Some(issuer), Some(audience)) => Some(server::External {
+            jwks,
+            issuer,
+            audience,
+        }),
+        (None, None, None) => None,
+        _ => usage("--external-jwks, --external-issuer and --external-audience go together"),
+    };
     let path = fixtures.unwrap_or_else(|| usage("--fixtures is required"));
     let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
     let fixtures: serde_json::Value =
@@ -93,6 +112,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         &blacklist,
         &throttle,
         jwt_keys.as_deref(),
+        external.as_ref(),
     )
     .await?;
     let listener = tokio::net::TcpListener::bind(&addr).await?;

@@ -82,6 +82,24 @@ impl Backend {
     }
 }
 
+/// `--external-jwks URL --external-issuer ISS --external-audience AUD`:
+/// the external issuer `/api/whoami/external/` accepts tokens of.
+#[derive(Clone, Debug, Default)]
+pub struct External {
+    /// The issuer's JWK set.
+    pub jwks: String,
+    /// The `iss` its tokens carry.
+    pub issuer: String,
+    /// The `aud` they must name.
+    pub audience: String,
+}
+
+/// `/api/whoami/external/`: guarded by a policy layer (not the macros),
+/// so the server needs the external issuer only when the flags ask for it.
+async fn external_whoami(user: MaybeUser<User>) -> Json<Value> {
+    whoami(&user)
+}
+
 fn whoami(user: &RequestUser<User>) -> Json<Value> {
     Json(json!({ "id": user.user().map(|u| u.id), "username": user.username() }))
 }
@@ -338,8 +356,14 @@ pub async fn app(
     blacklist: &Backend,
     throttle: &Backend,
     jwt_keys: Option<&Path>,
+    external: Option<&External>,
 ) -> Result<Router, Box<dyn std::error::Error>> {
     let mut s = Settings::default();
+    if let Some(e) = external {
+        s.external_jwt.jwks_url = Some(e.jwks.clone());
+        s.external_jwt.issuer = Some(e.issuer.clone());
+        s.external_jwt.audience = Some(e.audience.clone());
+    }
     let j = &fixtures["jwt"];
     s.jwt.algorithm = string(&j["algorithm"], "jwt.algorithm")?;
     match jwt_keys {
@@ -432,8 +456,18 @@ pub async fn app(
         Some(_) => auth.jwks_routes()?,
         None => Router::new(),
     };
+    let external = match external {
+        Some(_) => Router::new()
+            .route(
+                "/api/whoami/external/",
+                get(external_whoami).post(external_whoami),
+            )
+            .route_layer(auth.policy::<(ExternalJwt,), (IsAuthenticated,)>()),
+        None => Router::new(),
+    };
     Ok(Router::new()
         .merge(jwks)
+        .merge(external)
         .route(
             "/api/openapi.json",
             get(move || std::future::ready(doc.clone())),

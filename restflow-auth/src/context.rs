@@ -460,6 +460,8 @@ impl<U: AuthUser> AuthBuilder<U> {
         install::<crate::jwt::JwtState>(&self.settings, &mut stores)?;
         #[cfg(feature = "jwt")]
         install::<crate::jwt::cookie::JwtCookies>(&self.settings, &mut stores)?;
+        #[cfg(feature = "external-jwt")]
+        install::<crate::jwt::external::ExternalIssuer>(&self.settings, &mut stores)?;
         let users = self.users.ok_or(BuildError::MissingUsers)?;
         let catalog = match self.catalog {
             Some(c) => c,

@@ -122,6 +122,8 @@ pub(crate) fn unix_now() -> i64 {
 }
 
 pub use authentication::basic::Basic;
+#[cfg(feature = "external-jwt")]
+pub use authentication::external::ExternalJwt;
 #[cfg(feature = "jwt")]
 pub use authentication::jwt::Jwt;
 pub use authentication::remote_user::RemoteUser;
@@ -162,6 +164,8 @@ pub use restflow_auth_macros::throttle;
 /// One import for handlers and authenticators.
 pub mod prelude {
     pub use crate::authentication::basic::Basic;
+    #[cfg(feature = "external-jwt")]
+    pub use crate::authentication::external::ExternalJwt;
     #[cfg(feature = "jwt")]
     pub use crate::authentication::jwt::Jwt;
     pub use crate::authentication::remote_user::RemoteUser;

@@ -77,6 +77,9 @@ pub struct Settings {
     /// The built-in JWT's cookie transport.
     #[cfg(feature = "jwt")]
     pub jwt_cookie: crate::jwt::cookie::JwtCookieSettings,
+    /// Tokens of an external issuer (`ExternalJwt`).
+    #[cfg(feature = "external-jwt")]
+    pub external_jwt: crate::jwt::external::ExternalJwtSettings,
     /// What a service beside Django shares with it (`SECRET_KEY`, ...).
     pub django: crate::django::DjangoSettings,
     /// Where the SQL stores are (for the management command).
@@ -106,6 +109,8 @@ impl Default for Settings {
             login: crate::lockout::LoginSettings::default(),
             #[cfg(feature = "jwt")]
             jwt_cookie: crate::jwt::cookie::JwtCookieSettings::default(),
+            #[cfg(feature = "external-jwt")]
+            external_jwt: crate::jwt::external::ExternalJwtSettings::default(),
             django: crate::django::DjangoSettings::default(),
             database: crate::database::DatabaseSettings::default(),
             default_language: "en".into(),

@@ -12,6 +12,7 @@ mod deny_warnings;
 mod differential;
 mod dispatch;
 mod django_stores;
+mod external;
 mod family;
 mod grpc;
 mod handlers;

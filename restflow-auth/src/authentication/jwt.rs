@@ -39,7 +39,16 @@ pub(crate) fn bearer<'a>(
     req: &Request<'a>,
     jwt: &JwtState,
 ) -> Result<Option<Cow<'a, str>>, AuthError> {
-    let types = &jwt.settings().auth_header_types;
+    bearer_of(req, &jwt.settings().auth_header_types)
+}
+
+/// The token of an `Authorization: <one of types> <token>` header (the
+/// scheme matched case-insensitively, as PyJWT's users do), `Ok(None)` when
+/// the header is not one of them.
+pub(crate) fn bearer_of<'a>(
+    req: &Request<'a>,
+    types: &[String],
+) -> Result<Option<Cow<'a, str>>, AuthError> {
     // Fast path: one header, `<Type> <token>` with a single space and
     // nothing else; `to_str` has already checked the bytes are visible ASCII.
     let mut values = req.headers().get_all(http::header::AUTHORIZATION).iter();

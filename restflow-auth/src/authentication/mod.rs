@@ -19,6 +19,9 @@
 //! blocking twin is generated.
 
 pub mod basic;
+#[cfg(feature = "external-jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "external-jwt")))]
+pub mod external;
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub mod jwt;

@@ -613,6 +613,17 @@ pub(crate) fn read<'p>(
     Ok(Read { claims, exp })
 }
 
+/// The `kid` of a token's header, when it has one (a string).
+pub(crate) fn header_kid(token: &str) -> Option<String> {
+    let segment = token.split('.').next()?;
+    let mut buf = Vec::new();
+    if !b64::decode_into(segment.as_bytes(), &mut buf) {
+        return None;
+    }
+    let text = std::str::from_utf8(&buf).ok()?;
+    object(text, "header").ok()?.get("kid").and_then(string)
+}
+
 /// PyJWT's `_validate_crit`: a non-empty list of strings, each an extension
 /// PyJWT supports (`b64`) and present in the header.
 fn check_crit(header: &Object<'_>, crit: &RawValue) -> Result<(), TokenError> {

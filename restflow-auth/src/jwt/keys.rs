@@ -233,6 +233,66 @@ impl JwtKeys {
         Ok(keys)
     }
 
+    /// A public key another issuer publishes (a member of its JWK set),
+    /// pinned to `algorithm_name`: the key's type must be the algorithm's
+    /// (RSA for RS*/PS*, at least 2048 bits; EC P-256 for ES256, P-384 for
+    /// ES384; OKP Ed25519 for EdDSA). A shared secret (`kty: oct`) is
+    /// refused: a key anyone who reads the set can sign with. The error
+    /// says why, for the log.
+    pub(crate) fn from_public_jwk(jwk: &Jwk, algorithm_name: &str) -> Result<Self, String> {
+        use jsonwebtoken::jwk::{AlgorithmParameters as P, EllipticCurve as C};
+        let (name, alg) =
+            algorithm(algorithm_name).ok_or_else(|| format!("unsupported alg {algorithm_name}"))?;
+        let fits = match (&jwk.algorithm, alg) {
+            (P::OctetKey(_), _) => {
+                return Err("a shared secret (kty oct) is never accepted from a key set".into());
+            }
+            (
+                P::RSA(rsa),
+                Algorithm::RS256
+                | Algorithm::RS384
+                | Algorithm::RS512
+                | Algorithm::PS256
+                | Algorithm::PS384
+                | Algorithm::PS512,
+            ) => {
+                let mut n = Vec::new();
+                if !b64::decode_into(rsa.n.as_bytes(), &mut n) {
+                    return Err("the RSA modulus is not base64url".into());
+                }
+                let bits = n
+                    .iter()
+                    .position(|b| *b != 0)
+                    .map_or(0, |i| (n.len() - i) * 8);
+                if bits < 2048 {
+                    return Err(format!(
+                        "an RSA key of {bits} bits (at least 2048 are needed)"
+                    ));
+                }
+                true
+            }
+            (P::EllipticCurve(ec), Algorithm::ES256) => ec.curve == C::P256,
+            (P::EllipticCurve(ec), Algorithm::ES384) => ec.curve == C::P384,
+            (P::OctetKeyPair(okp), Algorithm::EdDSA) => okp.curve == C::Ed25519,
+            _ => false,
+        };
+        if !fits {
+            return Err(format!("the key's type does not fit its alg {name}"));
+        }
+        ensure_provider();
+        let decoding = DecodingKey::from_jwk(jwk).map_err(|e| format!("unreadable key: {e}"))?;
+        Ok(JwtKeys {
+            name,
+            algorithm: alg,
+            signer: Signer::Asymmetric {
+                encoding: None,
+                decoding,
+            },
+            canonical_header: canonical_header(name),
+            public: Some(jwk.clone()),
+        })
+    }
+
     /// Whether this key has its private part (or secret).
     pub fn can_sign(&self) -> bool {
         !matches!(self.signer, Signer::Asymmetric { encoding: None, .. })

@@ -61,7 +61,13 @@ pub struct KeySet {
     /// A `kid` must name a member (a set was configured); otherwise any
     /// `kid` is verified by the one key, as PyJWT (and drf-restflow) do.
     strict: bool,
+    /// A token without `kid` is verified by the default key; off for a
+    /// published set of several keys, where no key is the default.
+    kidless: bool,
 }
+
+/// The message of a token whose `kid` names no key of a strict set.
+pub(crate) const UNKNOWN_KID: &str = "The token's \"kid\" names no key of this service.";
 
 impl fmt::Debug for KeySet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -235,6 +241,7 @@ impl KeySet {
             active,
             default: if has_default { 0 } else { active },
             strict,
+            kidless: true,
         })
     }
 
@@ -251,7 +258,42 @@ impl KeySet {
             active: 0,
             default: 0,
             strict: false,
+            kidless: true,
         }
+    }
+
+    /// The keys another issuer publishes, each under its `kid` (verified
+    /// strictly). A token without `kid` is verified only when the set holds
+    /// one key. `None` when `members` is empty.
+    pub(crate) fn published(members: Vec<(String, JwtKeys)>) -> Option<Self> {
+        if members.is_empty() {
+            return None;
+        }
+        let kidless = members.len() == 1;
+        Some(KeySet {
+            members: members
+                .into_iter()
+                .map(|(kid, keys)| Member {
+                    header: header(keys.algorithm(), &kid),
+                    kid: kid.into_boxed_str(),
+                    keys,
+                })
+                .collect(),
+            active: 0,
+            default: 0,
+            strict: true,
+            kidless,
+        })
+    }
+
+    /// How many keys the set holds.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether the set holds no key (never true of a built set).
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
     }
 
     /// The kid of the key that signs.
@@ -283,20 +325,21 @@ impl KeySet {
             .map(|m| &m.keys)
             .or_else(|| {
                 let d = &self.members[self.default].keys;
-                (d.canonical_header().as_bytes() == segment).then_some(d)
+                (self.kidless && d.canonical_header().as_bytes() == segment).then_some(d)
             })
     }
 
     /// The key for a token's `kid`: the default key without one.
     pub(crate) fn select(&self, kid: Option<&str>) -> Result<&JwtKeys, TokenError> {
         match kid {
-            None => Ok(&self.members[self.default].keys),
+            None if self.kidless => Ok(&self.members[self.default].keys),
+            None => Err(TokenError::Invalid(
+                "The token has no \"kid\" and the issuer publishes several keys.".into(),
+            )),
             Some(kid) => match self.members.iter().find(|m| &*m.kid == kid) {
                 Some(m) => Ok(&m.keys),
                 None if !self.strict => Ok(&self.members[self.default].keys),
-                None => Err(TokenError::Invalid(
-                    "The token's \"kid\" names no key of this service.".into(),
-                )),
+                None => Err(TokenError::Invalid(UNKNOWN_KID.into())),
             },
         }
     }

@@ -10,6 +10,9 @@ pub(crate) mod b64;
 pub mod blacklist;
 mod cache;
 pub mod cookie;
+#[cfg(feature = "external-jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "external-jwt")))]
+pub mod external;
 pub(crate) mod family;
 pub mod jws;
 pub mod keys;
@@ -17,6 +20,9 @@ pub mod keyset;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis_blacklist;
+#[cfg(feature = "external-jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "external-jwt")))]
+pub mod remote_keys;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub mod sql_blacklist;
