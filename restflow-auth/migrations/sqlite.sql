@@ -28,3 +28,11 @@ CREATE TABLE IF NOT EXISTS restflow_blacklisted_token (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS restflow_blacklisted_token_expires ON restflow_blacklisted_token (expires_at);
+-- Logout everywhere: per user (its id as JSON), the time before which its
+-- credentials are void, kept until no such credential can live.
+CREATE TABLE IF NOT EXISTS restflow_user_revocation (
+    user_key VARCHAR(255) NOT NULL PRIMARY KEY,
+    valid_after BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS restflow_user_revocation_expires ON restflow_user_revocation (expires_at);

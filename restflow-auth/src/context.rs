@@ -433,6 +433,13 @@ impl<U: AuthUser> AuthBuilder<U> {
         self
     }
 
+    /// Where logout everywhere records its per-user times
+    /// ([`revocation`](crate::revocation)); with one, every access token,
+    /// refresh token and session is checked against it.
+    pub fn revocations(self, store: impl crate::revocation::RevocationStore) -> Self {
+        self.with_store(crate::revocation::Revocations::new(store))
+    }
+
     /// The JWT blacklist backend (required while `jwt.blacklist_enabled`).
     #[cfg(feature = "jwt")]
     pub fn blacklist(self, backend: impl crate::jwt::Blacklist) -> Self {

@@ -74,6 +74,7 @@ pub mod permissions;
 #[cfg(feature = "redis")]
 mod redis_conn;
 pub mod request;
+pub mod revocation;
 pub mod session;
 pub mod settings;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

@@ -23,6 +23,7 @@ mod jwt_cookies;
 mod jwt_views;
 mod keyset;
 mod lockout;
+mod logout_everywhere;
 mod messages;
 mod openapi;
 mod parity;

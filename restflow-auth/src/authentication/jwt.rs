@@ -170,6 +170,9 @@ impl<U: AuthUser> Authenticator<U> for Jwt {
             .find(&lookup::<U>(jwt, v.user_id.as_ref())?)
             .await;
         let user = check_user(jwt, user, v.revoke.as_deref())?;
+        if crate::revocation::revoked(ctx, user.id(), v.iat).await? {
+            return Err(crate::revocation::token_revoked());
+        }
         if from_cookie {
             // A cookie comes with any request the browser makes: Django's
             // CSRF check, as SessionAuthentication runs it.
@@ -199,6 +202,9 @@ impl<U: AuthUser> Authenticator<U> for Jwt {
             .users()
             .find_blocking(&lookup::<U>(jwt, v.user_id.as_ref())?);
         let user = check_user(jwt, user, v.revoke.as_deref())?;
+        if crate::revocation::revoked_blocking(ctx, user.id(), v.iat)? {
+            return Err(crate::revocation::token_revoked());
+        }
         if from_cookie {
             // A cookie comes with any request the browser makes: Django's
             // CSRF check, as SessionAuthentication runs it.

@@ -169,6 +169,13 @@ fn conclude<U: AuthUser>(
     )
 }
 
+/// When a session began: written once, at login, it expires
+/// `session.cookie_age_s` later (logout everywhere compares this time).
+fn began<U: AuthUser>(ctx: &Context<U>, data: &SessionData) -> i64 {
+    let age = i64::try_from(ctx.settings().session.cookie_age_s).unwrap_or(i64::MAX);
+    data.expires_at.saturating_sub(age)
+}
+
 /// The session cookie names no live session: Django deletes it in the
 /// response (`SessionMiddleware`, an accessed session that is empty).
 fn forget<U: AuthUser>(req: &Request<'_>, ctx: &Context<U>) {
@@ -198,7 +205,15 @@ impl<U: AuthUser> Authenticator<U> for Session {
             Some(id) => ctx.users().find_by_id(&id).await,
             None => Ok(None),
         };
-        match conclude(req, ctx, sessions, &key, &data, user) {
+        let verdict = match conclude(req, ctx, sessions, &key, &data, user) {
+            Verdict::Done(Ok(Some(found)))
+                if crate::revocation::revoked(ctx, found.user.id(), began(ctx, &data)).await? =>
+            {
+                Verdict::Flush
+            }
+            other => other,
+        };
+        match verdict {
             Verdict::Done(outcome) => outcome,
             Verdict::Flush => {
                 sessions.delete(&key).await?;
@@ -227,7 +242,19 @@ impl<U: AuthUser> Authenticator<U> for Session {
             Some(id) => ctx.users().find_by_id_blocking(&id),
             None => Ok(None),
         };
-        match conclude(req, ctx, sessions, &key, &data, user) {
+        let verdict = match conclude(req, ctx, sessions, &key, &data, user) {
+            Verdict::Done(Ok(Some(found)))
+                if crate::revocation::revoked_blocking(
+                    ctx,
+                    found.user.id(),
+                    began(ctx, &data),
+                )? =>
+            {
+                Verdict::Flush
+            }
+            other => other,
+        };
+        match verdict {
             Verdict::Done(outcome) => outcome,
             Verdict::Flush => {
                 sessions.delete_blocking(&key)?;

@@ -107,6 +107,7 @@ mod tests {
             payload: "{}".into(),
             jti: None,
             exp,
+            iat: 0,
             user_id: None,
             revoke: None,
             fam: None,

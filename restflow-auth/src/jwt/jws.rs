@@ -356,6 +356,8 @@ pub struct Verified {
     pub(crate) payload: Box<str>,
     pub(crate) jti: Option<String>,
     pub(crate) exp: i64,
+    /// `iat` (required of these tokens): when it was issued.
+    pub(crate) iat: i64,
     pub(crate) user_id: Option<serde_json::Value>,
     pub(crate) revoke: Option<String>,
     pub(crate) fam: Option<String>,
@@ -674,6 +676,7 @@ pub fn decode(
         return Err(TokenError::WrongType(expected));
     }
     let jti = claims.jti.and_then(string);
+    let iat = claims.iat.and_then(time_claim).unwrap_or(0);
     let user_id = claims
         .user
         .and_then(|v| serde_json::from_str::<serde_json::Value>(v.get()).ok());
@@ -686,6 +689,7 @@ pub fn decode(
         payload: payload.into_boxed_str(),
         jti,
         exp: exp.expect("required"),
+        iat,
         user_id,
         revoke,
         fam,

@@ -202,6 +202,7 @@ impl JwtState {
             payload: json.into_boxed_str(),
             jti: Some(jti),
             exp,
+            iat: now,
             user_id: Some(user_id),
             revoke,
             family_key: fam

@@ -89,6 +89,7 @@ macro_rules! sql_session_store {
 
 #[cfg(feature = "django")]
 mod django_sessions;
+mod revocations;
 mod sessions;
 #[cfg(feature = "django")]
 mod simplejwt_blacklist;
@@ -102,6 +103,7 @@ use std::time::Duration;
 #[cfg(feature = "django")]
 #[cfg_attr(docsrs, doc(cfg(feature = "django")))]
 pub use self::django_sessions::DjangoSessions;
+pub use self::revocations::SqlRevocations;
 pub use self::sessions::SqlSessions;
 #[cfg(feature = "django")]
 #[cfg_attr(docsrs, doc(cfg(feature = "django")))]
@@ -394,7 +396,7 @@ macro_rules! database {
             pub async fn cleanup(&self) -> StoreResult<u64> {
                 let now = crate::unix_now();
                 let mut n = 0;
-                for table in ["restflow_session", "restflow_blacklisted_token"] {
+                for table in ["restflow_session", "restflow_blacklisted_token", "restflow_user_revocation"] {
                     let q = sql::<$db>(&format!("DELETE FROM {table} WHERE expires_at <= {{1}}"));
                     n += sqlx::query(&q)
                         .bind(now)
@@ -487,6 +489,12 @@ macro_rules! database {
             /// The sessions, in `restflow_session`.
             pub fn sessions(&self) -> SqlSessions<$db> {
                 SqlSessions::<$db>::new(self)
+            }
+
+            /// The per-user revocation times (logout everywhere), in
+            /// `restflow_user_revocation`.
+            pub fn revocations(&self) -> SqlRevocations<$db> {
+                SqlRevocations::<$db>::new(self)
             }
 
             /// simplejwt's blacklist tables, shared with a Django service;

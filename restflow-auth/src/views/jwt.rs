@@ -185,7 +185,11 @@ fn refresh<U: AuthUser>(
             if !user.is_active() {
                 return Err(Rejection::UserInactive.into());
             }
-            check_user(jwt, Ok(Some(user)), token.verified().revoke.as_deref())?;
+            let user = check_user(jwt, Ok(Some(user)), token.verified().revoke.as_deref())?;
+            // Logout everywhere ended the tokens issued before it.
+            if crate::revocation::revoked(&ctx, user.id(), token.verified().iat).await? {
+                return Err(crate::revocation::token_revoked());
+            }
             if !jwt.settings().rotate_refresh_tokens {
                 let access = token.access_token(jwt)?;
                 return Ok(with_cookies(

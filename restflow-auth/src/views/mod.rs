@@ -49,6 +49,7 @@ use crate::user::AuthUser;
 mod jwks;
 #[cfg(feature = "jwt")]
 mod jwt;
+mod logout_everywhere;
 mod session;
 
 #[cfg(feature = "jwt")]

@@ -1,0 +1,257 @@
+//! Logout everywhere: a per-user "valid after" time that ends every access
+//! token, refresh token and session the user had, on every instance.
+//!
+//! [`logout_everywhere`] (or the view of [`Auth::logout_everywhere_routes`])
+//! records, in a [`RevocationStore`] registered with
+//! [`AuthBuilder::revocations`](crate::AuthBuilder::revocations), that the
+//! user's credentials issued before now are void. From then on:
+//!
+//! | credential | refused when | answer |
+//! | --- | --- | --- |
+//! | access token (`Jwt`) | its `iat` is before the time | 401 `Token has been blacklisted.` |
+//! | refresh token (refresh view) | its `iat` is before the time | 401 `Token has been blacklisted.` |
+//! | session (`Session`) | it began before the time | ended (Django's flush): anonymous, cookie deleted |
+//!
+//! Times are whole seconds, as `iat` is: the recorded time is the next
+//! second, so a credential issued in the same second as the logout (before
+//! or after it) is refused too; fail closed. A session began at its expiry
+//! less `session.cookie_age_s` (sessions are written once, at login; a
+//! session Django saves again counts from that save).
+//!
+//! Every check reads the store, on both paths; a store that cannot answer
+//! fails the request closed (503). An entry is kept as long as a credential
+//! issued before it can live (the longest of the token lifetimes and the
+//! session age, plus the leeway), then dropped.
+//!
+//! ```
+//! use restflow_auth::prelude::*;
+//! use restflow_auth::revocation::{MemoryRevocationStore, RevocationStore};
+//! # #[derive(Clone, Debug, AuthUser)]
+//! # struct User { #[auth_user(id)] id: i64, #[auth_user(username)] name: String,
+//! #   #[auth_user(password_hash)] pw: String, #[auth_user(is_active)] active: bool,
+//! #   #[auth_user(is_staff)] staff: bool }
+//! # let alice = User { id: 1, name: "alice".into(), pw: String::new(), active: true, staff: false };
+//! let store = MemoryRevocationStore::new();
+//! let auth = Auth::<User>::builder(Settings::default())
+//!     .users(MemoryUserStore::new())
+//!     .revocations(store.clone())
+//!     .build()
+//!     .unwrap();
+//! restflow_auth::revocation::logout_everywhere_blocking(auth.context(), &alice).unwrap();
+//! let after = store.valid_after_blocking("1").unwrap().unwrap();
+//! let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+//! assert!(after > now.as_secs() as i64);
+//! ```
+
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+
+use crate::context::Context;
+use crate::error::{AuthError, Rejection};
+use crate::user::{AuthUser, StoreResult, UserId};
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where the per-user revocation times live: one entry per user (its key
+/// is the user id as JSON, `1` or `"5f0c..."`), holding the time (seconds
+/// since the epoch) before which the user's credentials are void.
+pub trait RevocationStore: Send + Sync + 'static {
+    /// The user's time, if one is recorded and not yet dropped.
+    fn valid_after(&self, user: &str) -> impl Future<Output = StoreResult<Option<i64>>> + Send;
+    /// Records `valid_after` for the user unless a later time is recorded
+    /// (the later one wins, atomically), keeping the entry until `keep_until`.
+    fn revoke(
+        &self,
+        user: &str,
+        valid_after: i64,
+        keep_until: i64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Blocking twin of [`valid_after`](RevocationStore::valid_after).
+    fn valid_after_blocking(&self, user: &str) -> StoreResult<Option<i64>>;
+    /// Blocking twin of [`revoke`](RevocationStore::revoke).
+    fn revoke_blocking(&self, user: &str, valid_after: i64, keep_until: i64) -> StoreResult<()>;
+}
+
+trait ErasedStore: Send + Sync {
+    fn valid_after<'a>(&'a self, user: &'a str) -> BoxFuture<'a, StoreResult<Option<i64>>>;
+    fn revoke<'a>(&'a self, user: &'a str, at: i64, keep: i64) -> BoxFuture<'a, StoreResult<()>>;
+    fn valid_after_blocking(&self, user: &str) -> StoreResult<Option<i64>>;
+    fn revoke_blocking(&self, user: &str, at: i64, keep: i64) -> StoreResult<()>;
+}
+
+impl<S: RevocationStore> ErasedStore for S {
+    fn valid_after<'a>(&'a self, user: &'a str) -> BoxFuture<'a, StoreResult<Option<i64>>> {
+        Box::pin(crate::telemetry::store(
+            "revocations",
+            "valid_after",
+            RevocationStore::valid_after(self, user),
+        ))
+    }
+    fn revoke<'a>(&'a self, user: &'a str, at: i64, keep: i64) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(crate::telemetry::store(
+            "revocations",
+            "revoke",
+            RevocationStore::revoke(self, user, at, keep),
+        ))
+    }
+    fn valid_after_blocking(&self, user: &str) -> StoreResult<Option<i64>> {
+        crate::telemetry::store_blocking("revocations", "valid_after", || {
+            RevocationStore::valid_after_blocking(self, user)
+        })
+    }
+    fn revoke_blocking(&self, user: &str, at: i64, keep: i64) -> StoreResult<()> {
+        crate::telemetry::store_blocking("revocations", "revoke", || {
+            RevocationStore::revoke_blocking(self, user, at, keep)
+        })
+    }
+}
+
+/// The configured [`RevocationStore`], whatever its type (kept in the
+/// [`Context`]; read it with `ctx.store::<Revocations>()`).
+#[derive(Clone)]
+pub struct Revocations(Arc<dyn ErasedStore>);
+
+impl fmt::Debug for Revocations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Revocations")
+    }
+}
+
+impl Revocations {
+    /// Wraps a store.
+    pub fn new(store: impl RevocationStore) -> Self {
+        Revocations(Arc::new(store))
+    }
+}
+
+/// The per-user revocation times in this process's memory (tests,
+/// single-process services).
+#[derive(Clone, Debug, Default)]
+pub struct MemoryRevocationStore {
+    entries: Arc<RwLock<HashMap<String, (i64, i64)>>>,
+}
+
+impl MemoryRevocationStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl RevocationStore for MemoryRevocationStore {
+    async fn valid_after(&self, user: &str) -> StoreResult<Option<i64>> {
+        RevocationStore::valid_after_blocking(self, user)
+    }
+    async fn revoke(&self, user: &str, valid_after: i64, keep_until: i64) -> StoreResult<()> {
+        RevocationStore::revoke_blocking(self, user, valid_after, keep_until)
+    }
+    fn valid_after_blocking(&self, user: &str) -> StoreResult<Option<i64>> {
+        let entries = self
+            .entries
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(entries
+            .get(user)
+            .filter(|(_, keep)| *keep > crate::unix_now())
+            .map(|(at, _)| *at))
+    }
+    fn revoke_blocking(&self, user: &str, valid_after: i64, keep_until: i64) -> StoreResult<()> {
+        let mut entries = self
+            .entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = crate::unix_now();
+        entries.retain(|_, (_, keep)| *keep > now);
+        let e = entries
+            .entry(user.to_owned())
+            .or_insert((valid_after, keep_until));
+        *e = (e.0.max(valid_after), e.1.max(keep_until));
+        Ok(())
+    }
+}
+
+/// The store key of a user id.
+fn key_of(id: &serde_json::Value) -> String {
+    id.to_string()
+}
+
+/// How long an entry must stay: as long as a credential issued before it
+/// can still be presented.
+fn keep_until<U: AuthUser>(ctx: &Context<U>) -> i64 {
+    let s = ctx.settings();
+    let mut longest = s.session.cookie_age_s;
+    #[cfg(feature = "jwt")]
+    {
+        longest = longest
+            .max(s.jwt.refresh_token_lifetime_s)
+            .max(s.jwt.access_token_lifetime_s)
+            + s.jwt.leeway_s;
+    }
+    crate::unix_now().saturating_add(i64::try_from(longest).unwrap_or(i64::MAX / 2) + 60)
+}
+
+fn store<U: AuthUser>(ctx: &Context<U>) -> Result<&Revocations, AuthError> {
+    ctx.store::<Revocations>().ok_or_else(|| {
+        AuthError::internal(
+            "logout everywhere needs a revocation store: call `.revocations(store)` on the builder",
+        )
+    })
+}
+
+/// Ends every access token, refresh token and session `user` has now, on
+/// every instance that shares the store. Returns the recorded time.
+pub async fn logout_everywhere<U: AuthUser>(ctx: &Context<U>, user: &U) -> StoreResult<i64> {
+    let at = crate::unix_now() + 1;
+    let key = key_of(&user.id().to_json());
+    store(ctx)?.0.revoke(&key, at, keep_until(ctx)).await?;
+    tracing::info!(user = %key, "restflow-auth: logout everywhere");
+    Ok(at)
+}
+
+/// Blocking twin of [`logout_everywhere`].
+pub fn logout_everywhere_blocking<U: AuthUser>(ctx: &Context<U>, user: &U) -> StoreResult<i64> {
+    let at = crate::unix_now() + 1;
+    let key = key_of(&user.id().to_json());
+    store(ctx)?.0.revoke_blocking(&key, at, keep_until(ctx))?;
+    tracing::info!(user = %key, "restflow-auth: logout everywhere");
+    Ok(at)
+}
+
+/// Whether a credential of user `id` issued at `issued_at` was revoked
+/// (`false` without a revocation store: nothing was ever revoked).
+pub(crate) async fn revoked<U: AuthUser>(
+    ctx: &Context<U>,
+    id: &U::Id,
+    issued_at: i64,
+) -> StoreResult<bool> {
+    let Some(s) = ctx.store::<Revocations>() else {
+        return Ok(false);
+    };
+    let after = s.0.valid_after(&key_of(&id.to_json())).await?;
+    Ok(after.is_some_and(|after| issued_at < after))
+}
+
+/// Blocking twin of [`revoked`].
+pub(crate) fn revoked_blocking<U: AuthUser>(
+    ctx: &Context<U>,
+    id: &U::Id,
+    issued_at: i64,
+) -> StoreResult<bool> {
+    let Some(s) = ctx.store::<Revocations>() else {
+        return Ok(false);
+    };
+    let after = s.0.valid_after_blocking(&key_of(&id.to_json()))?;
+    Ok(after.is_some_and(|after| issued_at < after))
+}
+
+/// 401 `Token has been blacklisted.` for a token of a revoked user.
+pub(crate) fn token_revoked() -> AuthError {
+    Rejection::TokenBlacklisted.into()
+}
