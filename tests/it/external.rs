@@ -13,6 +13,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use restflow_auth::jwt::external::{ExternalIssuer, ExternalJwtSettings};
@@ -132,6 +134,14 @@ fn serve(issuer: Arc<Issuer>) -> String {
     *issuer.base.lock().unwrap() = base.clone();
     let app = Router::new()
         .route("/keys", get(jwks))
+        .route(
+            "/big",
+            get(|| async { format!("{{\"keys\":[],\"pad\":\"{}\"}}", "x".repeat(2 << 20)) }),
+        )
+        .route(
+            "/moved",
+            get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/keys")]) }),
+        )
         .route("/.well-known/openid-configuration", get(discovery))
         .with_state(issuer);
     std::thread::spawn(move || {
@@ -229,6 +239,29 @@ fn check(auth: &Auth<User>, token: &str) -> (u16, String) {
     (status, detail)
 }
 
+/// The blocking path alone, on a thread without a runtime.
+fn blocking(auth: &Auth<User>, token: &str) -> (u16, String) {
+    use restflow_auth::dispatch::authenticate_blocking;
+    let (parts, ()) = http::Request::get("/")
+        .header("authorization", format!("Bearer {token}"))
+        .body(())
+        .unwrap()
+        .into_parts();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            match authenticate_blocking::<User, (ExternalJwt,), (IsAuthenticated,)>(
+                &Request::new(&parts),
+                auth.context(),
+            ) {
+                Ok(id) => (200, format!("user:{}", id.user.username())),
+                Err(d) => (d.status().as_u16(), d.error.to_string()),
+            }
+        })
+        .join()
+        .unwrap()
+    })
+}
+
 fn ok(who: &str) -> (u16, String) {
     (200, format!("user:{who}"))
 }
@@ -267,8 +300,10 @@ fn rotation_keeps_old_and_new_tokens_through_the_overlap() {
     let k3 = ed("k3");
     issuer.publish(&[&k2, &k3]);
     std::thread::sleep(Duration::from_millis(2_100));
-    assert_eq!(check(&auth, &token(&k3, &base, json!({}))), ok("alice"));
+    // The blocking path first: it waits for the fetch it asked for.
+    assert_eq!(blocking(&auth, &token(&k3, &base, json!({}))), ok("alice"));
     assert_eq!(issuer.hits(), 3);
+    assert_eq!(check(&auth, &token(&k3, &base, json!({}))), ok("alice"));
     assert_eq!(
         check(&auth, &old),
         (
@@ -418,9 +453,22 @@ fn keys_are_pinned_and_claims_checked() {
     wrong.push_str(&sig[sig.rfind('.').unwrap()..]);
     assert_eq!(check(&auth, &wrong), fail("Signature verification failed"));
 
+    // The default leeway is 30 s (another machine's clock).
+    assert_eq!(check(&auth, &t(json!({"exp": now() - 10}))), ok("alice"));
     assert_eq!(
-        check(&auth, &t(json!({"exp": now() - 10}))),
+        check(&auth, &t(json!({"exp": now() - 60}))),
         fail("Token has expired.")
+    );
+    let none = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"none","kid":"k1"}"#),
+        URL_SAFE_NO_PAD.encode(
+            json!({"iss": base, "aud": AUD, "sub": "alice", "exp": now() + 60}).to_string()
+        )
+    );
+    assert_eq!(
+        check(&auth, &none),
+        fail("The specified alg value is not allowed")
     );
     assert_eq!(
         check(&auth, &t(json!({"exp": null}))),
@@ -449,6 +497,16 @@ fn keys_are_pinned_and_claims_checked() {
     assert_eq!(
         check(&auth, &t(json!({"sub": "bob"}))),
         fail("User is inactive.")
+    );
+    // Only names Django's username could hold are looked up, or created.
+    let long = "x".repeat(151);
+    assert_eq!(
+        check(&auth, &t(json!({"sub": long}))),
+        fail("User not found.")
+    );
+    assert_eq!(
+        check(&auth, &t(json!({"sub": "ca\u{0}rol"}))),
+        fail("User not found.")
     );
     // An unknown subject is created (create_unknown_user), as RemoteUser does.
     assert_eq!(check(&auth, &t(json!({"sub": "carol"}))), ok("carol"));
@@ -623,4 +681,76 @@ fn conformance_example_serves_the_external_route() {
     // The flags go together.
     let err = crate::conformance::run_to_exit(&["--external-jwks", &jwks]);
     assert!(err.contains("go together"), "{err}");
+}
+
+#[test]
+fn unusable_keys_are_left_out_of_a_set() {
+    let issuer = Arc::new(Issuer::default());
+    let (k1, k2) = (rsa("k1"), ec("noalg"));
+    let mut noalg = k2.jwk();
+    noalg.as_object_mut().unwrap().remove("alg");
+    let mut rsa_as_es = k1.jwk();
+    rsa_as_es["kid"] = json!("rsa-as-es");
+    rsa_as_es["alg"] = json!("ES256");
+    let mut short = k1.jwk();
+    short["kid"] = json!("short");
+    let n = URL_SAFE_NO_PAD
+        .decode(short["n"].as_str().unwrap())
+        .unwrap();
+    short["n"] = json!(URL_SAFE_NO_PAD.encode(&n[..128]));
+    let mut enc = ed("enc").jwk();
+    enc["use"] = json!("enc");
+    let mut duplicate = ec("k1").jwk();
+    duplicate["kid"] = json!("k1");
+    let mut kidless = ed("x").jwk();
+    kidless.as_object_mut().unwrap().remove("kid");
+    let secret = json!({"kty": "oct", "kid": "hs", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA", "alg": "HS256"});
+    *issuer.set.lock().unwrap() = json!({"keys": [
+        k1.jwk(), noalg, rsa_as_es, short, enc, duplicate, kidless, secret,
+    ]});
+    issuer.max_age.store(600, Ordering::SeqCst);
+    let base = serve(Arc::clone(&issuer));
+    let auth = build(settings(&base, |_| {}));
+    loaded(&auth);
+    let mut kids = issuer_of(&auth).keys().kids();
+    kids.sort();
+    assert_eq!(kids, ["k1", "noalg"]);
+    // The key without alg is pinned to what its curve implies (ES256).
+    assert_eq!(check(&auth, &token(&k2, &base, json!({}))), ok("alice"));
+    assert_eq!(check(&auth, &token(&k1, &base, json!({}))), ok("alice"));
+}
+
+#[test]
+fn oversized_and_redirected_sets_are_refused_and_the_fetcher_stops_with_its_auth() {
+    let issuer = Arc::new(Issuer::default());
+    let k1 = rsa("k1");
+    issuer.publish(&[&k1]);
+    issuer.max_age.store(1, Ordering::SeqCst);
+    let base = serve(Arc::clone(&issuer));
+    for (path, why) in [("/big", "over"), ("/moved", "302")] {
+        let auth = build(settings(&base, |e| {
+            e.jwks_url = Some(format!("{base}{path}"))
+        }));
+        loaded(&auth);
+        let stats = issuer_of(&auth).keys().stats();
+        assert_eq!((stats.keys, stats.failures), (0, 1), "{path}");
+        assert_eq!(
+            check(&auth, &token(&k1, &base, json!({}))),
+            (
+                503,
+                "Authentication service temporarily unavailable.".into()
+            ),
+            "{path}: {why}"
+        );
+    }
+    // Refreshed every second while the Auth lives; not once after it is dropped.
+    let auth = build(settings(&base, |_| {}));
+    loaded(&auth);
+    std::thread::sleep(Duration::from_millis(1_300));
+    assert!(issuer.hits() >= 2, "refreshed ahead");
+    drop(auth);
+    std::thread::sleep(Duration::from_millis(200));
+    let after = issuer.hits();
+    std::thread::sleep(Duration::from_millis(2_200));
+    assert_eq!(issuer.hits(), after, "the fetcher stopped with its Auth");
 }

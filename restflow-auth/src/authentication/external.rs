@@ -39,11 +39,14 @@ fn state<U: AuthUser>(ctx: &Context<U>) -> Result<&ExternalIssuer, AuthError> {
 /// or lack the token's `kid`, the error comes with the generation of the
 /// fetch to wait for (asked for, at most one per cooldown), if any.
 fn look(iss: &ExternalIssuer, raw: &str) -> Result<ExternalToken, (AuthError, Option<u64>)> {
-    let keys = iss.current().map_err(|e| (e, iss.keys().ask()))?;
+    let keys = iss
+        .keys()
+        .current()
+        .map_err(|(e, seen)| (e, iss.keys().ask(seen)))?;
     match iss.verify(raw, &keys) {
         Verdict::Token(t) => Ok(t),
         Verdict::Invalid(e) => Err((e.into(), None)),
-        Verdict::UnknownKid(e) => Err((e.into(), iss.keys().ask())),
+        Verdict::UnknownKid(e) => Err((e.into(), iss.keys().ask(keys.generation))),
     }
 }
 
@@ -54,8 +57,15 @@ fn user_ref<U: AuthUser>(
 ) -> Result<UserRef<U::Id>, AuthError> {
     let s = iss.settings();
     let value = token.claim(&s.user_claim).ok_or(Rejection::NoUserId)?;
+    // A name as Django's `username` can hold one: 1 to 150 characters,
+    // no control characters (nothing else is looked up, or created).
     UserRef::from_claim(value, s.user_field == "username")
-        .filter(|r| !matches!(r, UserRef::Username(n) if n.is_empty()))
+        .filter(|r| match r {
+            UserRef::Username(n) => {
+                !n.is_empty() && n.chars().count() <= 150 && !n.chars().any(char::is_control)
+            }
+            UserRef::Id(_) => true,
+        })
         .ok_or_else(|| AuthError::new(Rejection::UserNotFound))
 }
 
@@ -84,7 +94,7 @@ impl<U: AuthUser> Authenticator<U> for ExternalJwt {
         let token = match look(iss, &raw) {
             Ok(t) => t,
             Err((_, Some(seen))) => {
-                iss.keys().wait_past(seen).await;
+                iss.keys().wait_for(seen).await;
                 look(iss, &raw).map_err(|(e, _)| e)?
             }
             Err((e, None)) => return Err(e),
@@ -105,7 +115,7 @@ impl<U: AuthUser> Authenticator<U> for ExternalJwt {
         let token = match look(iss, &raw) {
             Ok(t) => t,
             Err((_, Some(seen))) => {
-                iss.keys().wait_past_blocking(seen);
+                iss.keys().wait_for_blocking(seen);
                 look(iss, &raw).map_err(|(e, _)| e)?
             }
             Err((e, None)) => return Err(e),

@@ -34,14 +34,15 @@
 //! without one, to the algorithm its type implies), which must be one of
 //! `algorithms`; HMAC keys are never accepted from a set.
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::jws::{self, Options, TokenError};
 use super::keys::ConfigError;
 use super::remote_keys::{Fetch, Keys, RemoteKeys};
+
+/// The longest cache lifetime and stale window accepted (a week).
+const MAX_LIFETIME_S: u64 = 7 * 86_400;
 
 /// `[external_jwt]`: the external issuer whose tokens `ExternalJwt` accepts.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
@@ -62,7 +63,8 @@ pub struct ExternalJwtSettings {
     pub audience: Option<String>,
     /// The algorithms accepted; every key is pinned to one of them.
     pub algorithms: Vec<String>,
-    /// Seconds of clock skew allowed on `exp`, `nbf` and `iat`.
+    /// Seconds of clock skew allowed on `exp`, `nbf` and `iat` (another
+    /// machine's clock signs these tokens); at most 600.
     pub leeway_s: u64,
     /// The claim that names the local user.
     pub user_claim: String,
@@ -109,7 +111,7 @@ impl Default for ExternalJwtSettings {
             ]
             .map(String::from)
             .to_vec(),
-            leeway_s: 0,
+            leeway_s: 30,
             user_claim: "sub".into(),
             user_field: "username".into(),
             create_unknown_user: false,
@@ -244,6 +246,17 @@ impl ExternalJwtSettings {
                 "external_jwt.auth_header_types",
                 "needs one or more schemes, each visible ASCII without spaces",
             ));
+        }
+        for (key, v) in [
+            ("external_jwt.max_cache_s", self.max_cache_s),
+            ("external_jwt.stale_s", self.stale_s),
+        ] {
+            if v > MAX_LIFETIME_S {
+                return Err(err(key, format!("is over a week ({MAX_LIFETIME_S} s)")));
+            }
+        }
+        if self.leeway_s > 600 {
+            return Err(err("external_jwt.leeway_s", "is over 600 seconds"));
         }
         if self.min_cache_s == 0 || self.min_cache_s > self.max_cache_s {
             return Err(err(
@@ -398,7 +411,11 @@ impl ExternalIssuer {
         let read = match jws::read(raw, &keys.set, &opts, jws::now_f64(), &mut payload) {
             Ok(read) => read,
             Err(TokenError::Invalid(m)) if m == super::keyset::UNKNOWN_KID => {
-                return Verdict::UnknownKid(TokenError::Invalid(m));
+                return if self.plausible(raw) {
+                    Verdict::UnknownKid(TokenError::Invalid(m))
+                } else {
+                    Verdict::Invalid(TokenError::Invalid(m))
+                };
             }
             Err(e) => return Verdict::Invalid(e),
         };
@@ -414,9 +431,27 @@ impl ExternalIssuer {
         }
     }
 
-    /// The current keys, for a verification.
-    pub(crate) fn current(&self) -> Result<Arc<Keys>, crate::error::AuthError> {
-        self.keys.current()
+    /// Whether an unverified token could be one of this issuer's, worth a
+    /// refetch of its keys: its `iss` is the issuer's and its `exp` has
+    /// not passed. Anything else is refused without asking for one.
+    fn plausible(&self, raw: &str) -> bool {
+        let Some(payload) = raw.split('.').nth(1) else {
+            return false;
+        };
+        let mut buf = Vec::new();
+        if !super::b64::decode_into(payload.as_bytes(), &mut buf) {
+            return false;
+        }
+        let Ok(claims) = serde_json::from_slice::<Value>(&buf) else {
+            return false;
+        };
+        let s = &self.settings;
+        let now = jws::now_f64();
+        claims.get("iss").and_then(Value::as_str) == s.issuer.as_deref()
+            && claims
+                .get("exp")
+                .and_then(Value::as_f64)
+                .is_some_and(|exp| exp + s.leeway_s as f64 > now)
     }
 }
 

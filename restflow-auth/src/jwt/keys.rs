@@ -256,18 +256,29 @@ impl JwtKeys {
                 | Algorithm::PS384
                 | Algorithm::PS512,
             ) => {
-                let mut n = Vec::new();
-                if !b64::decode_into(rsa.n.as_bytes(), &mut n) {
-                    return Err("the RSA modulus is not base64url".into());
+                let (mut n, mut e) = (Vec::new(), Vec::new());
+                if !b64::decode_into(rsa.n.as_bytes(), &mut n)
+                    || !b64::decode_into(rsa.e.as_bytes(), &mut e)
+                {
+                    return Err("the RSA modulus or exponent is not base64url".into());
                 }
-                let bits = n
-                    .iter()
-                    .position(|b| *b != 0)
-                    .map_or(0, |i| (n.len() - i) * 8);
-                if bits < 2048 {
+                let bits = n.iter().position(|b| *b != 0).map_or(0, |i| {
+                    (n.len() - i - 1) * 8 + (8 - n[i].leading_zeros() as usize)
+                });
+                if !(2048..=8192).contains(&bits) {
                     return Err(format!(
-                        "an RSA key of {bits} bits (at least 2048 are needed)"
+                        "an RSA key of {bits} bits (2048 to 8192 are accepted)"
                     ));
+                }
+                // What the rsa crate verifies with: odd, 3 to 2^33 - 1.
+                let e: Vec<u8> = e.into_iter().skip_while(|b| *b == 0).collect();
+                let exponent = if e.len() <= 5 {
+                    e.iter().fold(0u64, |v, b| (v << 8) | u64::from(*b))
+                } else {
+                    u64::MAX
+                };
+                if exponent < 3 || exponent % 2 == 0 || exponent >= 1 << 33 {
+                    return Err("an RSA exponent the verifier does not accept".into());
                 }
                 true
             }

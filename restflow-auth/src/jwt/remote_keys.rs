@@ -44,7 +44,14 @@ pub(crate) enum Fetch {
 #[derive(Debug)]
 pub(crate) struct Keys {
     pub(crate) set: KeySet,
+    /// The fetch that loaded it (its number, counted from 1).
+    pub(crate) generation: u64,
 }
+
+/// The longest a request waits for a fetch it asked for.
+const MAX_WAIT: Duration = Duration::from_secs(3);
+/// The longest fetch error kept (it goes into logs).
+const MAX_ERROR: usize = 300;
 
 #[derive(Debug)]
 struct Config {
@@ -63,15 +70,22 @@ struct Snapshot {
     keys: Option<Arc<Keys>>,
     /// Until when the keys serve (their cache lifetime, then `stale_s`).
     usable_until: Option<Instant>,
-    error: Option<String>,
+    error: Option<Arc<str>>,
+    /// The fetch this state is from (0 before the first has finished).
+    generation: u64,
 }
 
 #[derive(Debug, Default)]
 struct Generation {
-    /// Bumped after every fetch, good or bad.
+    /// Fetches started.
+    started: u64,
+    /// Fetches finished, good or bad (they run one at a time, in order).
     count: u64,
-    /// When a request last asked for a refetch, and the generation then.
+    /// When a request last asked for a refetch, and the fetch (by
+    /// number) that answers it.
     asked: Option<(Instant, u64)>,
+    /// The fetch thread has stopped (it panicked): nothing to wait for.
+    dead: bool,
 }
 
 #[derive(Debug, Default)]
@@ -182,8 +196,9 @@ impl RemoteKeys {
         Ok(RemoteKeys { shared, wake })
     }
 
-    /// The keys, if they may serve now; otherwise 503 (fail closed).
-    pub(crate) fn current(&self) -> Result<Arc<Keys>, AuthError> {
+    /// The keys, if they may serve now; otherwise 503 (fail closed), with
+    /// the generation of the state that said so (for [`ask`](Self::ask)).
+    pub(crate) fn current(&self) -> Result<Arc<Keys>, (AuthError, u64)> {
         let snap = self
             .shared
             .snapshot
@@ -191,60 +206,73 @@ impl RemoteKeys {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         match (&snap.keys, snap.usable_until) {
             (Some(keys), Some(until)) if Instant::now() <= until => Ok(Arc::clone(keys)),
-            _ => Err(AuthError::unavailable(format!(
-                "the external issuer's keys are not available: {}",
-                snap.error.as_deref().unwrap_or("not loaded yet")
-            ))
-            .with_retry_after(self.shared.config.cooldown.as_secs().max(1))),
+            _ => Err((
+                AuthError::unavailable(format!(
+                    "the external issuer's keys are not available: {}",
+                    snap.error.as_deref().unwrap_or("not loaded yet")
+                ))
+                .with_retry_after(self.shared.config.cooldown.as_secs().max(1)),
+                snap.generation,
+            )),
         }
     }
 
-    /// Asks for a refetch, at most once per cooldown: the generation to
-    /// wait past, or `None` when a fetch was asked for within the cooldown
-    /// and has finished (nothing new to wait for).
-    pub(crate) fn ask(&self) -> Option<u64> {
+    /// Asks for a refetch, for a request that found the keys of fetch
+    /// `seen` lacking: the fetch (by number) to wait for, or `None` when
+    /// there is nothing to wait for (the fetch asked for within the
+    /// cooldown has finished, or the fetch thread is gone). A newer state
+    /// than `seen` is answered at once (look again); the first ask of a
+    /// cooldown wakes the thread, and every ask until that fetch finishes
+    /// waits for the same one, which starts after the ask.
+    pub(crate) fn ask(&self, seen: u64) -> Option<u64> {
         let mut g = lock(&self.shared.generation);
+        if g.dead {
+            return None;
+        }
+        if g.count > seen {
+            return Some(g.count);
+        }
         if g.count == 0 {
             // The first fetch runs already: wait for it, ask for nothing.
-            return Some(0);
+            return Some(1);
         }
         let now = Instant::now();
-        if let Some((at, seen)) = g.asked
+        if let Some((at, target)) = g.asked
             && now.duration_since(at) < self.shared.config.cooldown
         {
-            // Within the cooldown: wait for the fetch asked for, if it runs.
-            return (g.count == seen).then_some(seen);
+            return (g.count < target).then_some(target);
         }
-        let seen = g.count;
-        g.asked = Some((now, seen));
+        // The next fetch to start: after one running now, if any.
+        let target = g.started + 1;
+        g.asked = Some((now, target));
         drop(g);
         self.shared
             .counters
             .requested
             .fetch_add(1, Ordering::Relaxed);
-        // Full: a fetch is asked for already, which this one joins.
+        // Full: a wake is pending already, which starts the same fetch.
         let _ = self.wake.try_send(());
-        Some(seen)
+        Some(target)
     }
 
     /// The longest a request waits for a fetch (discovery, then the set).
     fn wait_bound(&self) -> Duration {
-        self.shared.config.timeout * 2 + Duration::from_millis(100)
+        (self.shared.config.timeout * 2 + Duration::from_millis(100)).min(MAX_WAIT)
     }
 
-    /// Waits (bounded) until a fetch after generation `seen` has finished.
-    pub(crate) async fn wait_past(&self, seen: u64) {
+    /// Waits (bounded) until fetch `target` has finished.
+    pub(crate) async fn wait_for(&self, target: u64) {
         let mut rx = self.shared.watch.subscribe();
-        let _ = tokio::time::timeout(self.wait_bound(), rx.wait_for(|g| *g > seen)).await;
+        let _ = tokio::time::timeout(self.wait_bound(), rx.wait_for(|c| *c >= target)).await;
     }
 
-    /// [`wait_past`](Self::wait_past) on the blocking path.
-    pub(crate) fn wait_past_blocking(&self, seen: u64) {
+    /// [`wait_for`](Self::wait_for) on the blocking path.
+    pub(crate) fn wait_for_blocking(&self, target: u64) {
         let g = lock(&self.shared.generation);
         let _ = self
             .shared
             .fetched
-            .wait_timeout_while(g, self.wait_bound(), |g| g.count <= seen);
+            .wait_timeout_while(g, self.wait_bound(), |g| g.count < target && !g.dead);
     }
 
     /// Counters and the number of keys held.
@@ -280,14 +308,47 @@ impl RemoteKeys {
     }
 }
 
+/// Marks the fetch thread stopped when it ends, however it ends, and
+/// wakes every waiter.
+struct Stopped(Arc<Shared>);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let count = {
+            let mut g = lock(&self.0.generation);
+            g.dead = true;
+            g.count += 1;
+            g.count
+        };
+        self.0.fetched.notify_all();
+        self.0.watch.send_replace(count);
+    }
+}
+
+fn truncated(mut e: String) -> Arc<str> {
+    if e.len() > MAX_ERROR {
+        let mut end = MAX_ERROR;
+        while !e.is_char_boundary(end) {
+            end -= 1;
+        }
+        e.truncate(end);
+        e.push_str("...");
+    }
+    e.into()
+}
+
 /// The fetch loop: at once, then ahead of each expiry, on request, and
-/// with a backoff after a failure; it ends when the [`RemoteKeys`] is dropped.
+/// with a backoff after a failure; it ends when the [`RemoteKeys`] is
+/// dropped. Each fetch runs as a task of its own, so a panic in it is a
+/// failed fetch, not a dead thread.
 async fn run(
     shared: Arc<Shared>,
     client: reqwest::Client,
     source: Fetch,
     mut requests: tokio::sync::mpsc::Receiver<()>,
 ) {
+    let _stopped = Stopped(Arc::clone(&shared));
+    let source = Arc::new(source);
     let mut next = tokio::time::Instant::now();
     let mut failures = 0u32;
     loop {
@@ -295,8 +356,21 @@ async fn run(
             asked = requests.recv() => if asked.is_none() { return },
             () = tokio::time::sleep_until(next) => {}
         }
+        let number = {
+            let mut g = lock(&shared.generation);
+            g.started += 1;
+            g.started
+        };
         shared.counters.fetches.fetch_add(1, Ordering::Relaxed);
-        let outcome = fetch(&client, &source, &shared.config).await;
+        let task = {
+            let (client, source, shared) =
+                (client.clone(), Arc::clone(&source), Arc::clone(&shared));
+            tokio::spawn(async move { fetch(&client, &source, &shared.config).await })
+        };
+        let outcome = match task.await {
+            Ok(outcome) => outcome,
+            Err(e) => Err(format!("the fetch failed: {e}")),
+        };
         let now = Instant::now();
         let c = &shared.config;
         let wait = match outcome {
@@ -309,9 +383,14 @@ async fn run(
                     .snapshot
                     .write()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                snap.keys = Some(Arc::new(Keys { set }));
-                snap.usable_until = Some(now + ttl + c.stale);
+                snap.keys = Some(Arc::new(Keys {
+                    set,
+                    generation: number,
+                }));
+                // Both bounded by the settings' checks (a week each).
+                snap.usable_until = now.checked_add(ttl + c.stale);
                 snap.error = None;
+                snap.generation = number;
                 drop(snap);
                 tracing::debug!(
                     keys = count,
@@ -319,29 +398,28 @@ async fn run(
                     "external issuer keys loaded"
                 );
                 // Ahead of expiry: at 80% of the lifetime.
-                (ttl * 4 / 5).max(Duration::from_secs(1))
+                (ttl / 5 * 4).max(Duration::from_secs(1))
             }
             Err(e) => {
                 shared.counters.failures.fetch_add(1, Ordering::Relaxed);
                 failures = failures.saturating_add(1);
+                let e = truncated(e);
                 tracing::warn!(error = %e, "external issuer keys: fetch failed");
-                shared
+                let mut snap = shared
                     .snapshot
                     .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .error = Some(e);
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                snap.error = Some(e);
+                snap.generation = number;
+                drop(snap);
                 // 1 s, 2 s, 4 s, ... up to the cooldown.
                 Duration::from_secs(1u64 << failures.min(16).saturating_sub(1)).min(c.cooldown)
             }
         };
         next = tokio::time::Instant::now() + wait;
-        let count = {
-            let mut g = lock(&shared.generation);
-            g.count += 1;
-            g.count
-        };
+        lock(&shared.generation).count = number;
         shared.fetched.notify_all();
-        shared.watch.send_replace(count);
+        shared.watch.send_replace(number);
     }
 }
 
@@ -420,7 +498,16 @@ async fn fetch(
                 .get("jwks_uri")
                 .and_then(Value::as_str)
                 .ok_or_else(|| format!("{url}: no jwks_uri"))?;
-            check_url("jwks_uri", jwks, c.allow_http).map_err(|e| format!("{url}: {e}"))?
+            // Plain HTTP only as the document itself came (a loopback
+            // issuer), or where allowed: an HTTPS document does not send
+            // us to a plain-HTTP set, loopback or not.
+            let allow_http = c.allow_http || url.scheme() == "http";
+            let jwks =
+                check_url("jwks_uri", jwks, allow_http).map_err(|e| format!("{url}: {e}"))?;
+            if jwks.scheme() == "http" && !c.allow_http && url.scheme() != "http" {
+                return Err(format!("{url}: jwks_uri {jwks} is plain HTTP"));
+            }
+            jwks
         }
     };
     let (body, max_age) = get(client, &jwks_url).await?;
