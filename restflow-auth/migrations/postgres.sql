@@ -18,7 +18,9 @@ CREATE TABLE IF NOT EXISTS restflow_session (
     session_key VARCHAR(40) NOT NULL PRIMARY KEY,
     user_id TEXT NOT NULL,
     auth_hash VARCHAR(64) NOT NULL,
-    expires_at BIGINT NOT NULL
+    expires_at BIGINT NOT NULL,
+    -- When the session began (logout everywhere); added to older tables by migrate().
+    issued_at BIGINT
 );
 CREATE INDEX IF NOT EXISTS restflow_session_expires ON restflow_session (expires_at);
 CREATE TABLE IF NOT EXISTS restflow_blacklisted_token (
@@ -31,7 +33,7 @@ CREATE INDEX IF NOT EXISTS restflow_blacklisted_token_expires ON restflow_blackl
 -- Logout everywhere: per user (its id as JSON), the time before which its
 -- credentials are void, kept until no such credential can live.
 CREATE TABLE IF NOT EXISTS restflow_user_revocation (
-    user_key VARCHAR(255) NOT NULL PRIMARY KEY,
+    user_key TEXT NOT NULL PRIMARY KEY,
     valid_after BIGINT NOT NULL,
     expires_at BIGINT NOT NULL
 );

@@ -72,6 +72,7 @@ fn vector_data(expires_at: i64) -> SessionData {
         user_id: json!("1"),
         auth_hash: AUTH_HASH.into(),
         expires_at,
+        issued_at: None,
     }
 }
 
@@ -80,7 +81,15 @@ async fn load_both(store: &impl SessionStore, key: &str) -> Option<SessionData> 
     let a = store.load(key).await.unwrap();
     let b = off_runtime(|| store.load_blocking(key).unwrap());
     assert_eq!(a, b, "async and blocking loads of {key} disagree");
-    a
+    // Django's stores know when Django last signed a session, nothing
+    // earlier: that is its start; compared apart (`signed_at` below).
+    a.map(|d| {
+        assert!(d.issued_at.is_some(), "{key}: no start");
+        SessionData {
+            issued_at: None,
+            ..d
+        }
+    })
 }
 
 /// A Django login's session, read through the Session authenticator on
@@ -187,6 +196,7 @@ macro_rules! django_sessions_suite {
             user_id: json!(7),
             auth_hash: "abc".into(),
             expires_at: far,
+            issued_at: None,
         };
         store.save("writtenbyasync000000000000000001", &data).await.unwrap();
         off_runtime(|| store.save_blocking("writtenbyblocking000000000000001", &data).unwrap());
@@ -201,6 +211,7 @@ macro_rules! django_sessions_suite {
             let dict = r#"{"_auth_user_id":"7","_auth_user_backend":"django.contrib.auth.backends.ModelBackend","_auth_user_hash":"abc"}"#;
             assert_eq!(raw, signing::dumps_text_at(dict, SECRET, DB_SALT, true, loaded.signed_at));
             assert_eq!(loaded.value["_auth_user_id"], "7");
+            assert_eq!(store.load(key).await.unwrap().unwrap().issued_at, Some(loaded.signed_at));
             assert_eq!(load_both(&store, key).await, Some(SessionData { user_id: json!("7"), ..data.clone() }));
         }
         store.delete("writtenbyasync000000000000000001").await.unwrap();

@@ -295,3 +295,36 @@ fn tokens_minted_by_the_real_simplejwt() {
     );
     assert_eq!(c(&other_key[0]).2["messages"], both("Token is invalid"));
 }
+
+#[test]
+fn logout_everywhere_ends_its_tokens() {
+    let mut s = Settings::default();
+    s.simplejwt.signing_key = Some(restflow_auth::settings::Secret::new(KEY));
+    let auth = Auth::builder(s)
+        .users(users())
+        .revocations(restflow_auth::revocation::MemoryRevocationStore::new())
+        .build()
+        .unwrap();
+    let bearer = format!("Bearer {}", craft(access(json!({})), KEY));
+    assert_eq!(check(&auth, &bearer).0, 200);
+    let alice = auth
+        .context()
+        .users()
+        .find_by_id_blocking(&1)
+        .unwrap()
+        .unwrap();
+    let at = restflow_auth::revocation::logout_everywhere_blocking(auth.context(), &alice).unwrap();
+    let (status, _, body) = check(&auth, &bearer);
+    assert_eq!(
+        (status, body),
+        (
+            401,
+            json!({"detail": "Token is blacklisted", "code": "token_not_valid"})
+        )
+    );
+    while now() < at {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let fresh = format!("Bearer {}", craft(access(json!({})), KEY));
+    assert_eq!(check(&auth, &fresh).0, 200);
+}

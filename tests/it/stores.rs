@@ -132,6 +132,7 @@ async fn sessions_suite(store: &impl SessionStore) {
         user_id: json!(7),
         auth_hash: "ab".repeat(32),
         expires_at: now() + 600,
+        issued_at: Some(now() - 5),
     };
     assert_eq!(store.load("k1").await.unwrap(), None);
     store.save("k1", &data).await.unwrap();
@@ -324,6 +325,7 @@ async fn sqlite_stores_pass_the_suite() {
         user_id: json!(1),
         auth_hash: String::new(),
         expires_at: now() + 60,
+        issued_at: None,
     };
     sessions.save("live", &live).await.unwrap();
     sessions
@@ -371,6 +373,7 @@ async fn redis_sessions_pass_the_suite() {
         user_id: json!(1),
         auth_hash: String::new(),
         expires_at: now() + 100,
+        issued_at: None,
     };
     store.save("ttl", &data).await.unwrap();
     let mut conn = redis::Client::open(url.as_str())

@@ -81,6 +81,14 @@ fn conclude<U: AuthUser>(
     Ok(Some(Authenticated::new(user, token)))
 }
 
+/// The token's `iat`, for logout everywhere (0 without one).
+fn issued_at(token: &ExternalToken) -> i64 {
+    token
+        .claim("iat")
+        .and_then(serde_json::Value::as_f64)
+        .map_or(0, |t| t.floor() as i64)
+}
+
 fn creates(iss: &ExternalIssuer) -> bool {
     iss.settings().create_unknown_user
 }
@@ -100,11 +108,18 @@ impl<U: AuthUser> Authenticator<U> for ExternalJwt {
             Err((e, None)) => return Err(e),
         };
         let r = user_ref::<U>(iss, &token)?;
+        let iat = issued_at(&token);
         let mut user = ctx.users().find(&r).await;
         if let (Ok(None), UserRef::Username(name), true) = (&user, &r, creates(iss)) {
             user = ctx.users().create_remote_user(name).await;
         }
-        conclude(iss, user, token)
+        let found = conclude(iss, user, token)?;
+        if let Some(a) = &found
+            && crate::revocation::revoked(ctx, a.user.id(), iat).await?
+        {
+            return Err(crate::revocation::token_revoked());
+        }
+        Ok(found)
     }
 
     fn authenticate_blocking(&self, req: &Request<'_>, ctx: &Context<U>) -> Outcome<U> {
@@ -121,11 +136,18 @@ impl<U: AuthUser> Authenticator<U> for ExternalJwt {
             Err((e, None)) => return Err(e),
         };
         let r = user_ref::<U>(iss, &token)?;
+        let iat = issued_at(&token);
         let mut user = ctx.users().find_blocking(&r);
         if let (Ok(None), UserRef::Username(name), true) = (&user, &r, creates(iss)) {
             user = ctx.users().create_remote_user_blocking(name);
         }
-        conclude(iss, user, token)
+        let found = conclude(iss, user, token)?;
+        if let Some(a) = &found
+            && crate::revocation::revoked_blocking(ctx, a.user.id(), iat)?
+        {
+            return Err(crate::revocation::token_revoked());
+        }
+        Ok(found)
     }
 
     fn openapi(_: &Context<U>, _: &http::Method) -> Vec<crate::authentication::SchemeDoc> {

@@ -145,35 +145,41 @@ enum Verdict<U> {
     Flush,
 }
 
-fn conclude<U: AuthUser>(
-    req: &Request<'_>,
-    ctx: &Context<U>,
+/// The session's user, if it may go on: `Err` with the answer otherwise.
+fn session_user<U: AuthUser>(
     sessions: &Sessions,
-    key: &str,
     data: &SessionData,
     user: StoreResult<Option<U>>,
-) -> Verdict<U> {
+) -> Result<U, Verdict<U>> {
     let user = match user {
         Ok(Some(u)) => u,
-        Ok(None) => return Verdict::Done(Err(Rejection::UserInactiveOrDeleted.into())),
-        Err(e) => return Verdict::Done(Err(e)),
+        Ok(None) => return Err(Verdict::Done(Err(Rejection::UserInactiveOrDeleted.into()))),
+        Err(e) => return Err(Verdict::Done(Err(e))),
     };
     if !user.is_active() {
-        return Verdict::Done(Err(Rejection::UserInactiveOrDeleted.into()));
+        return Err(Verdict::Done(Err(Rejection::UserInactiveOrDeleted.into())));
     }
     if !sessions.auth_hash_matches(&data.auth_hash, user.password_hash()) {
-        return Verdict::Flush;
+        return Err(Verdict::Flush);
     }
+    Ok(user)
+}
+
+/// A live session of `user`, not revoked: Django's CSRF check, then the user.
+fn conclude<U: AuthUser>(req: &Request<'_>, ctx: &Context<U>, key: &str, user: U) -> Verdict<U> {
     Verdict::Done(
         enforce_csrf(req, ctx).map(|()| Some(Authenticated::new(user, SessionKey(key.to_owned())))),
     )
 }
 
-/// When a session began: written once, at login, it expires
-/// `session.cookie_age_s` later (logout everywhere compares this time).
+/// When a session began, for logout everywhere: as its store recorded it,
+/// or else its expiry less `session.cookie_age_s` (sessions are written
+/// once, at login).
 fn began<U: AuthUser>(ctx: &Context<U>, data: &SessionData) -> i64 {
-    let age = i64::try_from(ctx.settings().session.cookie_age_s).unwrap_or(i64::MAX);
-    data.expires_at.saturating_sub(age)
+    data.issued_at.unwrap_or_else(|| {
+        let age = i64::try_from(ctx.settings().session.cookie_age_s).unwrap_or(i64::MAX);
+        data.expires_at.saturating_sub(age)
+    })
 }
 
 /// The session cookie names no live session: Django deletes it in the
@@ -205,13 +211,13 @@ impl<U: AuthUser> Authenticator<U> for Session {
             Some(id) => ctx.users().find_by_id(&id).await,
             None => Ok(None),
         };
-        let verdict = match conclude(req, ctx, sessions, &key, &data, user) {
-            Verdict::Done(Ok(Some(found)))
-                if crate::revocation::revoked(ctx, found.user.id(), began(ctx, &data)).await? =>
-            {
+        // Logout everywhere ends the session before its CSRF check.
+        let verdict = match session_user(sessions, &data, user) {
+            Ok(u) if crate::revocation::revoked(ctx, u.id(), began(ctx, &data)).await? => {
                 Verdict::Flush
             }
-            other => other,
+            Ok(u) => conclude(req, ctx, &key, u),
+            Err(v) => v,
         };
         match verdict {
             Verdict::Done(outcome) => outcome,
@@ -242,17 +248,12 @@ impl<U: AuthUser> Authenticator<U> for Session {
             Some(id) => ctx.users().find_by_id_blocking(&id),
             None => Ok(None),
         };
-        let verdict = match conclude(req, ctx, sessions, &key, &data, user) {
-            Verdict::Done(Ok(Some(found)))
-                if crate::revocation::revoked_blocking(
-                    ctx,
-                    found.user.id(),
-                    began(ctx, &data),
-                )? =>
-            {
+        let verdict = match session_user(sessions, &data, user) {
+            Ok(u) if crate::revocation::revoked_blocking(ctx, u.id(), began(ctx, &data))? => {
                 Verdict::Flush
             }
-            other => other,
+            Ok(u) => conclude(req, ctx, &key, u),
+            Err(v) => v,
         };
         match verdict {
             Verdict::Done(outcome) => outcome,

@@ -105,6 +105,8 @@ fn raw_token<'h>(header: &'h [u8], s: &SimpleJwtSettings) -> Result<Option<&'h [
 struct Claims {
     user: Option<Value>,
     revoke: Option<String>,
+    /// `iat`, for logout everywhere (0 without one: issued "before" any).
+    iat: i64,
 }
 
 fn class_name(kind: &str) -> &'static str {
@@ -159,6 +161,7 @@ fn verify_class(
     Ok(Claims {
         user: c.user.and_then(|v| serde_json::from_str(v.get()).ok()),
         revoke: c.revoke.and_then(|v| serde_json::from_str(v.get()).ok()),
+        iat: c.iat.and_then(jws::time_claim).unwrap_or(0),
     })
 }
 
@@ -187,6 +190,12 @@ fn validate(raw: &[u8], st: &SimpleJwtState) -> Result<Claims, AuthError> {
         "token_not_valid",
     )
     .with_field("messages", Value::Array(messages)))
+}
+
+/// A token issued before the user's logout everywhere (simplejwt's
+/// blacklist message).
+fn logged_out() -> AuthError {
+    with_code("Token is blacklisted", "token_not_valid")
 }
 
 fn not_found() -> AuthError {
@@ -239,7 +248,13 @@ impl<U: AuthUser> Authenticator<U> for SimpleJwt {
         };
         let claims = validate(raw, st)?;
         let user = ctx.users().find(&lookup::<U>(st, &claims)?).await;
-        check_user(st, user, &claims)
+        let found = check_user(st, user, &claims)?;
+        if let Some(a) = &found
+            && crate::revocation::revoked(ctx, a.user.id(), claims.iat).await?
+        {
+            return Err(logged_out());
+        }
+        Ok(found)
     }
 
     fn authenticate_blocking(&self, req: &Request<'_>, ctx: &Context<U>) -> Outcome<U> {
@@ -250,7 +265,13 @@ impl<U: AuthUser> Authenticator<U> for SimpleJwt {
         };
         let claims = validate(raw, st)?;
         let user = ctx.users().find_blocking(&lookup::<U>(st, &claims)?);
-        check_user(st, user, &claims)
+        let found = check_user(st, user, &claims)?;
+        if let Some(a) = &found
+            && crate::revocation::revoked_blocking(ctx, a.user.id(), claims.iat)?
+        {
+            return Err(logged_out());
+        }
+        Ok(found)
     }
 
     fn openapi(ctx: &Context<U>, _: &http::Method) -> Vec<crate::authentication::SchemeDoc> {

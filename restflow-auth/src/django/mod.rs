@@ -218,6 +218,7 @@ pub(crate) fn decode_session(
             .unwrap_or("")
             .to_owned(),
         expires_at: 0,
+        issued_at: Some(loaded.signed_at),
     };
     Some((data, loaded.signed_at))
 }

@@ -1,7 +1,7 @@
 //! Logout everywhere: a per-user "valid after" time that ends every access
 //! token, refresh token and session the user had, on every instance.
 //!
-//! [`logout_everywhere`] (or the view of [`Auth::logout_everywhere_routes`])
+//! [`logout_everywhere`] (or the view of [`Auth::logout_everywhere_routes`](crate::Auth::logout_everywhere_routes))
 //! records, in a [`RevocationStore`] registered with
 //! [`AuthBuilder::revocations`](crate::AuthBuilder::revocations), that the
 //! user's credentials issued before now are void. From then on:
@@ -12,11 +12,19 @@
 //! | refresh token (refresh view) | its `iat` is before the time | 401 `Token has been blacklisted.` |
 //! | session (`Session`) | it began before the time | ended (Django's flush): anonymous, cookie deleted |
 //!
+//! `SimpleJwt` and `ExternalJwt` tokens are checked too, by their `iat`.
+//! Not covered: DRF API keys (`Token`; delete the user's key), and what a Django service beside this one does with
+//! its own sessions and simplejwt refresh tokens (Django does not read
+//! this store).
+//!
 //! Times are whole seconds, as `iat` is: the recorded time is the next
-//! second, so a credential issued in the same second as the logout (before
-//! or after it) is refused too; fail closed. A session began at its expiry
-//! less `session.cookie_age_s` (sessions are written once, at login; a
-//! session Django saves again counts from that save).
+//! second (plus `jwt.leeway_s`, the clock skew allowed between instances),
+//! so a credential issued in the same second as the logout (before or
+//! after it) is refused too; fail closed. Instances' clocks must agree
+//! within that. A session began at its expiry
+//! began when its store says ([`SessionData::issued_at`](crate::session::SessionData::issued_at):
+//! the login for the crate's stores, the last time Django signed it for
+//! Django's), else at its expiry less `session.cookie_age_s`.
 //!
 //! Every check reads the store, on both paths; a store that cannot answer
 //! fails the request closed (503). An entry is kept as long as a credential
@@ -197,6 +205,20 @@ fn keep_until<U: AuthUser>(ctx: &Context<U>) -> i64 {
     crate::unix_now().saturating_add(i64::try_from(longest).unwrap_or(i64::MAX / 2) + 60)
 }
 
+/// The time a logout now records: the next second (`iat` is in whole
+/// seconds), plus the JWT leeway (the clock skew allowed between the
+/// instances that issue tokens).
+fn valid_after<U: AuthUser>(ctx: &Context<U>) -> i64 {
+    #[cfg(feature = "jwt")]
+    let skew = i64::try_from(ctx.settings().jwt.leeway_s).unwrap_or(0);
+    #[cfg(not(feature = "jwt"))]
+    let skew = {
+        let _ = ctx;
+        0
+    };
+    crate::unix_now() + 1 + skew
+}
+
 fn store<U: AuthUser>(ctx: &Context<U>) -> Result<&Revocations, AuthError> {
     ctx.store::<Revocations>().ok_or_else(|| {
         AuthError::internal(
@@ -208,7 +230,7 @@ fn store<U: AuthUser>(ctx: &Context<U>) -> Result<&Revocations, AuthError> {
 /// Ends every access token, refresh token and session `user` has now, on
 /// every instance that shares the store. Returns the recorded time.
 pub async fn logout_everywhere<U: AuthUser>(ctx: &Context<U>, user: &U) -> StoreResult<i64> {
-    let at = crate::unix_now() + 1;
+    let at = valid_after(ctx);
     let key = key_of(&user.id().to_json());
     store(ctx)?.0.revoke(&key, at, keep_until(ctx)).await?;
     tracing::info!(user = %key, "restflow-auth: logout everywhere");
@@ -217,7 +239,7 @@ pub async fn logout_everywhere<U: AuthUser>(ctx: &Context<U>, user: &U) -> Store
 
 /// Blocking twin of [`logout_everywhere`].
 pub fn logout_everywhere_blocking<U: AuthUser>(ctx: &Context<U>, user: &U) -> StoreResult<i64> {
-    let at = crate::unix_now() + 1;
+    let at = valid_after(ctx);
     let key = key_of(&user.id().to_json());
     store(ctx)?.0.revoke_blocking(&key, at, keep_until(ctx))?;
     tracing::info!(user = %key, "restflow-auth: logout everywhere");

@@ -11,11 +11,15 @@ use crate::redis_conn::RedisConn;
 use crate::user::StoreResult;
 
 /// Keeps the later of the stored and the given time, and the later expiry.
+/// (`TTL` and `TIME`, not `EXPIRETIME`: Redis 6.2 runs it too.)
 const REVOKE: &str = r"
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
 local at = math.max(cur, tonumber(ARGV[1]))
-local ttl = redis.call('EXPIRETIME', KEYS[1])
-local keep = math.max(tonumber(ARGV[2]), ttl)
+local keep = tonumber(ARGV[2])
+local ttl = redis.call('TTL', KEYS[1])
+if ttl > 0 then
+  keep = math.max(keep, tonumber(redis.call('TIME')[1]) + ttl)
+end
 redis.call('SET', KEYS[1], at, 'EXAT', keep)
 return at
 ";

@@ -44,6 +44,11 @@ pub struct SessionData {
     pub auth_hash: String,
     /// Seconds since the epoch after which the session is gone.
     pub expires_at: i64,
+    /// When the session began (its login), in seconds since the epoch,
+    /// for logout everywhere; `None` where the store does not know (its
+    /// start is then taken as `expires_at` less `session.cookie_age_s`).
+    /// Django's stores give the time Django last signed the session.
+    pub issued_at: Option<i64>,
 }
 
 /// The digest of a password hash a session keeps without a Django secret
@@ -342,6 +347,7 @@ pub async fn login<U: crate::user::AuthUser>(
         user_id: crate::user::UserId::to_json(user.id()),
         auth_hash: sessions.auth_hash(user.password_hash()),
         expires_at: crate::unix_now() + settings.cookie_age_s as i64,
+        issued_at: Some(crate::unix_now()),
     };
     sessions.create(&data).await
 }

@@ -29,6 +29,8 @@ struct Stored {
     user_id: serde_json::Value,
     auth_hash: String,
     expires_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    issued_at: Option<i64>,
 }
 
 impl RedisSessionStore {
@@ -58,6 +60,7 @@ impl RedisSessionStore {
             user_id: data.user_id.clone(),
             auth_hash: data.auth_hash.clone(),
             expires_at: data.expires_at,
+            issued_at: data.issued_at,
         })
         .expect("JSON values serialise");
         let mut cmd = redis::cmd("SET");
@@ -83,6 +86,7 @@ impl RedisSessionStore {
             user_id: s.user_id,
             auth_hash: s.auth_hash,
             expires_at: s.expires_at,
+            issued_at: s.issued_at,
         }))
     }
 }

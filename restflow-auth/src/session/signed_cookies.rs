@@ -52,6 +52,7 @@ impl SignedCookieSessions {
             crate::django::decode_session(&self.settings, key, SALT, Some(self.max_age))?;
         Some(SessionData {
             expires_at: signed_at.saturating_add(self.max_age as i64),
+            issued_at: Some(signed_at),
             ..data
         })
     }

@@ -92,8 +92,9 @@ macro_rules! django_sessions {
                     .map_err(|e| unavailable("django sessions", e))?;
                 Ok(row.and_then(|(data, expires)| {
                     decode_session(&self.settings, &data, &self.settings.session_key_salt, None)
-                        .map(|(d, _)| SessionData {
+                        .map(|(d, signed_at)| SessionData {
                             expires_at: expires,
+                            issued_at: Some(signed_at),
                             ..d
                         })
                 }))

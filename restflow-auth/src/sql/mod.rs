@@ -388,7 +388,20 @@ macro_rules! database {
                 for statement in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
                     sqlx::query(statement).execute(&mut *tx).await?;
                 }
-                tx.commit().await
+                tx.commit().await?;
+                // Columns added since a table was first made (outside the
+                // transaction: a failed probe would abort it on PostgreSQL).
+                for (table, column, kind) in [("restflow_session", "issued_at", "BIGINT")] {
+                    let probe = format!("SELECT {column} FROM {table} LIMIT 0");
+                    if sqlx::query(&probe).execute(self.pool()).await.is_err() {
+                        let add = format!("ALTER TABLE {table} ADD COLUMN {column} {kind}");
+                        if let Err(e) = sqlx::query(&add).execute(self.pool()).await {
+                            // Another instance may have added it meanwhile.
+                            sqlx::query(&probe).execute(self.pool()).await.map_err(|_| e)?;
+                        }
+                    }
+                }
+                Ok(())
             }
 
             /// Deletes expired sessions and expired blacklist entries from

@@ -43,11 +43,12 @@ impl<DB: Dialect> SqlSessions<DB> {
         SqlSessions {
             db: db.clone(),
             load: sql::<DB>(
-                "SELECT user_id, auth_hash, expires_at FROM restflow_session WHERE session_key = {1} AND expires_at > {2}",
+                "SELECT user_id, auth_hash, expires_at, issued_at FROM restflow_session WHERE session_key = {1} AND expires_at > {2}",
             ),
             save: sql::<DB>(
-                "INSERT INTO restflow_session (session_key, user_id, auth_hash, expires_at) VALUES ({1}, {2}, {3}, {4}) \
-                 ON CONFLICT (session_key) DO UPDATE SET user_id = excluded.user_id, auth_hash = excluded.auth_hash, expires_at = excluded.expires_at",
+                "INSERT INTO restflow_session (session_key, user_id, auth_hash, expires_at, issued_at) VALUES ({1}, {2}, {3}, {4}, {5}) \
+                 ON CONFLICT (session_key) DO UPDATE SET user_id = excluded.user_id, auth_hash = excluded.auth_hash, \
+                 expires_at = excluded.expires_at, issued_at = excluded.issued_at",
             ),
             delete: sql::<DB>("DELETE FROM restflow_session WHERE session_key = {1}"),
             _db: PhantomData,
@@ -64,13 +65,13 @@ macro_rules! sql_sessions {
                 pool: &sqlx::Pool<$db>,
                 key: &str,
             ) -> StoreResult<Option<SessionData>> {
-                let row: Option<(String, String, i64)> = sqlx::query_as(&self.load)
+                let row: Option<(String, String, i64, Option<i64>)> = sqlx::query_as(&self.load)
                     .bind(key)
                     .bind(crate::unix_now())
                     .fetch_optional(pool)
                     .await
                     .map_err(|e| unavailable("sessions", e))?;
-                let Some((user_id, auth_hash, expires_at)) = row else {
+                let Some((user_id, auth_hash, expires_at, issued_at)) = row else {
                     return Ok(None);
                 };
                 let user_id = serde_json::from_str(&user_id).map_err(|e| {
@@ -82,6 +83,7 @@ macro_rules! sql_sessions {
                     user_id,
                     auth_hash,
                     expires_at,
+                    issued_at,
                 }))
             }
 
@@ -96,6 +98,7 @@ macro_rules! sql_sessions {
                     .bind(data.user_id.to_string())
                     .bind(&data.auth_hash)
                     .bind(data.expires_at)
+                    .bind(data.issued_at)
                     .execute(pool)
                     .await
                     .map_err(|e| unavailable("sessions", e))?;

@@ -186,12 +186,19 @@ fn refresh<U: AuthUser>(
                 return Err(Rejection::UserInactive.into());
             }
             let user = check_user(jwt, Ok(Some(user)), token.verified().revoke.as_deref())?;
-            // Logout everywhere ended the tokens issued before it.
-            if crate::revocation::revoked(&ctx, user.id(), token.verified().iat).await? {
-                return Err(crate::revocation::token_revoked());
-            }
+            // Logout everywhere ended the tokens issued before it: checked
+            // after the new tokens exist, so a logout that lands meanwhile
+            // is seen here, or else is later than their `iat`.
+            let revoked = || async {
+                match crate::revocation::revoked(&ctx, user.id(), token.verified().iat).await {
+                    Ok(false) => Ok(()),
+                    Ok(true) => Err(crate::revocation::token_revoked()),
+                    Err(e) => Err(e),
+                }
+            };
             if !jwt.settings().rotate_refresh_tokens {
                 let access = token.access_token(jwt)?;
+                revoked().await?;
                 return Ok(with_cookies(
                     &ctx,
                     pair(access.as_str(), None),
@@ -213,6 +220,7 @@ fn refresh<U: AuthUser>(
             if let Some(bl) = blacklist {
                 bl.outstand(&rotated.entry(jwt)).await?;
             }
+            revoked().await?;
             Ok(with_cookies(
                 &ctx,
                 pair(access.as_str(), Some(rotated.as_str())),

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::{ViewFuture, lang, view};
 use crate::authentication::Chain;
-use crate::context::{Auth, Context};
+use crate::context::{Auth, BuildError, Context};
 use crate::dispatch::Denial;
 use crate::error::Rejected;
 use crate::permissions::IsAuthenticated;
@@ -24,7 +24,9 @@ impl<U: AuthUser> Auth<U> {
     /// it has ([`revocation::logout_everywhere`](crate::revocation::logout_everywhere)),
     /// this request's included. Answers 204 and deletes the session and
     /// token cookies; 401/403 as the chain answers; 503 when the store
-    /// cannot be reached. Needs [`AuthBuilder::revocations`](crate::AuthBuilder::revocations).
+    /// cannot be reached. Refused (at startup) without
+    /// [`AuthBuilder::revocations`](crate::AuthBuilder::revocations), or
+    /// when the chain's schemes are not configured.
     ///
     /// ```
     /// # use restflow_auth::prelude::*;
@@ -40,15 +42,25 @@ impl<U: AuthUser> Auth<U> {
     ///     .build()
     ///     .unwrap();
     /// let app: axum::Router = axum::Router::new()
-    ///     .nest("/api/auth", auth.logout_everywhere_routes::<(Session,), _>())
+    ///     .nest("/api/auth", auth.logout_everywhere_routes::<(Session,), _>().unwrap())
     ///     .layer(auth.layer());
     /// # let _ = app;
     /// ```
     pub fn logout_everywhere_routes<C: Chain<U>, S: Clone + Send + Sync + 'static>(
         &self,
-    ) -> Router<S> {
+    ) -> Result<Router<S>, BuildError> {
         let ctx = Arc::clone(self.context());
-        Router::new().route("/logout/everywhere/", view(&ctx, logout_everywhere::<U, C>))
+        let mut problems = C::missing(&ctx);
+        if ctx.store::<crate::revocation::Revocations>().is_none() {
+            problems.push(
+                "logout everywhere needs a revocation store: call `.revocations(store)` on the builder"
+                    .into(),
+            );
+        }
+        if !problems.is_empty() {
+            return Err(BuildError::Wiring(problems));
+        }
+        Ok(Router::new().route("/logout/everywhere/", view(&ctx, logout_everywhere::<U, C>)))
     }
 }
 
