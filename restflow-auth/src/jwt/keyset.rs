@@ -78,6 +78,16 @@ impl fmt::Debug for KeySet {
     }
 }
 
+impl Member {
+    fn new((kid, keys): (String, JwtKeys)) -> Self {
+        Member {
+            header: header(keys.algorithm(), &kid),
+            kid: kid.into_boxed_str(),
+            keys,
+        }
+    }
+}
+
 fn header(algorithm: &str, kid: &str) -> String {
     let kid = serde_json::Value::from(kid).to_string();
     b64::encode(format!("{{\"alg\":\"{algorithm}\",\"kid\":{kid},\"typ\":\"JWT\"}}").as_bytes())
@@ -230,14 +240,7 @@ impl KeySet {
         }
         let strict = !s.keys.is_empty();
         Ok(KeySet {
-            members: members
-                .into_iter()
-                .map(|(kid, keys)| Member {
-                    header: header(keys.algorithm(), &kid),
-                    kid: kid.into_boxed_str(),
-                    keys,
-                })
-                .collect(),
+            members: members.into_iter().map(Member::new).collect(),
             active,
             default: if has_default { 0 } else { active },
             strict,
@@ -250,11 +253,7 @@ impl KeySet {
     pub fn single(kid: impl Into<String>, keys: JwtKeys) -> Self {
         let kid = kid.into();
         KeySet {
-            members: vec![Member {
-                header: header(keys.algorithm(), &kid),
-                kid: kid.into_boxed_str(),
-                keys,
-            }],
+            members: vec![Member::new((kid, keys))],
             active: 0,
             default: 0,
             strict: false,
@@ -271,14 +270,7 @@ impl KeySet {
         }
         let kidless = members.len() == 1;
         Some(KeySet {
-            members: members
-                .into_iter()
-                .map(|(kid, keys)| Member {
-                    header: header(keys.algorithm(), &kid),
-                    kid: kid.into_boxed_str(),
-                    keys,
-                })
-                .collect(),
+            members: members.into_iter().map(Member::new).collect(),
             active: 0,
             default: 0,
             strict: true,
