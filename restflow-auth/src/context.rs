@@ -255,30 +255,10 @@ impl<U: AuthUser> Context<U> {
 
 /// What the builder has collected: stores by type, before the components
 /// are built.
+/// (A `TypeId` is a hash already: every request looks several stores up,
+/// and SipHash would cost more than the rest of the lookup.)
 pub(crate) type Stores =
-    HashMap<TypeId, Box<dyn Any + Send + Sync>, std::hash::BuildHasherDefault<TypeIdHasher>>;
-
-/// The hasher of the stores' map: a `TypeId` is a hash already, so its
-/// bits are the hash (every request looks several stores up; SipHash
-/// would cost more than the rest of the lookup).
-#[derive(Default)]
-pub(crate) struct TypeIdHasher(u64);
-
-impl std::hash::Hasher for TypeIdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // How TypeId hashes is the standard library's business: fold
-        // whatever it writes.
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 ^= v;
-    }
-}
+    HashMap<TypeId, Box<dyn Any + Send + Sync>, crate::prehashed::BuildPrehashed>;
 
 /// Takes the store of type `T` out of `stores`.
 pub(crate) fn take<T: Any + Send + Sync>(stores: &mut Stores) -> Option<T> {

@@ -71,6 +71,7 @@ pub mod net;
 pub mod openapi;
 pub mod password;
 pub mod permissions;
+mod prehashed;
 #[cfg(feature = "redis")]
 mod redis_conn;
 pub mod request;

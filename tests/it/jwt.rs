@@ -166,6 +166,11 @@ fn header_parsing_matches_drf_restflow() {
         (401, Some(bearer.clone()), shape.into())
     );
     assert_eq!(check_raw(&auth, b"Bearer a b").2, shape);
+    // A tab splits as a space does (Python's bytes.split()).
+    assert_eq!(
+        check_raw(&auth, format!("Bearer {ok}\tx").as_bytes()).2,
+        shape
+    );
     assert_eq!(
         check_raw(&auth, b"Bearer \xff\xfe").2,
         "Token contains invalid characters."

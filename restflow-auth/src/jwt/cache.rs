@@ -21,8 +21,12 @@ const PER_SHARD: usize = 512;
 /// Longer tokens are not kept (they are unusual and would cost memory).
 const MAX_TOKEN_LEN: usize = 2048;
 
-/// One shard: whole tokens to their verified claims.
-type Shard = Mutex<HashMap<Box<str>, Arc<Verified>>>;
+/// One shard: the keyed hash of a token to the token and its verified
+/// claims. The token is hashed once per lookup (SipHash with this cache's
+/// random key, so no client can aim at a slot); two tokens of one hash
+/// share a slot, the later replacing the earlier (a miss, never a mix-up:
+/// a hit compares the whole token).
+type Shard = Mutex<HashMap<u64, (Box<str>, Arc<Verified>), crate::prehashed::BuildPrehashed>>;
 
 pub(crate) struct VerifiedCache {
     hasher: std::collections::hash_map::RandomState,
@@ -42,30 +46,35 @@ impl Default for VerifiedCache {
     fn default() -> Self {
         VerifiedCache {
             hasher: Default::default(),
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::default()))
+                .collect(),
         }
     }
 }
 
 impl VerifiedCache {
-    fn shard(&self, raw: &str) -> &Shard {
-        &self.shards[(self.hasher.hash_one(raw) as usize) % SHARDS]
+    /// The token's hash and its shard (by bits the map does not use: it
+    /// indexes by the low bits and tags by the top seven).
+    fn shard(&self, raw: &str) -> (u64, &Shard) {
+        let h = self.hasher.hash_one(raw);
+        (h, &self.shards[((h >> 32) as usize) % SHARDS])
     }
 
     /// The claims of `raw` if it was verified before and has not expired
     /// at `now` (seconds, with `leeway`).
     pub(crate) fn get(&self, raw: &str, now: f64, leeway: f64) -> Option<Arc<Verified>> {
-        let mut shard = self
-            .shard(raw)
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let found = match shard.get(raw) {
-            Some(hit) if (hit.exp as f64) > now - leeway => Some(Arc::clone(hit)),
-            Some(_) => {
-                shard.remove(raw);
+        let (h, shard) = self.shard(raw);
+        let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+        let found = match shard.get(&h) {
+            Some((token, hit)) if **token == *raw && (hit.exp as f64) > now - leeway => {
+                Some(Arc::clone(hit))
+            }
+            Some((token, _)) if **token == *raw => {
+                shard.remove(&h);
                 None
             }
-            None => None,
+            _ => None,
         };
         crate::telemetry::cache("jwt_verified", found.is_some());
         found
@@ -77,17 +86,15 @@ impl VerifiedCache {
         if raw.len() > MAX_TOKEN_LEN {
             return;
         }
-        let mut shard = self
-            .shard(raw)
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let (h, shard) = self.shard(raw);
+        let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
         if shard.len() >= PER_SHARD {
-            shard.retain(|_, v| (v.exp as f64) > now - leeway);
+            shard.retain(|_, (_, v)| (v.exp as f64) > now - leeway);
             if shard.len() >= PER_SHARD {
                 shard.clear();
             }
         }
-        shard.insert(raw.into(), Arc::clone(claims));
+        shard.insert(h, (raw.into(), Arc::clone(claims)));
     }
 
     pub(crate) fn len(&self) -> usize {
