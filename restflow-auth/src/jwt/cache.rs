@@ -56,8 +56,14 @@ impl Default for VerifiedCache {
 impl VerifiedCache {
     /// The token's hash and its shard (by bits the map does not use: it
     /// indexes by the low bits and tags by the top seven).
+    ///
+    /// Only the signature segment is hashed: entries are verified tokens,
+    /// whose signatures differ (a forged token that reuses one lands in
+    /// its slot, compares unequal and misses), and it is a fifth of the
+    /// token.
     fn shard(&self, raw: &str) -> (u64, &Shard) {
-        let h = self.hasher.hash_one(raw);
+        let signature = raw.rsplit_once('.').map_or(raw, |(_, s)| s);
+        let h = self.hasher.hash_one(signature);
         (h, &self.shards[((h >> 32) as usize) % SHARDS])
     }
 
