@@ -1,5 +1,7 @@
 -- restflow-auth tables for PostgreSQL. Every statement is idempotent:
--- `Database::migrate` runs them in one transaction.
+-- `Database::migrate` runs them in one transaction, one instance at a
+-- time (the advisory lock: concurrent CREATE OR REPLACE FUNCTION fails).
+SELECT pg_advisory_xact_lock(7245031868);
 CREATE TABLE IF NOT EXISTS restflow_user (
     id BIGSERIAL PRIMARY KEY,
     username VARCHAR(150) NOT NULL UNIQUE,
@@ -38,3 +40,18 @@ CREATE TABLE IF NOT EXISTS restflow_user_revocation (
     expires_at BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS restflow_user_revocation_expires ON restflow_user_revocation (expires_at);
+-- Invalidation feed (`restflow_auth::invalidation`): every write to the
+-- blacklist, by whoever makes it, tells each listening process which jti
+-- changed (a jti fits a notification: at most 128 characters).
+CREATE OR REPLACE FUNCTION restflow_notify_blacklist() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        PERFORM pg_notify('restflow_invalidation', 'b:' || OLD.jti);
+        RETURN OLD;
+    END IF;
+    PERFORM pg_notify('restflow_invalidation', 'b:' || NEW.jti);
+    RETURN NEW;
+END
+$$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS restflow_blacklisted_token_notify ON restflow_blacklisted_token;
+CREATE TRIGGER restflow_blacklisted_token_notify AFTER INSERT OR UPDATE ON restflow_blacklisted_token FOR EACH ROW EXECUTE FUNCTION restflow_notify_blacklist();

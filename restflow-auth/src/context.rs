@@ -466,6 +466,7 @@ impl<U: AuthUser> AuthBuilder<U> {
         install::<crate::session::Sessions>(&self.settings, &mut stores)?;
         #[cfg(feature = "simplejwt")]
         install::<crate::authentication::simplejwt::SimpleJwtState>(&self.settings, &mut stores)?;
+        install::<crate::invalidation::Invalidation>(&self.settings, &mut stores)?;
         #[cfg(feature = "jwt")]
         install::<crate::jwt::JwtState>(&self.settings, &mut stores)?;
         #[cfg(feature = "jwt")]

@@ -80,6 +80,8 @@ pub struct Settings {
     /// Tokens of an external issuer (`ExternalJwt`).
     #[cfg(feature = "external-jwt")]
     pub external_jwt: crate::jwt::external::ExternalJwtSettings,
+    /// The per-process caches of revocation state and their feeds.
+    pub invalidation: crate::invalidation::InvalidationSettings,
     /// What a service beside Django shares with it (`SECRET_KEY`, ...).
     pub django: crate::django::DjangoSettings,
     /// Where the SQL stores are (for the management command).
@@ -111,6 +113,7 @@ impl Default for Settings {
             jwt_cookie: crate::jwt::cookie::JwtCookieSettings::default(),
             #[cfg(feature = "external-jwt")]
             external_jwt: crate::jwt::external::ExternalJwtSettings::default(),
+            invalidation: crate::invalidation::InvalidationSettings::default(),
             django: crate::django::DjangoSettings::default(),
             database: crate::database::DatabaseSettings::default(),
             default_language: "en".into(),
@@ -628,6 +631,7 @@ impl Settings {
         self.login.validate()?;
         self.django.validate()?;
         self.database.validate()?;
+        self.invalidation.validate()?;
         let s = &self.session;
         for (key, v) in [
             ("session.cookie_name", &s.cookie_name),

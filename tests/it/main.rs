@@ -18,6 +18,7 @@ mod grpc;
 mod handlers;
 mod hashers;
 mod headers;
+mod invalidation;
 mod jwt;
 mod jwt_cookies;
 mod jwt_views;

@@ -391,14 +391,14 @@ async fn redis_sessions_pass_the_suite() {
 /// A TCP forwarder to PostgreSQL that can be cut (listener and every live
 /// connection closed) and started again on the same port: an outage of the
 /// database as the service sees it, without stopping the shared server.
-struct Forwarder {
-    port: u16,
+pub(crate) struct Forwarder {
+    pub(crate) port: u16,
     target: String,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Forwarder {
-    fn new(target: &str) -> Self {
+    pub(crate) fn new(target: &str) -> Self {
         let port = crate::common::free_port();
         Forwarder {
             port,
@@ -407,7 +407,7 @@ impl Forwarder {
         }
     }
 
-    async fn start(&mut self) {
+    pub(crate) async fn start(&mut self) {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
             .await
             .unwrap();
@@ -429,7 +429,7 @@ impl Forwarder {
         }));
     }
 
-    async fn cut(&mut self) {
+    pub(crate) async fn cut(&mut self) {
         if let Some(task) = self.task.take() {
             task.abort();
             let _ = task.await;

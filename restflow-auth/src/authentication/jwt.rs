@@ -165,8 +165,8 @@ impl<U: AuthUser> Authenticator<U> for Jwt {
         if let Some(bl) = jwt.checked_blacklist() {
             let revoked = match revocations(&token) {
                 Revocations::None => false,
-                Revocations::Jti(jti) => bl.is_blacklisted(jti).await?,
-                Revocations::Both(ids) => bl.any_blacklisted(&ids).await?,
+                Revocations::Jti(jti) => bl.revoked(&[jti]).await?,
+                Revocations::Both(ids) => bl.revoked(&ids).await?,
             };
             if revoked {
                 return Err(Rejection::TokenBlacklisted.into());
@@ -198,8 +198,8 @@ impl<U: AuthUser> Authenticator<U> for Jwt {
         if let Some(bl) = jwt.checked_blacklist() {
             let revoked = match revocations(&token) {
                 Revocations::None => false,
-                Revocations::Jti(jti) => bl.is_blacklisted_blocking(jti)?,
-                Revocations::Both(ids) => bl.any_blacklisted_blocking(&ids)?,
+                Revocations::Jti(jti) => bl.revoked_blocking(&[jti])?,
+                Revocations::Both(ids) => bl.revoked_blocking(&ids)?,
             };
             if revoked {
                 return Err(Rejection::TokenBlacklisted.into());

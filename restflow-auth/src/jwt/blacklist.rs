@@ -87,6 +87,14 @@ pub trait Blacklist: Send + Sync + 'static {
     fn is_process_local(&self) -> bool {
         false
     }
+    /// Where this backend's invalidations come from, if it has a feed
+    /// ([`invalidation`](crate::invalidation)): with one, and with
+    /// `[invalidation] enabled`, each process answers the per-request
+    /// check from memory while the feed vouches. The SQL blacklists have
+    /// one; by default none.
+    fn feed(&self) -> Option<crate::invalidation::Feed> {
+        None
+    }
     /// [`blacklist`](Blacklist::blacklist) with the whole token at hand
     /// (what the views call; by default, the jti and the expiry).
     fn blacklist_entry(&self, entry: &Entry<'_>) -> impl Future<Output = StoreResult<()>> + Send {
@@ -139,6 +147,7 @@ trait Erased: Send + Sync {
     fn is_blacklisted_blocking(&self, jti: &str) -> StoreResult<bool>;
     fn check_and_blacklist_blocking(&self, jti: &str, exp: i64) -> StoreResult<bool>;
     fn is_process_local(&self) -> bool;
+    fn feed(&self) -> Option<crate::invalidation::Feed>;
     fn blacklist_entry<'a>(&'a self, e: &'a Entry<'a>) -> BoxFuture<'a, StoreResult<()>>;
     fn check_and_blacklist_entry<'a>(
         &'a self,
@@ -206,6 +215,9 @@ impl<B: Blacklist> Erased for B {
     fn is_process_local(&self) -> bool {
         Blacklist::is_process_local(self)
     }
+    fn feed(&self) -> Option<crate::invalidation::Feed> {
+        Blacklist::feed(self)
+    }
     fn blacklist_entry<'a>(&'a self, e: &'a Entry<'a>) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(crate::telemetry::store(
             "blacklist",
@@ -247,16 +259,20 @@ impl<B: Blacklist> Erased for B {
     }
 }
 
-/// The configured blacklist, whatever its backend.
+/// The configured blacklist, whatever its backend, with its invalidation
+/// cache when it has one.
 #[derive(Clone)]
 pub struct Blacklists {
     inner: Arc<dyn Erased>,
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    cache: Option<Arc<crate::invalidation::KeyCache>>,
 }
 
 impl fmt::Debug for Blacklists {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Blacklists")
             .field("process_local", &self.inner.is_process_local())
+            .field("cache", &self.cache_stats())
             .finish()
     }
 }
@@ -266,15 +282,104 @@ impl Blacklists {
     pub fn new(backend: impl Blacklist) -> Self {
         Blacklists {
             inner: Arc::new(backend),
+            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            cache: None,
         }
     }
+
+    /// The same blacklist with an invalidation cache, if its backend has a
+    /// feed and `settings.enabled` (the builder calls it).
+    pub(crate) fn cached(
+        self,
+        settings: &crate::invalidation::InvalidationSettings,
+    ) -> std::io::Result<Self> {
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        if let (true, Some(feed), None) = (settings.enabled, self.inner.feed(), &self.cache) {
+            let cache = crate::invalidation::start(&feed, "b", settings)?;
+            return Ok(Blacklists {
+                cache: Some(Arc::new(cache)),
+                ..self
+            });
+        }
+        let _ = settings;
+        Ok(self)
+    }
+
+    /// What the invalidation cache has done, if there is one.
+    pub fn cache_stats(&self) -> Option<crate::invalidation::CacheStats> {
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        if let Some(cache) = &self.cache {
+            return Some(cache.stats());
+        }
+        None
+    }
+
+    /// Whether a token is revoked, given its blacklist ids (its jti, and
+    /// its refresh family's entry): the check every request makes,
+    /// answered from the invalidation cache while its feed vouches.
+    pub async fn revoked(&self, ids: &[&str]) -> StoreResult<bool> {
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        if let Some(cache) = &self.cache {
+            use crate::invalidation::Known;
+            return match cache.known(ids) {
+                Known::Answer(revoked) => Ok(revoked),
+                Known::Ask(load) => {
+                    let revoked = self.ask(ids).await?;
+                    cache.learn(ids, load, revoked);
+                    Ok(revoked)
+                }
+            };
+        }
+        self.ask(ids).await
+    }
+
+    /// Blocking twin of [`revoked`](Self::revoked), sharing its cache.
+    pub fn revoked_blocking(&self, ids: &[&str]) -> StoreResult<bool> {
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        if let Some(cache) = &self.cache {
+            use crate::invalidation::Known;
+            return match cache.known(ids) {
+                Known::Answer(revoked) => Ok(revoked),
+                Known::Ask(load) => {
+                    let revoked = self.ask_blocking(ids)?;
+                    cache.learn(ids, load, revoked);
+                    Ok(revoked)
+                }
+            };
+        }
+        self.ask_blocking(ids)
+    }
+
+    async fn ask(&self, ids: &[&str]) -> StoreResult<bool> {
+        match ids {
+            [] => Ok(false),
+            [jti] => self.inner.is_blacklisted(jti).await,
+            _ => self.inner.any_blacklisted(ids).await,
+        }
+    }
+
+    fn ask_blocking(&self, ids: &[&str]) -> StoreResult<bool> {
+        match ids {
+            [] => Ok(false),
+            [jti] => self.inner.is_blacklisted_blocking(jti),
+            _ => self.inner.any_blacklisted_blocking(ids),
+        }
+    }
+
+    /// This process wrote `jti`: its own cache forgets it at once.
+    fn wrote<T>(&self, jti: &str, result: StoreResult<T>) -> StoreResult<T> {
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        if let Some(cache) = &self.cache {
+            cache.wrote(jti);
+        }
+        let _ = jti;
+        result
+    }
+
     /// [`Blacklist::blacklist`].
-    pub fn blacklist<'a>(
-        &'a self,
-        jti: &'a str,
-        exp: i64,
-    ) -> impl Future<Output = StoreResult<()>> + Send + 'a {
-        self.inner.blacklist(jti, exp)
+    pub async fn blacklist(&self, jti: &str, exp: i64) -> StoreResult<()> {
+        let r = self.inner.blacklist(jti, exp).await;
+        self.wrote(jti, r)
     }
     /// [`Blacklist::is_blacklisted`].
     pub fn is_blacklisted<'a>(
@@ -295,16 +400,14 @@ impl Blacklists {
         self.inner.any_blacklisted_blocking(jtis)
     }
     /// [`Blacklist::check_and_blacklist`].
-    pub fn check_and_blacklist<'a>(
-        &'a self,
-        jti: &'a str,
-        exp: i64,
-    ) -> impl Future<Output = StoreResult<bool>> + Send + 'a {
-        self.inner.check_and_blacklist(jti, exp)
+    pub async fn check_and_blacklist(&self, jti: &str, exp: i64) -> StoreResult<bool> {
+        let r = self.inner.check_and_blacklist(jti, exp).await;
+        self.wrote(jti, r)
     }
     /// [`Blacklist::blacklist_blocking`].
     pub fn blacklist_blocking(&self, jti: &str, exp: i64) -> StoreResult<()> {
-        self.inner.blacklist_blocking(jti, exp)
+        let r = self.inner.blacklist_blocking(jti, exp);
+        self.wrote(jti, r)
     }
     /// [`Blacklist::is_blacklisted_blocking`].
     pub fn is_blacklisted_blocking(&self, jti: &str) -> StoreResult<bool> {
@@ -312,18 +415,17 @@ impl Blacklists {
     }
     /// [`Blacklist::check_and_blacklist_blocking`].
     pub fn check_and_blacklist_blocking(&self, jti: &str, exp: i64) -> StoreResult<bool> {
-        self.inner.check_and_blacklist_blocking(jti, exp)
+        let r = self.inner.check_and_blacklist_blocking(jti, exp);
+        self.wrote(jti, r)
     }
     /// [`Blacklist::is_process_local`].
     pub fn is_process_local(&self) -> bool {
         self.inner.is_process_local()
     }
     /// [`Blacklist::blacklist_entry`].
-    pub fn blacklist_entry<'a>(
-        &'a self,
-        e: &'a Entry<'a>,
-    ) -> impl Future<Output = StoreResult<()>> + Send + 'a {
-        self.inner.blacklist_entry(e)
+    pub async fn blacklist_entry(&self, e: &Entry<'_>) -> StoreResult<()> {
+        let r = self.inner.blacklist_entry(e).await;
+        self.wrote(e.jti, r)
     }
     /// [`Blacklist::outstand`].
     pub fn outstand<'a>(
@@ -337,19 +439,19 @@ impl Blacklists {
         self.inner.outstand_blocking(e)
     }
     /// [`Blacklist::check_and_blacklist_entry`].
-    pub fn check_and_blacklist_entry<'a>(
-        &'a self,
-        e: &'a Entry<'a>,
-    ) -> impl Future<Output = StoreResult<bool>> + Send + 'a {
-        self.inner.check_and_blacklist_entry(e)
+    pub async fn check_and_blacklist_entry(&self, e: &Entry<'_>) -> StoreResult<bool> {
+        let r = self.inner.check_and_blacklist_entry(e).await;
+        self.wrote(e.jti, r)
     }
     /// [`Blacklist::blacklist_entry_blocking`].
     pub fn blacklist_entry_blocking(&self, e: &Entry<'_>) -> StoreResult<()> {
-        self.inner.blacklist_entry_blocking(e)
+        let r = self.inner.blacklist_entry_blocking(e);
+        self.wrote(e.jti, r)
     }
     /// [`Blacklist::check_and_blacklist_entry_blocking`].
     pub fn check_and_blacklist_entry_blocking(&self, e: &Entry<'_>) -> StoreResult<bool> {
-        self.inner.check_and_blacklist_entry_blocking(e)
+        let r = self.inner.check_and_blacklist_entry_blocking(e);
+        self.wrote(e.jti, r)
     }
 }
 

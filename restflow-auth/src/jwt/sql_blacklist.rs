@@ -34,7 +34,8 @@ macro_rules! sql_blacklist {
         insert_new: $insert_new:literal,
         exists: $exists:literal,
         exists_pair: $exists_pair:literal,
-        cleanup: $cleanup:literal $(,)?
+        cleanup: $cleanup:literal,
+        feed: |$db_:ident| $feed:expr $(,)?
     ) => {
         $(#[$doc])*
         #[cfg_attr(docsrs, doc(cfg(feature = $feature)))]
@@ -150,6 +151,10 @@ macro_rules! sql_blacklist {
             fn check_and_blacklist_blocking(&self, jti: &str, expires_at: i64) -> StoreResult<bool> {
                 self.db.block_on(|pool| Self::insert_new(pool, jti, expires_at))
             }
+            fn feed(&self) -> Option<crate::invalidation::Feed> {
+                let $db_ = &self.db;
+                $feed
+            }
         }
     };
 }
@@ -163,6 +168,7 @@ sql_blacklist! {
     exists: "SELECT 1 FROM restflow_blacklisted_token WHERE jti = ?1 AND expires_at > ?2",
     exists_pair: "SELECT 1 FROM restflow_blacklisted_token WHERE jti IN (?1, ?2) AND expires_at > ?3 LIMIT 1",
     cleanup: "DELETE FROM restflow_blacklisted_token WHERE expires_at <= ?1",
+    feed: |db| crate::invalidation::Feed::sqlite(db.options().clone()),
 }
 
 #[cfg(feature = "postgres")]
@@ -174,4 +180,5 @@ sql_blacklist! {
     exists: "SELECT 1 FROM restflow_blacklisted_token WHERE jti = $1 AND expires_at > $2",
     exists_pair: "SELECT 1 FROM restflow_blacklisted_token WHERE jti IN ($1, $2) AND expires_at > $3 LIMIT 1",
     cleanup: "DELETE FROM restflow_blacklisted_token WHERE expires_at <= $1",
+    feed: |db| Some(crate::invalidation::Feed::postgres(db.options().clone())),
 }

@@ -222,6 +222,11 @@ impl<DB: sqlx::Database> Database<DB> {
         &self.inner.pool
     }
 
+    /// The connection options (for a feed's connection of its own).
+    pub(crate) fn options(&self) -> &Options<DB> {
+        &self.inner.options
+    }
+
     /// Runs `f` on the blocking pool and its private runtime.
     pub(crate) fn block_on<'a, T, F>(
         &'a self,
@@ -351,6 +356,30 @@ impl Dialect for sqlx::Postgres {
     }
 }
 
+/// The statements of a migration script: split at `;`, except inside a
+/// `$$`-quoted body (a PL/pgSQL function).
+fn statements(script: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    let bytes = script.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(b"$$") {
+            quoted = !quoted;
+            i += 2;
+            continue;
+        }
+        if bytes[i] == b';' && !quoted {
+            out.push(script[start..i].trim());
+            start = i + 1;
+        }
+        i += 1;
+    }
+    out.push(script[start..].trim());
+    out.retain(|s| !s.is_empty());
+    out
+}
+
 /// Expands `{1}`, `{2}`, ... in `sql` to the dialect's placeholders.
 pub(crate) fn sql<DB: Dialect>(template: &str) -> String {
     let mut out = template.to_owned();
@@ -385,7 +414,7 @@ macro_rules! database {
                     .filter(|l| !l.trim_start().starts_with("--"))
                     .collect::<Vec<_>>()
                     .join("\n");
-                for statement in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                for statement in statements(&script) {
                     sqlx::query(statement).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
