@@ -273,20 +273,14 @@ async fn the_cache_can_be_turned_off_and_memory_sqlite_gets_none() {
         .blacklist(crate::sql::sqlite(&file).await)
         .build()
         .unwrap();
-    assert!(
-        state(&auth)
-            .blacklist_backend()
-            .unwrap()
-            .cache_stats()
-            .is_none()
-    );
-    let memory = SqliteBlacklist::connect("sqlite::memory:").await.unwrap();
-    let auth = instance(memory);
-    assert!(
-        state(&auth)
-            .blacklist_backend()
-            .unwrap()
-            .cache_stats()
-            .is_none()
-    );
+    let memory = instance(SqliteBlacklist::connect("sqlite::memory:").await.unwrap());
+    for auth in [auth, memory] {
+        assert!(
+            state(&auth)
+                .blacklist_backend()
+                .unwrap()
+                .cache_stats()
+                .is_none()
+        );
+    }
 }

@@ -291,9 +291,13 @@ pub(crate) fn start(
                 let run = async {
                     match feed.kind {
                         #[cfg(feature = "postgres")]
-                        FeedKind::Postgres(options) => super::postgres::run(&worker, options).await,
+                        FeedKind::Postgres(options) => {
+                            keep(&worker, || super::postgres::listen(&worker, &options)).await
+                        }
                         #[cfg(feature = "sqlite")]
-                        FeedKind::Sqlite(options) => super::sqlite::run(&worker, options).await,
+                        FeedKind::Sqlite(options) => {
+                            keep(&worker, || super::sqlite::watch(&worker, &options)).await
+                        }
                     }
                 };
                 tokio::select! {
@@ -310,8 +314,27 @@ pub(crate) fn start(
     })
 }
 
-/// How long a feed waits before it reconnects after its `n`-th failure
-/// in a row: 50 ms doubling to 2 s.
-pub(crate) fn backoff(n: u32) -> Duration {
-    Duration::from_millis(50u64.saturating_mul(1 << n.min(6)).min(2_000))
+/// Keeps a feed going: `life` (one connection, until it fails) again and
+/// again, the cache dropped before each, waiting 50 ms doubling to 2 s
+/// between failures in a row (a life of ten seconds or more starts the
+/// count again).
+async fn keep<F, Fut>(channel: &Channel, mut life: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let mut failures = 0u32;
+    loop {
+        channel.lose();
+        let began = Instant::now();
+        if let Err(e) = life().await {
+            tracing::warn!(error = %e, "restflow-auth: the invalidation feed lost its database; cached revocation state dropped until it is back");
+        }
+        if began.elapsed() >= Duration::from_secs(10) {
+            failures = 0;
+        }
+        let wait = Duration::from_millis(50u64 << failures.min(6)).min(Duration::from_secs(2));
+        failures = failures.saturating_add(1);
+        tokio::time::sleep(wait).await;
+    }
 }

@@ -16,23 +16,10 @@ use std::time::{Duration, Instant};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 
 use super::CHANNEL;
-use super::cache::{Channel, backoff};
-
-/// Runs until the process drops the cache (the caller's `select!`).
-pub(super) async fn run(channel: &Channel, options: PgConnectOptions) {
-    let mut failures = 0u32;
-    loop {
-        channel.lose();
-        if let Err(e) = listen(channel, &options).await {
-            tracing::warn!(error = %e, "restflow-auth: the invalidation feed lost PostgreSQL; cached revocation state dropped until it is back");
-        }
-        failures = failures.saturating_add(1);
-        tokio::time::sleep(backoff(failures.min(8))).await;
-    }
-}
+use super::cache::Channel;
 
 /// One connection's life: returns why it ended.
-async fn listen(channel: &Channel, options: &PgConnectOptions) -> Result<(), String> {
+pub(super) async fn listen(channel: &Channel, options: &PgConnectOptions) -> Result<(), String> {
     let limit = (channel.staleness() * 4).max(Duration::from_secs(1));
     // A pool of one, for PgListener; no reconnect is left to it.
     let pool = PgPoolOptions::new()

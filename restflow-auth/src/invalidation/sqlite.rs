@@ -9,22 +9,9 @@ use std::time::{Duration, Instant};
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
-use super::cache::{Channel, backoff};
+use super::cache::Channel;
 
-/// Runs until the process drops the cache (the caller's `select!`).
-pub(super) async fn run(channel: &Channel, options: SqliteConnectOptions) {
-    let mut failures = 0u32;
-    loop {
-        channel.lose();
-        if let Err(e) = watch(channel, &options).await {
-            tracing::warn!(error = %e, "restflow-auth: the invalidation feed lost SQLite; cached revocation state dropped until it is back");
-        }
-        failures = failures.saturating_add(1);
-        tokio::time::sleep(backoff(failures.min(8))).await;
-    }
-}
-
-async fn watch(channel: &Channel, options: &SqliteConnectOptions) -> Result<(), String> {
+pub(super) async fn watch(channel: &Channel, options: &SqliteConnectOptions) -> Result<(), String> {
     let limit = (channel.staleness() * 4).max(Duration::from_secs(1));
     let options = options.clone().create_if_missing(false);
     let mut conn = tokio::time::timeout(limit, SqliteConnection::connect_with(&options))
