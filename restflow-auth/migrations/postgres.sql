@@ -45,10 +45,6 @@ CREATE INDEX IF NOT EXISTS restflow_user_revocation_expires ON restflow_user_rev
 -- changed (a jti fits a notification: at most 128 characters).
 CREATE OR REPLACE FUNCTION restflow_notify_blacklist() RETURNS trigger AS $$
 BEGIN
-    IF TG_OP = 'DELETE' THEN
-        PERFORM pg_notify('restflow_invalidation', 'b:' || OLD.jti);
-        RETURN OLD;
-    END IF;
     PERFORM pg_notify('restflow_invalidation', 'b:' || NEW.jti);
     RETURN NEW;
 END

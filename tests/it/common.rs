@@ -190,6 +190,37 @@ where
     a
 }
 
+/// Chain `C` with `IsAuthenticated` on a GET with `header`: the async path
+/// on the caller's runtime, then the blocking path on a thread without
+/// one, each allowed its own answer (a revocation may land between them);
+/// `(status, user name or detail)` for each.
+pub async fn each_path<C: restflow_auth::Chain<User>>(
+    auth: &Auth<User>,
+    header: (&str, String),
+) -> [(u16, String); 2] {
+    use restflow_auth::dispatch::{Denial, Identity, authenticate, authenticate_blocking};
+    use restflow_auth::permissions::IsAuthenticated;
+    let (parts, ()) = http::Request::get("/")
+        .header(header.0, header.1)
+        .body(())
+        .unwrap()
+        .into_parts();
+    let show = |r: Result<Identity<User>, Denial>| match r {
+        Ok(id) => (200, id.user.username().to_owned()),
+        Err(d) => (d.status().as_u16(), d.error.to_string()),
+    };
+    let a = show(
+        authenticate::<User, C, (IsAuthenticated,)>(&Request::new(&parts), auth.context()).await,
+    );
+    let b = crate::stores::off_runtime(|| {
+        show(authenticate_blocking::<User, C, (IsAuthenticated,)>(
+            &Request::new(&parts),
+            auth.context(),
+        ))
+    });
+    [a, b]
+}
+
 /// A port nothing listens on (bound, then released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -95,26 +95,7 @@ async fn load_both(store: &impl SessionStore, key: &str) -> Option<SessionData> 
 /// A Django login's session, read through the Session authenticator on
 /// both paths; `(status, user or detail)`.
 async fn session_login(auth: &Auth<User>, key: &str) -> [(u16, String); 2] {
-    use restflow_auth::dispatch::{Denial, Identity, authenticate, authenticate_blocking};
-    let (parts, ()) = http::Request::get("/")
-        .header("cookie", format!("sessionid={key}"))
-        .body(())
-        .unwrap()
-        .into_parts();
-    let show = |r: Result<Identity<User>, Denial>| match r {
-        Ok(id) => (200, id.user.username().to_owned()),
-        Err(d) => (d.status().as_u16(), d.error.to_string()),
-    };
-    type Chain = (Session,);
-    type Perms = (IsAuthenticated,);
-    let a = show(authenticate::<User, Chain, Perms>(&Request::new(&parts), auth.context()).await);
-    let b = off_runtime(|| {
-        show(authenticate_blocking::<User, Chain, Perms>(
-            &Request::new(&parts),
-            auth.context(),
-        ))
-    });
-    [a, b]
+    crate::common::each_path::<(Session,)>(auth, ("cookie", format!("sessionid={key}"))).await
 }
 
 fn users(hash: &str) -> MemoryUserStore<User> {

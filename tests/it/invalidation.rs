@@ -65,41 +65,12 @@ fn answer(auth: &Auth<User>, token: &str) -> String {
     }
 }
 
-/// The async and the blocking path one after the other, each allowed its
-/// own answer (a revocation may land between them).
-fn each_path(auth: &Auth<User>, token: &str) -> [String; 2] {
-    use restflow_auth::dispatch::{Denial, Identity, authenticate, authenticate_blocking};
-    let (parts, ()) = http::Request::get("/")
-        .header("authorization", format!("Bearer {token}"))
-        .body(())
-        .unwrap()
-        .into_parts();
-    let show = |r: Result<Identity<User>, Denial>| match r {
-        Ok(id) => id.user.username().to_owned(),
-        Err(d) => d.error.to_string(),
-    };
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            let a = show(
-                rt.block_on(authenticate::<User, (Jwt,), (IsAuthenticated,)>(
-                    &Request::new(&parts),
-                    auth.context(),
-                )),
-            );
-            drop(rt);
-            let b = show(authenticate_blocking::<User, (Jwt,), (IsAuthenticated,)>(
-                &Request::new(&parts),
-                auth.context(),
-            ));
-            [a, b]
-        })
-        .join()
-        .unwrap()
-    })
+/// Both paths' answers (names or details), each its own.
+async fn each_path(auth: &Auth<User>, token: &str) -> [String; 2] {
+    let header = ("authorization", format!("Bearer {token}"));
+    crate::common::each_path::<(Jwt,)>(auth, header)
+        .await
+        .map(|(_, answer)| answer)
 }
 
 /// How long `b` takes to refuse `token` on both paths after it was
@@ -110,7 +81,7 @@ async fn refused_after(b: &Auth<User>, token: &str) -> Duration {
     let start = Instant::now();
     let mut refused = [false; 2];
     loop {
-        let answers = each_path(b, token);
+        let answers = each_path(b, token).await;
         for (i, a) in answers.iter().enumerate() {
             match a.as_str() {
                 REVOKED => refused[i] = true,

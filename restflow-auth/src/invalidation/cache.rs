@@ -119,8 +119,11 @@ impl Channel {
         self.heartbeat
     }
 
-    pub(crate) fn staleness(&self) -> Duration {
-        self.staleness
+    /// How long a feed waits for its database (a connect, a heartbeat)
+    /// before it gives the connection up: four staleness bounds, at
+    /// least a second.
+    pub(crate) fn patience(&self) -> Duration {
+        (self.staleness * 4).max(Duration::from_secs(1))
     }
 }
 

@@ -20,7 +20,7 @@ use super::cache::Channel;
 
 /// One connection's life: returns why it ended.
 pub(super) async fn listen(channel: &Channel, options: &PgConnectOptions) -> Result<(), String> {
-    let limit = (channel.staleness() * 4).max(Duration::from_secs(1));
+    let limit = channel.patience();
     // A pool of one, for PgListener; no reconnect is left to it.
     let pool = PgPoolOptions::new()
         .max_connections(1)

@@ -4,7 +4,7 @@
 //! the process then drops every cached answer; each read that finds it
 //! unchanged vouches for what is cached.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
@@ -12,7 +12,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use super::cache::Channel;
 
 pub(super) async fn watch(channel: &Channel, options: &SqliteConnectOptions) -> Result<(), String> {
-    let limit = (channel.staleness() * 4).max(Duration::from_secs(1));
+    let limit = channel.patience();
     let options = options.clone().create_if_missing(false);
     let mut conn = tokio::time::timeout(limit, SqliteConnection::connect_with(&options))
         .await
