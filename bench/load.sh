@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # HTTP load benchmark of the conformance example (release build), on loopback.
 #
-#   bash bench/load.sh                 # routes, then blacklist backends, then a 60 s memory run
+#   bash bench/load.sh                 # routes, blacklist backends, stores, then a 60 s memory run
 #   DURATION=5s ROUNDS=2 bash bench/load.sh routes
 #
-# Phases (arguments select them; default: all three):
+# Phases (arguments select them; default: routes blacklist stores soak):
 #   routes     JWT, Token, Session, the 401 path and the anonymous baseline,
 #              in interleaved rounds, a fresh server per run: requests/s,
 #              p50, p99, the server's peak memory (VmHWM), ratios to baseline.
 #   blacklist  the JWT route with the blacklist off, memory, Redis, SQLite and
 #              PostgreSQL, interleaved: ratios to "off". Redis and PostgreSQL
 #              come from RESTFLOW_TEST_REDIS_URL / RESTFLOW_TEST_DATABASE_URL.
+#   stores     the Token and Session routes with users, tokens and sessions
+#              (--store) in memory, SQLite and PostgreSQL, interleaved:
+#              ratios to memory (each process caches the SQL stores' rows,
+#              invalidated by their feed: restflow_auth::invalidation).
 #   soak       one server for SOAK seconds (default 60) of JWT obtain+call
 #              traffic and session logins: VmRSS sampled every 10 s.
 #   flood      (not in the default set) bursts of 512 concurrent
@@ -33,7 +37,7 @@ DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-64}
 SOAK=${SOAK:-60}
-PHASES=${*:-routes blacklist soak}
+PHASES=${*:-routes blacklist stores soak}
 FIXTURES=${FIXTURES:-../shared/conformance/fixtures.json}
 REDIS_URL=${RESTFLOW_TEST_REDIS_URL:-redis://127.0.0.1:6379}
 PG_URL=${RESTFLOW_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
@@ -120,10 +124,10 @@ run_wrk() {
         "$name" "$rps" "$p50" "$p99" "$(hwm_kib)" "$cpu_us" "$status" >&2
 }
 
-# summarise BASELINE: median of each name over the rounds, and ratios.
+# summarise BASELINE [FILE]: median of each name over the rounds, and ratios.
 summarise() {
-    local base=$1
-    python3 - "$WORK/results" "$base" <<'PY'
+    local base=$1 file=${2:-$WORK/results}
+    python3 - "$file" "$base" <<'PY'
 import statistics, sys
 rows = {}
 order = []
@@ -208,6 +212,48 @@ phase_blacklist() {
     echo "### JWT route per blacklist backend (ratio to the blacklist off)"
     echo
     summarise off
+}
+
+phase_stores() {
+    echo "== stores: the Token and Session routes per --store, $ROUNDS rounds x $DURATION" >&2
+    local schema="restflow_bench_stores_$$"
+    psql "$PG_URL" -q -c "CREATE SCHEMA IF NOT EXISTS $schema" >/dev/null 2>&1 || true
+    local sep='?'
+    [[ "$PG_URL" == *\?* ]] && sep='&'
+    local pg="${PG_URL}${sep}options=-c%20search_path%3D$schema"
+    : >"$WORK/results.token"
+    : >"$WORK/results.session"
+    local names=(memory sqlite postgres)
+    for round in $(seq 1 "$ROUNDS"); do
+        echo " round $round" >&2
+        local k
+        for k in $(seq 0 2); do
+            local name=${names[$(((k + round) % 3))]}
+            case $name in
+                memory) start_server --store memory --blacklist memory ;;
+                sqlite) start_server --store "sqlite:$WORK/stores.db" --blacklist memory ;;
+                postgres) start_server --store "$pg" --blacklist memory ;;
+            esac
+            local cookie
+            cookie=$(session_cookie)
+            : >"$WORK/results"
+            run_wrk "$name" /api/whoami/token/ "Authorization: Token a11ce0000000000000000000000000000000a11c"
+            cat "$WORK/results" >>"$WORK/results.token"
+            : >"$WORK/results"
+            run_wrk "$name" /api/whoami/session/ "Cookie: $cookie"
+            cat "$WORK/results" >>"$WORK/results.session"
+            stop_server
+        done
+    done
+    psql "$PG_URL" -q -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true
+    echo
+    echo "### Token route per --store (ratio to memory)"
+    echo
+    summarise memory "$WORK/results.token"
+    echo
+    echo "### Session route per --store (ratio to memory)"
+    echo
+    summarise memory "$WORK/results.session"
 }
 
 phase_soak() {

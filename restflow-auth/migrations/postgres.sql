@@ -40,14 +40,66 @@ CREATE TABLE IF NOT EXISTS restflow_user_revocation (
     expires_at BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS restflow_user_revocation_expires ON restflow_user_revocation (expires_at);
--- Invalidation feed (`restflow_auth::invalidation`): every write to the
--- blacklist, by whoever makes it, tells each listening process which jti
--- changed (a jti fits a notification: at most 128 characters).
-CREATE OR REPLACE FUNCTION restflow_notify_blacklist() RETURNS trigger AS $$
+-- Invalidation feed (`restflow_auth::invalidation`): every write to a
+-- watched table, by whoever makes it, tells each listening process which
+-- key changed, as `<kind>:<key>`. Arguments: the kind, the key column, and
+-- `plain` or `sha256` (the key is told as the hex SHA-256 of the column:
+-- DRF's API keys). The old and the new key of an update are both told.
+CREATE OR REPLACE FUNCTION restflow_invalidate() RETURNS trigger AS $$
+DECLARE
+    old_key text;
+    new_key text;
 BEGIN
-    PERFORM pg_notify('restflow_invalidation', 'b:' || NEW.jti);
-    RETURN NEW;
+    IF TG_OP <> 'INSERT' THEN
+        old_key := to_jsonb(OLD) ->> TG_ARGV[1];
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        new_key := to_jsonb(NEW) ->> TG_ARGV[1];
+    END IF;
+    IF TG_ARGV[2] = 'sha256' THEN
+        old_key := encode(sha256(convert_to(old_key, 'UTF8')), 'hex');
+        new_key := encode(sha256(convert_to(new_key, 'UTF8')), 'hex');
+    END IF;
+    IF old_key IS NOT NULL THEN
+        PERFORM pg_notify('restflow_invalidation', TG_ARGV[0] || ':' || old_key);
+    END IF;
+    IF new_key IS NOT NULL AND new_key IS DISTINCT FROM old_key THEN
+        PERFORM pg_notify('restflow_invalidation', TG_ARGV[0] || ':' || new_key);
+    END IF;
+    RETURN NULL;
 END
 $$ LANGUAGE plpgsql;
+-- Puts the trigger on a table if it exists and lacks it (no lock is taken
+-- on a table whose trigger is already right).
+CREATE OR REPLACE FUNCTION restflow_watch(tbl text, kind text, col text, mode text, ops text) RETURNS void AS $$
+BEGIN
+    IF to_regclass(tbl) IS NULL THEN
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(tbl) AND tgname = 'restflow_invalidate'
+               AND encode(tgargs, 'escape') = kind || '\000' || col || '\000' || mode || '\000') THEN
+        RETURN;
+    END IF;
+    EXECUTE format('DROP TRIGGER IF EXISTS restflow_invalidate ON %s', to_regclass(tbl));
+    EXECUTE format('CREATE TRIGGER restflow_invalidate AFTER %s ON %s FOR EACH ROW EXECUTE FUNCTION restflow_invalidate(%L, %L, %L)',
+                   ops, to_regclass(tbl), kind, col, mode);
+EXCEPTION WHEN insufficient_privilege THEN
+    -- A table of another owner (Django's): its rows are then not cached.
+    RAISE WARNING 'restflow-auth: no invalidation trigger on % (not its owner): its rows are read on every request', tbl;
+END
+$$ LANGUAGE plpgsql;
+-- The first feed's trigger, replaced by restflow_invalidate.
 DROP TRIGGER IF EXISTS restflow_blacklisted_token_notify ON restflow_blacklisted_token;
-CREATE TRIGGER restflow_blacklisted_token_notify AFTER INSERT OR UPDATE ON restflow_blacklisted_token FOR EACH ROW EXECUTE FUNCTION restflow_notify_blacklist();
+DROP FUNCTION IF EXISTS restflow_notify_blacklist();
+-- Blacklist rows are told when written (a deletion is the cleanup of
+-- expired entries, which no cache needs to hear).
+SELECT restflow_watch('restflow_blacklisted_token', 'b', 'jti', 'plain', 'INSERT OR UPDATE');
+SELECT restflow_watch('restflow_token', 't', 'key', 'plain', 'UPDATE OR DELETE');
+SELECT restflow_watch('restflow_session', 's', 'session_key', 'plain', 'UPDATE OR DELETE');
+SELECT restflow_watch('restflow_user', 'u', 'id', 'plain', 'UPDATE OR DELETE');
+-- Django's tables, where they exist already (run migrate after Django's
+-- own migrations): an admin deactivating a user, Django's logout, a token
+-- deleted in the admin are heard by every process.
+SELECT restflow_watch('auth_user', 'u', 'id', 'plain', 'UPDATE OR DELETE');
+SELECT restflow_watch('django_session', 's', 'session_key', 'plain', 'UPDATE OR DELETE');
+SELECT restflow_watch('authtoken_token', 't', 'key', 'sha256', 'UPDATE OR DELETE');

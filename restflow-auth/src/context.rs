@@ -29,9 +29,13 @@ trait ErasedUserStore<U: AuthUser>: Send + Sync {
         new: &'a str,
     ) -> BoxFuture<'a, StoreResult<bool>>;
     fn set_password_hash_blocking(&self, id: &U::Id, old: &str, new: &str) -> StoreResult<bool>;
+    fn feed(&self) -> Option<crate::invalidation::Feed>;
 }
 
 impl<U: AuthUser, S: UserStore<U>> ErasedUserStore<U> for S {
+    fn feed(&self) -> Option<crate::invalidation::Feed> {
+        UserStore::feed(self)
+    }
     fn find_by_id<'a>(&'a self, id: &'a U::Id) -> BoxFuture<'a, StoreResult<Option<U>>> {
         Box::pin(crate::telemetry::store(
             "users",
@@ -109,15 +113,20 @@ impl<I: crate::user::UserId> UserRef<I> {
     }
 }
 
-/// The configured user store, whatever its type.
+/// The configured user store, whatever its type, with its invalidation
+/// cache of user rows when it has one.
 pub struct Users<U: AuthUser> {
     inner: Arc<dyn ErasedUserStore<U>>,
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    cache: Option<Arc<crate::invalidation::ValueCache<U>>>,
 }
 
 impl<U: AuthUser> Clone for Users<U> {
     fn clone(&self) -> Self {
         Users {
             inner: Arc::clone(&self.inner),
+            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            cache: self.cache.clone(),
         }
     }
 }
@@ -133,14 +142,50 @@ impl<U: AuthUser> Users<U> {
     pub fn new(store: impl UserStore<U>) -> Self {
         Users {
             inner: Arc::new(store),
+            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            cache: None,
         }
     }
-    /// [`UserStore::find_by_id`].
-    pub fn find_by_id<'a>(
-        &'a self,
-        id: &'a U::Id,
-    ) -> impl Future<Output = StoreResult<Option<U>>> + Send + 'a {
-        self.inner.find_by_id(id)
+
+    /// The same store with an invalidation cache, if it has a feed.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub(crate) fn cached(self, hubs: &mut crate::invalidation::Hubs) -> std::io::Result<Self> {
+        if let (Some(feed), None) = (self.inner.feed(), &self.cache) {
+            let cache = hubs.hub(&feed)?.values("u", &feed);
+            return Ok(Users {
+                cache: Some(Arc::new(cache)),
+                ..self
+            });
+        }
+        Ok(self)
+    }
+
+    /// What the invalidation cache of user rows has done, if there is one.
+    pub fn cache_stats(&self) -> Option<crate::invalidation::CacheStats> {
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        if let Some(cache) = &self.cache {
+            return Some(cache.stats());
+        }
+        None
+    }
+
+    /// [`UserStore::find_by_id`], answered from the invalidation cache
+    /// while its feed vouches.
+    pub async fn find_by_id(&self, id: &U::Id) -> StoreResult<Option<U>> {
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        if let Some(cache) = &self.cache {
+            use crate::invalidation::Cached;
+            let key = id.to_string();
+            return match cache.get(&key, |_| true) {
+                Cached::Hit(user) => Ok(Some(user)),
+                Cached::Miss(load) => {
+                    let found = self.inner.find_by_id(id).await?;
+                    cache.learn(&key, load, found.as_ref());
+                    Ok(found)
+                }
+            };
+        }
+        self.inner.find_by_id(id).await
     }
     /// [`UserStore::find_by_username`].
     pub fn find_by_username<'a>(
@@ -174,8 +219,21 @@ impl<U: AuthUser> Users<U> {
     pub fn create_remote_user_blocking(&self, name: &str) -> StoreResult<Option<U>> {
         self.inner.create_remote_user_blocking(name)
     }
-    /// [`UserStore::find_by_id_blocking`].
+    /// [`UserStore::find_by_id_blocking`], sharing the cache.
     pub fn find_by_id_blocking(&self, id: &U::Id) -> StoreResult<Option<U>> {
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        if let Some(cache) = &self.cache {
+            use crate::invalidation::Cached;
+            let key = id.to_string();
+            return match cache.get(&key, |_| true) {
+                Cached::Hit(user) => Ok(Some(user)),
+                Cached::Miss(load) => {
+                    let found = self.inner.find_by_id_blocking(id)?;
+                    cache.learn(&key, load, found.as_ref());
+                    Ok(found)
+                }
+            };
+        }
         self.inner.find_by_id_blocking(id)
     }
     /// [`UserStore::set_password_hash`].
@@ -474,6 +532,7 @@ impl<U: AuthUser> AuthBuilder<U> {
         #[cfg(feature = "external-jwt")]
         install::<crate::jwt::external::ExternalIssuer>(&self.settings, &mut stores)?;
         let users = self.users.ok_or(BuildError::MissingUsers)?;
+        let users = crate::invalidation::Invalidation::typed(users, &mut stores)?;
         let catalog = match self.catalog {
             Some(c) => c,
             None => Catalog::default().with_default_language(&self.settings.default_language)?,

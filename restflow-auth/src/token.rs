@@ -49,6 +49,13 @@ pub trait TokenStore<I: UserId>: Send + Sync + 'static {
     fn issue_blocking(&self, user_id: &I) -> StoreResult<String>;
     /// Blocking twin of [`revoke`](TokenStore::revoke).
     fn revoke_blocking(&self, key: &str) -> StoreResult<bool>;
+    /// Where this store's changes are told, so that each process may keep
+    /// the users of valid keys in memory
+    /// ([`invalidation`](crate::invalidation)); `None` (the default): every
+    /// check reads the store. The SQL stores have one.
+    fn feed(&self) -> Option<crate::invalidation::Feed> {
+        None
+    }
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -56,9 +63,13 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 trait Erased<I>: Send + Sync {
     fn user_for<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<Option<I>>>;
     fn user_for_blocking(&self, key: &str) -> StoreResult<Option<I>>;
+    fn feed(&self) -> Option<crate::invalidation::Feed>;
 }
 
 impl<I: UserId, S: TokenStore<I>> Erased<I> for S {
+    fn feed(&self) -> Option<crate::invalidation::Feed> {
+        TokenStore::feed(self)
+    }
     fn user_for<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<Option<I>>> {
         Box::pin(crate::telemetry::store(
             "tokens",
@@ -73,17 +84,29 @@ impl<I: UserId, S: TokenStore<I>> Erased<I> for S {
     }
 }
 
-/// The configured token store, as authenticators read it.
+/// The configured token store, as authenticators read it, with its
+/// invalidation cache when it has one.
 pub struct Tokens<I> {
     inner: Arc<dyn Erased<I>>,
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    cache: Option<Arc<crate::invalidation::ValueCache<I>>>,
 }
 
 impl<I> Clone for Tokens<I> {
     fn clone(&self) -> Self {
         Tokens {
             inner: Arc::clone(&self.inner),
+            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            cache: self.cache.clone(),
         }
     }
+}
+
+/// What the token cache keys a key by: the hex SHA-256 of the key, what
+/// the crate's table stores and what the triggers tell.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) fn cache_key(key: &str) -> String {
+    crate::hex(&digest(key))
 }
 
 impl<I> fmt::Debug for Tokens<I> {
@@ -97,17 +120,67 @@ impl<I: UserId> Tokens<I> {
     pub fn new(store: impl TokenStore<I>) -> Self {
         Tokens {
             inner: Arc::new(store),
+            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            cache: None,
         }
     }
-    /// [`TokenStore::user_for`].
-    pub fn user_for<'a>(
-        &'a self,
-        key: &'a str,
-    ) -> impl Future<Output = StoreResult<Option<I>>> + Send + 'a {
-        self.inner.user_for(key)
+
+    /// The same store with an invalidation cache, if it has a feed.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub(crate) fn cached(self, hubs: &mut crate::invalidation::Hubs) -> std::io::Result<Self> {
+        if let (Some(feed), None) = (self.inner.feed(), &self.cache) {
+            let cache = hubs.hub(&feed)?.values("t", &feed);
+            return Ok(Tokens {
+                cache: Some(Arc::new(cache)),
+                ..self
+            });
+        }
+        Ok(self)
     }
-    /// [`TokenStore::user_for_blocking`].
+
+    /// What the invalidation cache has done, if there is one.
+    pub fn cache_stats(&self) -> Option<crate::invalidation::CacheStats> {
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        if let Some(cache) = &self.cache {
+            return Some(cache.stats());
+        }
+        None
+    }
+
+    /// [`TokenStore::user_for`], answered from the invalidation cache
+    /// while its feed vouches.
+    pub async fn user_for(&self, key: &str) -> StoreResult<Option<I>> {
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        if let Some(cache) = self.cache.as_ref().filter(|_| key.len() <= 128) {
+            use crate::invalidation::Cached;
+            let k = cache_key(key);
+            return match cache.get(&k, |_| true) {
+                Cached::Hit(id) => Ok(Some(id)),
+                Cached::Miss(load) => {
+                    let found = self.inner.user_for(key).await?;
+                    cache.learn(&k, load, found.as_ref());
+                    Ok(found)
+                }
+            };
+        }
+        self.inner.user_for(key).await
+    }
+
+    /// [`TokenStore::user_for_blocking`], sharing the cache.
     pub fn user_for_blocking(&self, key: &str) -> StoreResult<Option<I>> {
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        if let Some(cache) = self.cache.as_ref().filter(|_| key.len() <= 128) {
+            use crate::invalidation::Cached;
+            let k = cache_key(key);
+            return match cache.get(&k, |_| true) {
+                Cached::Hit(id) => Ok(Some(id)),
+                Cached::Miss(load) => {
+                    let found = self.inner.user_for_blocking(key)?;
+                    cache.learn(&k, load, found.as_ref());
+                    Ok(found)
+                }
+            };
+        }
         self.inner.user_for_blocking(key)
     }
 }

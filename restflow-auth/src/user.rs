@@ -247,6 +247,14 @@ pub trait UserStore<U: AuthUser>: Send + Sync + 'static {
         let _ = (id, old, new);
         Ok(false)
     }
+
+    /// Where this store's changes are told, so that each process may keep
+    /// user rows in memory ([`invalidation`](crate::invalidation)); `None`
+    /// (the default): every request reads the store. The SQL stores have
+    /// one.
+    fn feed(&self) -> Option<crate::invalidation::Feed> {
+        None
+    }
 }
 
 /// A store's answer: `Err` is an [`AuthError`] (usually 503 from

@@ -39,6 +39,7 @@ mod settings;
 mod signature;
 mod simplejwt;
 mod sql;
+mod store_caches;
 mod stores;
 mod telemetry;
 mod throttle;

@@ -143,13 +143,85 @@ impl InvalidationSettings {
     }
 }
 
-/// Where a store's invalidations come from: what a store's
-/// [`feed`](crate::jwt::Blacklist::feed) answers. Opaque; the SQL stores
-/// make theirs.
+/// Where a store's invalidations come from: what a store's `feed` method
+/// answers ([`Blacklist::feed`](crate::jwt::Blacklist::feed),
+/// [`TokenStore::feed`](crate::token::TokenStore::feed),
+/// [`SessionStore::feed`](crate::session::SessionStore::feed),
+/// [`UserStore::feed`](crate::user::UserStore::feed)). Opaque; the SQL
+/// stores make theirs. The stores of one database share its feed.
 #[derive(Clone)]
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub struct Feed {
-    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     pub(crate) kind: FeedKind,
+    /// Which database (its pool's address): stores on one share a feed.
+    pub(crate) database: usize,
+    /// The trigger the store's table must have (PostgreSQL).
+    pub(crate) watch: Option<Watch>,
+    /// The database's own writes, told to its hubs at once.
+    pub(crate) local: std::sync::Arc<Local>,
+}
+
+/// The hubs of one database, which its own stores' writes tell at once
+/// (write-through: the feed would tell them a little later).
+#[derive(Default)]
+pub(crate) struct Local {
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    channels: std::sync::Mutex<Vec<std::sync::Weak<cache::Channel>>>,
+}
+
+impl Local {
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    fn channels(&self) -> Vec<std::sync::Arc<cache::Channel>> {
+        let mut v = self
+            .channels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        v.retain(|c| c.strong_count() > 0);
+        v.iter().filter_map(std::sync::Weak::upgrade).collect()
+    }
+
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub(super) fn register(&self, channel: &std::sync::Arc<cache::Channel>) {
+        self.channels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(std::sync::Arc::downgrade(channel));
+    }
+
+    /// This database committed a change to `key` of kind `kind` (`None`:
+    /// to keys it cannot name, every key of that kind).
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+    pub(crate) fn wrote(&self, kind: &str, key: Option<&str>) {
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        for c in self.channels() {
+            c.wrote(kind, key);
+        }
+        let _ = (kind, key);
+    }
+}
+
+/// A table whose changes a trigger tells: the table (as SQL names it) and
+/// the arguments its `restflow_invalidate` trigger must have, as
+/// `encode(tgargs, 'escape')` spells them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) struct Watch {
+    pub(crate) table: String,
+    pub(crate) args: String,
+}
+
+impl Watch {
+    /// The trigger `restflow_invalidate(kind, column, mode)` on `table`
+    /// (`mode`: `plain`, or `sha256` when the key is notified as the hex
+    /// SHA-256 of the column).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn new(table: &str, kind: &str, column: &str, sha256: bool) -> Watch {
+        let mode = if sha256 { "sha256" } else { "plain" };
+        Watch {
+            table: table.to_owned(),
+            args: format!("{kind}\\000{column}\\000{mode}\\000"),
+        }
+    }
 }
 
 impl fmt::Debug for Feed {
@@ -168,18 +240,31 @@ pub(crate) enum FeedKind {
 }
 
 impl Feed {
-    /// Notifications from this PostgreSQL database (its triggers).
+    /// Notifications from this PostgreSQL database (its triggers); the
+    /// store's table must have the trigger of `watch`.
     #[cfg(feature = "postgres")]
-    pub(crate) fn postgres(options: sqlx::postgres::PgConnectOptions) -> Feed {
+    pub(crate) fn postgres(
+        options: sqlx::postgres::PgConnectOptions,
+        database: usize,
+        local: std::sync::Arc<Local>,
+        watch: Watch,
+    ) -> Feed {
         Feed {
             kind: FeedKind::Postgres(options),
+            database,
+            watch: Some(watch),
+            local,
         }
     }
 
     /// `PRAGMA data_version` of this SQLite file; `None` for an in-memory
     /// database (no other connection can see it).
     #[cfg(feature = "sqlite")]
-    pub(crate) fn sqlite(options: sqlx::sqlite::SqliteConnectOptions) -> Option<Feed> {
+    pub(crate) fn sqlite(
+        options: sqlx::sqlite::SqliteConnectOptions,
+        database: usize,
+        local: std::sync::Arc<Local>,
+    ) -> Option<Feed> {
         let name = options.get_filename().to_string_lossy().into_owned();
         // sqlx names `sqlite::memory:` `file:sqlx-in-memory-<n>`.
         let memory = name.is_empty()
@@ -188,6 +273,9 @@ impl Feed {
             || name.contains("mode=memory");
         (!memory).then_some(Feed {
             kind: FeedKind::Sqlite(options),
+            database,
+            watch: None,
+            local,
         })
     }
 }
@@ -216,31 +304,67 @@ pub struct CacheStats {
 }
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) use self::cache::{KeyCache, Known, start};
+pub(crate) use self::cache::{Cached, Hubs, KeyCache, Known, ValueCache};
 
 /// Puts the builder's stores that have a feed behind their caches (the
-/// JWT blacklist); keeps nothing of its own.
+/// JWT blacklist and the sessions here; the API tokens and the user rows,
+/// typed by the user model, in [`Invalidation::typed`]); keeps nothing of
+/// its own.
 pub(crate) struct Invalidation;
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn thread_error(e: std::io::Error) -> crate::context::BuildError {
+    Error::Invalid {
+        key: "invalidation",
+        message: format!("cannot start the invalidation feed's thread: {e}"),
+    }
+    .into()
+}
+
+/// Replaces the store of type `T` with `f(store)`.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn rewrap<T: std::any::Any + Send + Sync>(
+    stores: &mut crate::context::Stores,
+    f: impl FnOnce(T) -> std::io::Result<T>,
+) -> std::result::Result<(), crate::context::BuildError> {
+    if let Some(t) = crate::context::take::<T>(stores) {
+        let t = f(t).map_err(thread_error)?;
+        stores.insert(std::any::TypeId::of::<T>(), Box::new(t));
+    }
+    Ok(())
+}
 
 impl crate::context::Component for Invalidation {
     fn build(
         settings: &crate::settings::Settings,
         stores: &mut crate::context::Stores,
     ) -> std::result::Result<Option<Self>, crate::context::BuildError> {
-        #[cfg(feature = "jwt")]
-        if let Some(b) = crate::context::take::<crate::jwt::Blacklists>(stores) {
-            let b = b
-                .cached(&settings.invalidation)
-                .map_err(|e| Error::Invalid {
-                    key: "invalidation",
-                    message: format!("cannot start the invalidation feed's thread: {e}"),
-                })?;
-            stores.insert(
-                std::any::TypeId::of::<crate::jwt::Blacklists>(),
-                Box::new(b),
-            );
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        if settings.invalidation.enabled {
+            let mut hubs = Hubs::new(&settings.invalidation);
+            #[cfg(feature = "jwt")]
+            rewrap::<crate::jwt::Blacklists>(stores, |b| b.cached(&mut hubs))?;
+            rewrap::<crate::session::Sessions>(stores, |s| s.cached(&mut hubs))?;
+            stores.insert(std::any::TypeId::of::<Hubs>(), Box::new(hubs));
         }
         let _ = (settings, stores);
         Ok(None)
+    }
+}
+
+impl Invalidation {
+    /// The caches of the stores typed by the user model: the API tokens
+    /// and the user rows (after [`build`](crate::context::Component::build)).
+    pub(crate) fn typed<U: crate::user::AuthUser>(
+        users: crate::context::Users<U>,
+        stores: &mut crate::context::Stores,
+    ) -> std::result::Result<crate::context::Users<U>, crate::context::BuildError> {
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        if let Some(mut hubs) = crate::context::take::<Hubs>(stores) {
+            rewrap::<crate::token::Tokens<U::Id>>(stores, |t| t.cached(&mut hubs))?;
+            return users.cached(&mut hubs).map_err(thread_error);
+        }
+        let _ = stores;
+        Ok(users)
     }
 }

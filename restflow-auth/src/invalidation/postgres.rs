@@ -18,6 +18,11 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use super::CHANNEL;
 use super::cache::Channel;
 
+/// The arguments of a table's `restflow_invalidate` trigger, as
+/// `encode(tgargs, 'escape')` spells them (each followed by `\000`).
+const TRIGGER: &str = "SELECT encode(tgargs, 'escape') FROM pg_trigger \
+     WHERE tgrelid = to_regclass($1) AND tgname = 'restflow_invalidate' AND tgenabled <> 'D'";
+
 /// One connection's life: returns why it ended.
 pub(super) async fn listen(channel: &Channel, options: &PgConnectOptions) -> Result<(), String> {
     let limit = channel.patience();
@@ -38,6 +43,8 @@ pub(super) async fn listen(channel: &Channel, options: &PgConnectOptions) -> Res
     .await
     .map_err(|_| "connecting timed out".to_owned())?
     .map_err(|e| format!("connecting: {e}"))?;
+    channel.recheck();
+    let mut checked = Instant::now();
     let mut first = true;
     let mut number = 0u64;
     loop {
@@ -70,6 +77,26 @@ pub(super) async fn listen(channel: &Channel, options: &PgConnectOptions) -> Res
                 continue;
             }
             channel.message(n.payload());
+        }
+        // Slots new since the last heartbeat (or since the connect) serve
+        // once their table's trigger is found; a missing one is looked for
+        // again every five seconds (a migrate may have made it since).
+        let missing = checked.elapsed() >= Duration::from_secs(5);
+        if missing {
+            checked = Instant::now();
+        }
+        for slot in channel.unchecked(missing) {
+            let Some(w) = slot.watch() else { continue };
+            let args: Option<String> = tokio::time::timeout(
+                limit,
+                sqlx::query_scalar(TRIGGER)
+                    .bind(&w.table)
+                    .fetch_optional(&mut listener),
+            )
+            .await
+            .map_err(|_| "checking a trigger timed out".to_owned())?
+            .map_err(|e| format!("checking a trigger: {e}"))?;
+            slot.arm(args.as_deref() == Some(w.args.as_str()));
         }
         channel.vouch(sent, first);
         first = false;

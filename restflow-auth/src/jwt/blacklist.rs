@@ -288,20 +288,16 @@ impl Blacklists {
     }
 
     /// The same blacklist with an invalidation cache, if its backend has a
-    /// feed and `settings.enabled` (the builder calls it).
-    pub(crate) fn cached(
-        self,
-        settings: &crate::invalidation::InvalidationSettings,
-    ) -> std::io::Result<Self> {
-        #[cfg(any(feature = "sqlite", feature = "postgres"))]
-        if let (true, Some(feed), None) = (settings.enabled, self.inner.feed(), &self.cache) {
-            let cache = crate::invalidation::start(&feed, "b", settings)?;
+    /// feed (the builder calls it).
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub(crate) fn cached(self, hubs: &mut crate::invalidation::Hubs) -> std::io::Result<Self> {
+        if let (Some(feed), None) = (self.inner.feed(), &self.cache) {
+            let cache = hubs.hub(&feed)?.keys("b", &feed);
             return Ok(Blacklists {
                 cache: Some(Arc::new(cache)),
                 ..self
             });
         }
-        let _ = settings;
         Ok(self)
     }
 

@@ -616,6 +616,7 @@ pub(crate) fn read<'p>(
 }
 
 /// The `kid` of a token's header, when it has one (a string).
+#[cfg_attr(not(feature = "external-jwt"), allow(dead_code))]
 pub(crate) fn header_kid(token: &str) -> Option<String> {
     let segment = token.split('.').next()?;
     let mut buf = Vec::new();

@@ -239,6 +239,7 @@ impl JwtKeys {
     /// ES384; OKP Ed25519 for EdDSA). A shared secret (`kty: oct`) is
     /// refused: a key anyone who reads the set can sign with. The error
     /// says why, for the log.
+    #[cfg_attr(not(feature = "external-jwt"), allow(dead_code))]
     pub(crate) fn from_public_jwk(jwk: &Jwk, algorithm_name: &str) -> Result<Self, String> {
         use jsonwebtoken::jwk::{AlgorithmParameters as P, EllipticCurve as C};
         let (name, alg) =

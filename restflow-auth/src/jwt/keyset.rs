@@ -264,6 +264,7 @@ impl KeySet {
     /// The keys another issuer publishes, each under its `kid` (verified
     /// strictly). A token without `kid` is verified only when the set holds
     /// one key. `None` when `members` is empty.
+    #[cfg_attr(not(feature = "external-jwt"), allow(dead_code))]
     pub(crate) fn published(members: Vec<(String, JwtKeys)>) -> Option<Self> {
         if members.is_empty() {
             return None;

@@ -168,7 +168,7 @@ sql_blacklist! {
     exists: "SELECT 1 FROM restflow_blacklisted_token WHERE jti = ?1 AND expires_at > ?2",
     exists_pair: "SELECT 1 FROM restflow_blacklisted_token WHERE jti IN (?1, ?2) AND expires_at > ?3 LIMIT 1",
     cleanup: "DELETE FROM restflow_blacklisted_token WHERE expires_at <= ?1",
-    feed: |db| crate::invalidation::Feed::sqlite(db.options().clone()),
+    feed: |db| db.feed(crate::invalidation::Watch::new("restflow_blacklisted_token", "b", "jti", false)),
 }
 
 #[cfg(feature = "postgres")]
@@ -180,5 +180,5 @@ sql_blacklist! {
     exists: "SELECT 1 FROM restflow_blacklisted_token WHERE jti = $1 AND expires_at > $2",
     exists_pair: "SELECT 1 FROM restflow_blacklisted_token WHERE jti IN ($1, $2) AND expires_at > $3 LIMIT 1",
     cleanup: "DELETE FROM restflow_blacklisted_token WHERE expires_at <= $1",
-    feed: |db| Some(crate::invalidation::Feed::postgres(db.options().clone())),
+    feed: |db| db.feed(crate::invalidation::Watch::new("restflow_blacklisted_token", "b", "jti", false)),
 }

@@ -194,14 +194,12 @@ fn key_of(id: &serde_json::Value) -> String {
 /// can still be presented.
 fn keep_until<U: AuthUser>(ctx: &Context<U>) -> i64 {
     let s = ctx.settings();
-    let mut longest = s.session.cookie_age_s;
+    let longest = s.session.cookie_age_s;
     #[cfg(feature = "jwt")]
-    {
-        longest = longest
-            .max(s.jwt.refresh_token_lifetime_s)
-            .max(s.jwt.access_token_lifetime_s)
-            + s.jwt.leeway_s;
-    }
+    let longest = longest
+        .max(s.jwt.refresh_token_lifetime_s)
+        .max(s.jwt.access_token_lifetime_s)
+        + s.jwt.leeway_s;
     crate::unix_now().saturating_add(i64::try_from(longest).unwrap_or(i64::MAX / 2) + 60)
 }
 
@@ -274,6 +272,7 @@ pub(crate) fn revoked_blocking<U: AuthUser>(
 }
 
 /// 401 `Token has been blacklisted.` for a token of a revoked user.
+#[cfg(feature = "jwt")]
 pub(crate) fn token_revoked() -> AuthError {
     Rejection::TokenBlacklisted.into()
 }

@@ -131,6 +131,13 @@ pub trait SessionStore: Send + Sync + 'static {
     fn django(&self) -> Option<&crate::django::DjangoSettings> {
         None
     }
+    /// Where this store's changes are told, so that each process may keep
+    /// live sessions in memory ([`invalidation`](crate::invalidation));
+    /// `None` (the default): every request reads the store. The SQL stores
+    /// have one.
+    fn feed(&self) -> Option<crate::invalidation::Feed> {
+        None
+    }
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -143,6 +150,7 @@ trait Erased: Send + Sync {
     fn load_blocking(&self, key: &str) -> StoreResult<Option<SessionData>>;
     fn delete_blocking(&self, key: &str) -> StoreResult<()>;
     fn django(&self) -> Option<&crate::django::DjangoSettings>;
+    fn feed(&self) -> Option<crate::invalidation::Feed>;
 }
 
 impl<S: SessionStore> Erased for S {
@@ -187,6 +195,9 @@ impl<S: SessionStore> Erased for S {
     fn django(&self) -> Option<&crate::django::DjangoSettings> {
         SessionStore::django(self)
     }
+    fn feed(&self) -> Option<crate::invalidation::Feed> {
+        SessionStore::feed(self)
+    }
 }
 
 /// The configured session store, with the session auth hash of the
@@ -195,6 +206,8 @@ impl<S: SessionStore> Erased for S {
 pub struct Sessions {
     inner: Arc<dyn Erased>,
     hasher: crate::django::AuthHasher,
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    cache: Option<Arc<crate::invalidation::ValueCache<SessionData>>>,
 }
 
 impl fmt::Debug for Sessions {
@@ -210,7 +223,31 @@ impl Sessions {
         Sessions {
             inner: Arc::new(store),
             hasher: crate::django::AuthHasher::Sha256,
+            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            cache: None,
         }
+    }
+
+    /// The same store with an invalidation cache, if it has a feed.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub(crate) fn cached(self, hubs: &mut crate::invalidation::Hubs) -> std::io::Result<Self> {
+        if let (Some(feed), None) = (self.inner.feed(), &self.cache) {
+            let cache = hubs.hub(&feed)?.values("s", &feed);
+            return Ok(Sessions {
+                cache: Some(Arc::new(cache)),
+                ..self
+            });
+        }
+        Ok(self)
+    }
+
+    /// What the invalidation cache has done, if there is one.
+    pub fn cache_stats(&self) -> Option<crate::invalidation::CacheStats> {
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        if let Some(cache) = &self.cache {
+            return Some(cache.stats());
+        }
+        None
     }
 
     /// The same store, hashing as `settings` say (Django's session auth
@@ -238,12 +275,22 @@ impl Sessions {
     ) -> impl Future<Output = StoreResult<String>> + Send + 'a {
         self.inner.create(data)
     }
-    /// [`SessionStore::load`].
-    pub fn load<'a>(
-        &'a self,
-        key: &'a str,
-    ) -> impl Future<Output = StoreResult<Option<SessionData>>> + Send + 'a {
-        self.inner.load(key)
+    /// [`SessionStore::load`], answered from the invalidation cache while
+    /// its feed vouches (an expired session is never served from it).
+    pub async fn load(&self, key: &str) -> StoreResult<Option<SessionData>> {
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        if let Some(cache) = &self.cache {
+            use crate::invalidation::Cached;
+            return match cache.get(key, live) {
+                Cached::Hit(data) => Ok(Some(data)),
+                Cached::Miss(load) => {
+                    let found = self.inner.load(key).await?;
+                    cache.learn(key, load, found.as_ref());
+                    Ok(found)
+                }
+            };
+        }
+        self.inner.load(key).await
     }
     /// [`SessionStore::save`].
     pub fn save<'a>(
@@ -257,14 +304,32 @@ impl Sessions {
     pub fn delete<'a>(&'a self, key: &'a str) -> impl Future<Output = StoreResult<()>> + Send + 'a {
         self.inner.delete(key)
     }
-    /// [`SessionStore::load_blocking`].
+    /// [`SessionStore::load_blocking`], sharing the cache.
     pub fn load_blocking(&self, key: &str) -> StoreResult<Option<SessionData>> {
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        if let Some(cache) = &self.cache {
+            use crate::invalidation::Cached;
+            return match cache.get(key, live) {
+                Cached::Hit(data) => Ok(Some(data)),
+                Cached::Miss(load) => {
+                    let found = self.inner.load_blocking(key)?;
+                    cache.learn(key, load, found.as_ref());
+                    Ok(found)
+                }
+            };
+        }
         self.inner.load_blocking(key)
     }
     /// [`SessionStore::delete_blocking`].
     pub fn delete_blocking(&self, key: &str) -> StoreResult<()> {
         self.inner.delete_blocking(key)
     }
+}
+
+/// Whether a cached session is still live (the stores read none expired).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn live(data: &SessionData) -> bool {
+    data.expires_at > crate::unix_now()
 }
 
 /// Sessions in this process; expired ones are dropped as new ones come in.

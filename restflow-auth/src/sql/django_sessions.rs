@@ -75,6 +75,14 @@ impl<DB: Dialect> DjangoSessions<DB> {
     }
 }
 
+impl<DB: sqlx::Database> DjangoSessions<DB> {
+    /// The trigger that tells this table's changes.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    fn watch(&self) -> crate::invalidation::Watch {
+        crate::invalidation::Watch::new("django_session", "s", "session_key", false)
+    }
+}
+
 macro_rules! django_sessions {
     ($db:ty, $feature:literal) => {
         #[cfg(feature = $feature)]
@@ -117,6 +125,7 @@ macro_rules! django_sessions {
                     .execute(pool)
                     .await
                     .map_err(|e| unavailable("django sessions", e))?;
+                self.db.wrote("s", Some(key));
                 Ok(())
             }
 
@@ -126,6 +135,7 @@ macro_rules! django_sessions {
                     .execute(pool)
                     .await
                     .map_err(|e| unavailable("django sessions", e))?;
+                self.db.wrote("s", Some(key));
                 Ok(())
             }
         }

@@ -82,6 +82,9 @@ macro_rules! sql_session_store {
             fn delete_blocking(&self, key: &str) -> StoreResult<()> {
                 self.db.block_on(|pool| self.remove(pool, key))
             }
+            fn feed(&self) -> Option<crate::invalidation::Feed> {
+                self.db.feed(self.watch())
+            }
             $($extra)*
         }
     };
@@ -167,6 +170,8 @@ struct Inner<DB: sqlx::Database> {
     options: Options<DB>,
     pool: sqlx::Pool<DB>,
     blocking: OnceLock<Result<(PrivateRuntime, sqlx::Pool<DB>), String>>,
+    /// The invalidation hubs this database's writes tell at once.
+    local: Arc<crate::invalidation::Local>,
 }
 
 /// A SQLite database (`sqlite://path/to/file.db`, `sqlite::memory:`).
@@ -213,6 +218,7 @@ impl<DB: sqlx::Database> Database<DB> {
                 options,
                 pool,
                 blocking: OnceLock::new(),
+                local: Arc::default(),
             }),
         }
     }
@@ -225,6 +231,17 @@ impl<DB: sqlx::Database> Database<DB> {
     /// The connection options (for a feed's connection of its own).
     pub(crate) fn options(&self) -> &Options<DB> {
         &self.inner.options
+    }
+
+    /// Which database this is, for the stores on it to share one feed.
+    fn identity(&self) -> usize {
+        Arc::as_ptr(&self.inner).cast::<()>() as usize
+    }
+
+    /// This database committed a change to `key` of kind `kind` (`None`:
+    /// every key of it): its invalidation caches forget it at once.
+    pub(crate) fn wrote(&self, kind: &str, key: Option<&str>) {
+        self.inner.local.wrote(kind, key);
     }
 
     /// Runs `f` on the blocking pool and its private runtime.
@@ -255,6 +272,40 @@ impl<DB: sqlx::Database> Database<DB> {
             .as_ref()
             .map_err(|e| AuthError::internal(e.clone()))?;
         rt.get().block_on(f(pool))
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl Database<sqlx::Sqlite> {
+    /// The feed of a store on this database: `PRAGMA data_version` (none
+    /// for an in-memory database).
+    pub(crate) fn feed(
+        &self,
+        watch: crate::invalidation::Watch,
+    ) -> Option<crate::invalidation::Feed> {
+        let _ = watch;
+        crate::invalidation::Feed::sqlite(
+            self.options().clone(),
+            self.identity(),
+            Arc::clone(&self.inner.local),
+        )
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Database<sqlx::Postgres> {
+    /// The feed of a store on this database: its notifications, once the
+    /// store's table has the trigger of `watch`.
+    pub(crate) fn feed(
+        &self,
+        watch: crate::invalidation::Watch,
+    ) -> Option<crate::invalidation::Feed> {
+        Some(crate::invalidation::Feed::postgres(
+            self.options().clone(),
+            self.identity(),
+            Arc::clone(&self.inner.local),
+            watch,
+        ))
     }
 }
 

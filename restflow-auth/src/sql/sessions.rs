@@ -56,6 +56,14 @@ impl<DB: Dialect> SqlSessions<DB> {
     }
 }
 
+impl<DB: sqlx::Database> SqlSessions<DB> {
+    /// The trigger that tells this table's changes.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    fn watch(&self) -> crate::invalidation::Watch {
+        crate::invalidation::Watch::new("restflow_session", "s", "session_key", false)
+    }
+}
+
 macro_rules! sql_sessions {
     ($db:ty, $feature:literal) => {
         #[cfg(feature = $feature)]
@@ -102,6 +110,7 @@ macro_rules! sql_sessions {
                     .execute(pool)
                     .await
                     .map_err(|e| unavailable("sessions", e))?;
+                self.db.wrote("s", Some(key));
                 Ok(())
             }
 
@@ -111,6 +120,7 @@ macro_rules! sql_sessions {
                     .execute(pool)
                     .await
                     .map_err(|e| unavailable("sessions", e))?;
+                self.db.wrote("s", Some(key));
                 Ok(())
             }
         }

@@ -70,6 +70,7 @@ impl TokenTable {
 }
 
 struct Queries {
+    watch: crate::invalidation::Watch,
     user_for: String,
     key_of: String,
     delete_user: String,
@@ -130,6 +131,9 @@ impl<I: SqlId, DB: Dialect> SqlTokens<I, DB> {
             (id_select::<I>(&user), id_where::<I>(&user, "{1}"))
         };
         let queries = Queries {
+            // A table of digests tells them as they are; DRF's table of
+            // keys tells the digest of each.
+            watch: crate::invalidation::Watch::new(&table.table, "t", &table.key, !table.hashed),
             user_for: sql::<DB>(&format!("SELECT {select} FROM {t} WHERE {key} = {{1}}")),
             key_of: sql::<DB>(&format!("SELECT {key} FROM {t} WHERE {wher}")),
             delete_user: sql::<DB>(&format!("DELETE FROM {t} WHERE {wher}")),
@@ -216,6 +220,8 @@ macro_rules! sql_tokens {
                 del.execute(&mut *tx).await.map_err(fail)?;
                 ins.execute(&mut *tx).await.map_err(fail)?;
                 tx.commit().await.map_err(fail)?;
+                // The user's previous key, whichever it was, is gone.
+                self.db.wrote("t", None);
                 Ok(key)
             }
 
@@ -278,6 +284,7 @@ macro_rules! sql_tokens {
                     .execute(pool)
                     .await
                     .map_err(|e| unavailable("tokens", e))?;
+                self.db.wrote("t", Some(&crate::token::cache_key(key)));
                 Ok(r.rows_affected() > 0)
             }
         }
@@ -309,6 +316,9 @@ macro_rules! sql_tokens {
             }
             fn revoke_blocking(&self, key: &str) -> StoreResult<bool> {
                 self.db.block_on(|pool| self.delete(pool, key))
+            }
+            fn feed(&self) -> Option<crate::invalidation::Feed> {
+                self.db.feed(self.queries.watch.clone())
             }
         }
     };

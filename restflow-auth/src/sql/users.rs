@@ -167,6 +167,8 @@ impl UserTable {
 }
 
 struct Queries {
+    /// The trigger that tells the table's changes.
+    watch: crate::invalidation::Watch,
     by_id: String,
     /// A new password hash for a user.
     set_password: String,
@@ -259,6 +261,7 @@ impl Queries {
             )
         });
         Ok(Queries {
+            watch: crate::invalidation::Watch::new(&t.table, "u", &t.id, false),
             insert: insert(&columns, &values),
             insert_full: insert(&columns, &full),
             insert_with_id: insert(&with_id_columns, &with_id_values),
@@ -450,6 +453,7 @@ macro_rules! sql_users {
                     .execute(self.db.pool())
                     .await
                     .map_err(|e| unavailable("users", e))?;
+                self.db.wrote("u", Some(&id.to_string()));
                 Ok(done.rows_affected() > 0)
             }
 
@@ -564,13 +568,15 @@ macro_rules! sql_users {
                 old: &str,
                 new: &str,
             ) -> StoreResult<bool> {
-                Self::update_password(
+                let done = Self::update_password(
                     self.db.pool(),
                     &self.queries.set_password,
                     (old, new),
                     id_param(id),
                 )
-                .await
+                .await;
+                self.db.wrote("u", Some(&id.to_string()));
+                done
             }
             fn set_password_hash_blocking(
                 &self,
@@ -579,9 +585,14 @@ macro_rules! sql_users {
                 new: &str,
             ) -> StoreResult<bool> {
                 let param = id_param(id);
-                self.db.block_on(|pool| {
+                let done = self.db.block_on(|pool| {
                     Self::update_password(pool, &self.queries.set_password, (old, new), param)
-                })
+                });
+                self.db.wrote("u", Some(&id.to_string()));
+                done
+            }
+            fn feed(&self) -> Option<crate::invalidation::Feed> {
+                self.db.feed(self.queries.watch.clone())
             }
         }
     };
