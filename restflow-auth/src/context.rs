@@ -29,6 +29,10 @@ trait ErasedUserStore<U: AuthUser>: Send + Sync {
         new: &'a str,
     ) -> BoxFuture<'a, StoreResult<bool>>;
     fn set_password_hash_blocking(&self, id: &U::Id, old: &str, new: &str) -> StoreResult<bool>;
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres", feature = "redis")),
+        allow(dead_code)
+    )]
     fn feed(&self) -> Option<crate::invalidation::Feed>;
 }
 
@@ -117,7 +121,7 @@ impl<I: crate::user::UserId> UserRef<I> {
 /// cache of user rows when it has one.
 pub struct Users<U: AuthUser> {
     inner: Arc<dyn ErasedUserStore<U>>,
-    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
     cache: Option<Arc<crate::invalidation::ValueCache<U>>>,
 }
 
@@ -125,7 +129,7 @@ impl<U: AuthUser> Clone for Users<U> {
     fn clone(&self) -> Self {
         Users {
             inner: Arc::clone(&self.inner),
-            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
             cache: self.cache.clone(),
         }
     }
@@ -142,13 +146,13 @@ impl<U: AuthUser> Users<U> {
     pub fn new(store: impl UserStore<U>) -> Self {
         Users {
             inner: Arc::new(store),
-            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
             cache: None,
         }
     }
 
     /// The same store with an invalidation cache, if it has a feed.
-    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
     pub(crate) fn cached(self, hubs: &mut crate::invalidation::Hubs) -> std::io::Result<Self> {
         if let (Some(feed), None) = (self.inner.feed(), &self.cache) {
             let cache = hubs.hub(&feed)?.values("u", &feed);
@@ -162,7 +166,7 @@ impl<U: AuthUser> Users<U> {
 
     /// What the invalidation cache of user rows has done, if there is one.
     pub fn cache_stats(&self) -> Option<crate::invalidation::CacheStats> {
-        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
         if let Some(cache) = &self.cache {
             return Some(cache.stats());
         }
@@ -172,7 +176,7 @@ impl<U: AuthUser> Users<U> {
     /// [`UserStore::find_by_id`], answered from the invalidation cache
     /// while its feed vouches.
     pub async fn find_by_id(&self, id: &U::Id) -> StoreResult<Option<U>> {
-        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
         if let Some(cache) = &self.cache {
             use crate::invalidation::Cached;
             let key = id.to_string();
@@ -221,7 +225,7 @@ impl<U: AuthUser> Users<U> {
     }
     /// [`UserStore::find_by_id_blocking`], sharing the cache.
     pub fn find_by_id_blocking(&self, id: &U::Id) -> StoreResult<Option<U>> {
-        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
         if let Some(cache) = &self.cache {
             use crate::invalidation::Cached;
             let key = id.to_string();

@@ -63,6 +63,10 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 trait Erased<I>: Send + Sync {
     fn user_for<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<Option<I>>>;
     fn user_for_blocking(&self, key: &str) -> StoreResult<Option<I>>;
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres", feature = "redis")),
+        allow(dead_code)
+    )]
     fn feed(&self) -> Option<crate::invalidation::Feed>;
 }
 
@@ -88,7 +92,7 @@ impl<I: UserId, S: TokenStore<I>> Erased<I> for S {
 /// invalidation cache when it has one.
 pub struct Tokens<I> {
     inner: Arc<dyn Erased<I>>,
-    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
     cache: Option<Arc<crate::invalidation::ValueCache<I>>>,
 }
 
@@ -96,7 +100,7 @@ impl<I> Clone for Tokens<I> {
     fn clone(&self) -> Self {
         Tokens {
             inner: Arc::clone(&self.inner),
-            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
             cache: self.cache.clone(),
         }
     }
@@ -104,7 +108,10 @@ impl<I> Clone for Tokens<I> {
 
 /// What the token cache keys a key by: the hex SHA-256 of the key, what
 /// the crate's table stores and what the triggers tell.
-#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "redis")),
+    allow(dead_code)
+)]
 pub(crate) fn cache_key(key: &str) -> String {
     crate::hex(&digest(key))
 }
@@ -120,13 +127,13 @@ impl<I: UserId> Tokens<I> {
     pub fn new(store: impl TokenStore<I>) -> Self {
         Tokens {
             inner: Arc::new(store),
-            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
             cache: None,
         }
     }
 
     /// The same store with an invalidation cache, if it has a feed.
-    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
     pub(crate) fn cached(self, hubs: &mut crate::invalidation::Hubs) -> std::io::Result<Self> {
         if let (Some(feed), None) = (self.inner.feed(), &self.cache) {
             let cache = hubs.hub(&feed)?.values("t", &feed);
@@ -140,7 +147,7 @@ impl<I: UserId> Tokens<I> {
 
     /// What the invalidation cache has done, if there is one.
     pub fn cache_stats(&self) -> Option<crate::invalidation::CacheStats> {
-        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
         if let Some(cache) = &self.cache {
             return Some(cache.stats());
         }
@@ -150,7 +157,7 @@ impl<I: UserId> Tokens<I> {
     /// [`TokenStore::user_for`], answered from the invalidation cache
     /// while its feed vouches.
     pub async fn user_for(&self, key: &str) -> StoreResult<Option<I>> {
-        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
         if let Some(cache) = self.cache.as_ref().filter(|_| key.len() <= 128) {
             use crate::invalidation::Cached;
             let k = cache_key(key);
@@ -168,7 +175,7 @@ impl<I: UserId> Tokens<I> {
 
     /// [`TokenStore::user_for_blocking`], sharing the cache.
     pub fn user_for_blocking(&self, key: &str) -> StoreResult<Option<I>> {
-        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
         if let Some(cache) = self.cache.as_ref().filter(|_| key.len() <= 128) {
             use crate::invalidation::Cached;
             let k = cache_key(key);

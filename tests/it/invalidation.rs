@@ -43,26 +43,12 @@ async fn until_trusted(auth: &Auth<User>) {
     }
 }
 
-/// Both paths (they must agree), off the test's runtime: the detail, or
-/// the user's name.
-fn answer(auth: &Auth<User>, token: &str) -> String {
-    let header = format!("Bearer {token}");
-    let (status, _, detail) = std::thread::scope(|s| {
-        s.spawn(|| {
-            crate::common::both_paths::<(Jwt,), (IsAuthenticated,)>(
-                auth,
-                "GET",
-                &[("authorization", header.as_bytes())],
-            )
-        })
-        .join()
-        .unwrap()
-    });
-    match status {
-        200 => detail.trim_start_matches("user:").to_owned(),
-        401 => detail,
-        _ => format!("{status} {detail}"),
-    }
+/// Both paths' answer (they must agree: nothing changes meanwhile), the
+/// async one on the caller's runtime: the detail, or the user's name.
+async fn answer(auth: &Auth<User>, token: &str) -> String {
+    let [a, b] = each_path(auth, token).await;
+    assert_eq!(a, b, "async and blocking paths disagree");
+    a
 }
 
 /// Both paths' answers (names or details), each its own.
@@ -105,16 +91,22 @@ async fn rounds(a: &Auth<User>, b: &Auth<User>, rounds: usize) -> Duration {
     for _ in 0..rounds {
         let token = AccessToken::for_user(&alice, state(a)).unwrap();
         // Cached "not revoked" on b first: the case invalidation must undo.
-        assert_eq!(answer(b, token.as_str()), "alice");
-        assert_eq!(answer(b, token.as_str()), "alice");
+        assert_eq!(answer(b, token.as_str()).await, "alice");
+        assert_eq!(answer(b, token.as_str()).await, "alice");
         let bl = state(a).blacklist_backend().unwrap();
         bl.blacklist(token.jti(), crate::blacklists::later())
             .await
             .unwrap();
         // The writer's own cache forgets at once.
-        assert_eq!(answer(a, token.as_str()), "Token has been blacklisted.");
+        assert_eq!(
+            answer(a, token.as_str()).await,
+            "Token has been blacklisted."
+        );
         took.push(refused_after(b, token.as_str()).await);
-        assert_eq!(answer(b, token.as_str()), "Token has been blacklisted.");
+        assert_eq!(
+            answer(b, token.as_str()).await,
+            "Token has been blacklisted."
+        );
     }
     took.sort();
     took[took.len() * 99 / 100]
@@ -145,7 +137,7 @@ async fn postgres_revocations_reach_every_instance_within_100_ms() {
     // A write made in SQL by another application is heard too.
     let alice = user(1, "alice", true, false);
     let token = AccessToken::for_user(&alice, state(&a)).unwrap();
-    assert_eq!(answer(&b, token.as_str()), "alice");
+    assert_eq!(answer(&b, token.as_str()).await, "alice");
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect_with(&schema.options())
         .await
         .unwrap();
@@ -181,7 +173,7 @@ async fn postgres_cut_drops_the_cache_and_nothing_revoked_meanwhile_passes() {
         .map(|_| AccessToken::for_user(&alice, state(&a)).unwrap())
         .collect();
     for t in &tokens {
-        assert_eq!(answer(&b, t.as_str()), "alice");
+        assert_eq!(answer(&b, t.as_str()).await, "alice");
     }
     forwarder.cut().await;
     let start = Instant::now();
@@ -202,19 +194,19 @@ async fn postgres_cut_drops_the_cache_and_nothing_revoked_meanwhile_passes() {
             .unwrap();
     }
     for t in &tokens {
-        let got = answer(&b, t.as_str());
+        let got = answer(&b, t.as_str()).await;
         assert_ne!(got, "alice", "a token revoked during the cut was accepted");
     }
     forwarder.start().await;
     until_trusted(&b).await;
     for t in &tokens {
-        assert_eq!(answer(&b, t.as_str()), "Token has been blacklisted.");
+        assert_eq!(answer(&b, t.as_str()).await, "Token has been blacklisted.");
     }
     // And the cache serves again.
     let fresh = AccessToken::for_user(&alice, state(&a)).unwrap();
     let before = stats(&b);
-    assert_eq!(answer(&b, fresh.as_str()), "alice");
-    assert_eq!(answer(&b, fresh.as_str()), "alice");
+    assert_eq!(answer(&b, fresh.as_str()).await, "alice");
+    assert_eq!(answer(&b, fresh.as_str()).await, "alice");
     assert!(stats(&b).hits > before.hits, "{:?}", stats(&b));
     assert!(stats(&b).connects >= 2);
     forwarder.cut().await;
@@ -254,4 +246,88 @@ async fn the_cache_can_be_turned_off_and_memory_sqlite_gets_none() {
                 .is_none()
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_revocations_reach_every_instance_within_100_ms() {
+    let Some(url) = crate::redis::redis_url() else {
+        return;
+    };
+    let p = crate::redis::Prefix::new(&url, "invalidation");
+    let (a, b) = (instance(p.blacklist()), instance(p.blacklist()));
+    until_trusted(&a).await;
+    until_trusted(&b).await;
+    let before = stats(&b);
+    let p99 = rounds(&a, &b, 300).await;
+    assert!(p99 < Duration::from_millis(100), "p99 {p99:?}");
+    let after = stats(&b);
+    assert!(after.hits >= before.hits + 300, "{before:?} {after:?}");
+    assert!(
+        after.invalidations >= before.invalidations + 300,
+        "{after:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cut_drops_the_cache_and_nothing_revoked_meanwhile_passes() {
+    let Some(url) = crate::redis::redis_url() else {
+        return;
+    };
+    let p = crate::redis::Prefix::new(&url, "invalidation_cut");
+    let target = url
+        .trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut forwarder = Forwarder::new(&target);
+    forwarder.start().await;
+    let a = instance(p.blacklist());
+    // b reaches Redis through the forwarder (its connections and its feed).
+    let b = instance(
+        restflow_auth::jwt::RedisBlacklist::new(&format!("redis://127.0.0.1:{}", forwarder.port))
+            .unwrap()
+            .with_prefix(p.prefix.clone()),
+    );
+    until_trusted(&b).await;
+    let alice = user(1, "alice", true, false);
+    let tokens: Vec<_> = (0..5)
+        .map(|_| AccessToken::for_user(&alice, state(&a)).unwrap())
+        .collect();
+    for t in &tokens {
+        assert_eq!(answer(&b, t.as_str()).await, "alice");
+    }
+    forwarder.cut().await;
+    let start = Instant::now();
+    while stats(&b).trusted {
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "the cut went unnoticed"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    for t in &tokens {
+        state(&a)
+            .blacklist_backend()
+            .unwrap()
+            .blacklist(t.jti(), crate::blacklists::later())
+            .await
+            .unwrap();
+    }
+    for t in &tokens {
+        let got = answer(&b, t.as_str()).await;
+        assert_ne!(got, "alice", "a token revoked during the cut was accepted");
+    }
+    forwarder.start().await;
+    until_trusted(&b).await;
+    for t in &tokens {
+        assert_eq!(answer(&b, t.as_str()).await, "Token has been blacklisted.");
+    }
+    let fresh = AccessToken::for_user(&alice, state(&a)).unwrap();
+    let before = stats(&b);
+    assert_eq!(answer(&b, fresh.as_str()).await, "alice");
+    assert_eq!(answer(&b, fresh.as_str()).await, "alice");
+    assert!(stats(&b).hits > before.hits, "{:?}", stats(&b));
+    assert!(stats(&b).connects >= 2);
+    forwarder.cut().await;
 }

@@ -48,7 +48,7 @@ impl Prefix {
             .unwrap()
             .with_prefix(self.prefix.clone())
     }
-    fn blacklist(&self) -> RedisBlacklist {
+    pub(crate) fn blacklist(&self) -> RedisBlacklist {
         RedisBlacklist::new(&self.url)
             .unwrap()
             .with_prefix(self.prefix.clone())

@@ -451,3 +451,45 @@ async fn sqlite_tokens_and_sessions_reach_another_pool_within_100_ms() {
         "{t:?} {s:?} {u:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_sessions_reach_every_instance_within_100_ms() {
+    let Some(url) = crate::redis::redis_url() else {
+        return;
+    };
+    let p = crate::redis::Prefix::new(&url, "store_caches");
+    let make = || {
+        Auth::<User>::builder(Settings::default())
+            .users(crate::common::users())
+            .sessions(p.sessions())
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (make(), make());
+    let sessions = |auth: &Auth<User>| auth.context().store::<Sessions>().unwrap().clone();
+    let start = Instant::now();
+    while !sessions(&b).cache_stats().unwrap().trusted {
+        assert!(start.elapsed() < Duration::from_secs(10), "never vouched");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let alice = crate::common::users()
+        .find_by_username_blocking("alice")
+        .unwrap()
+        .unwrap();
+    let sessions_a = sessions(&a);
+    rounds!(
+        &a,
+        &b,
+        100,
+        |_i| cookie(&session_of(&a, &alice).await),
+        |h| {
+            sessions_a
+                .delete(h.1.trim_start_matches("sessionid="))
+                .await
+                .unwrap();
+            assert_eq!(answers(&a, &h).await.map(|(s, _)| s), [403; 2]);
+        }
+    );
+    let s = sessions(&b).cache_stats().unwrap();
+    assert!(s.hits >= 100, "{s:?}");
+}

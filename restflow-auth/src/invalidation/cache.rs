@@ -1,4 +1,4 @@
-//! The caches and the state their feed keeps (with `sqlite` or `postgres`).
+//! The caches and the state their feed keeps (with `sqlite`, `postgres` or `redis`).
 //!
 //! One [`Hub`] per database: one feed thread, one connection, one
 //! generation, and a slot per cached kind (the blacklist's answers,
@@ -192,7 +192,7 @@ impl Channel {
 
     /// A notification: `<kind>:<key>` invalidates one key of that kind's
     /// caches; anything else drops everything.
-    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "postgres", feature = "redis")), allow(dead_code))]
     pub(super) fn message(&self, payload: &str) {
         let slots = self.slots();
         let Some((kind, key)) = payload.split_once(':') else {
@@ -257,6 +257,8 @@ impl Hubs {
     /// The hub of `feed`'s database, started on first use.
     pub(crate) fn hub(&mut self, feed: &Feed) -> std::io::Result<Arc<Hub>> {
         if let Some(h) = self.by_database.get(&feed.database) {
+            // Another store on the database: its writes tell the hub too.
+            feed.local.register(&h.channel);
             return Ok(Arc::clone(h));
         }
         let h = Arc::new(start(feed, &self.settings)?);
@@ -577,6 +579,10 @@ fn start(feed: &Feed, settings: &InvalidationSettings) -> std::io::Result<Hub> {
                         #[cfg(feature = "sqlite")]
                         FeedKind::Sqlite(options) => {
                             keep(&worker, || super::sqlite::watch(&worker, &options)).await
+                        }
+                        #[cfg(feature = "redis")]
+                        FeedKind::Redis(client) => {
+                            keep(&worker, || super::redis::listen(&worker, &client)).await
                         }
                     }
                 };

@@ -2,25 +2,42 @@
 //! the `[invalidation]` settings, the caches and the feeds that keep them
 //! honest.
 //!
-//! Every request that carries a JWT asks the blacklist whether its token
-//! was revoked, and the answer is almost always "no". On a SQL store that
-//! question is a round trip per request. With a feed, each process keeps
-//! the answers in memory and the database tells every process what
-//! changed:
+//! Every request asks a store something whose answer almost never
+//! changes: whether its JWT was revoked, whose API token it carries,
+//! whether its session is live, and the user row behind it. On a shared
+//! store each question is a round trip per request. With a feed, each
+//! process keeps the answers in memory (one bounded cache per kind: `b`
+//! blacklist answers, `t` tokens' users, `s` live sessions, `u` user rows)
+//! and the store tells every process what changed. The stores of one
+//! database share one feed:
 //!
-//! - **PostgreSQL**: triggers on the crate's tables (`Database::migrate`
-//!   creates them) `NOTIFY restflow_invalidation` on every insert and
-//!   update, whoever writes (another instance, the management command, an
-//!   application's own SQL); each process listens on one connection of
-//!   its own.
+//! - **PostgreSQL**: a `restflow_invalidate` trigger on each table
+//!   (`Database::migrate` puts it on the crate's tables and on Django's
+//!   `auth_user`, `django_session` and `authtoken_token` where they exist)
+//!   sends `NOTIFY restflow_invalidation` with `<kind>:<key>` on every
+//!   write, whoever makes it (another instance, the management command,
+//!   Django, an application's own SQL); each process listens on one
+//!   connection of its own. A store whose table lacks the trigger is not
+//!   cached (the feed looks again every five seconds).
 //! - **SQLite**: each process reads `PRAGMA data_version` on a connection
 //!   of its own; any commit by another connection (another process, or
 //!   another connection of this one) changes it, and the process drops
 //!   every cached answer.
+//! - **Redis** (the blacklist and the sessions): every write publishes
+//!   `<kind>:<key>` on [`REDIS_CHANNEL`] in the same `MULTI`/`EXEC`; each
+//!   process subscribes on a connection of its own, and its heartbeat is a
+//!   `PING` on that connection (answered after every message published
+//!   before it). Writes made to the keys by something other than the
+//!   crate's stores are not heard: leave the keys to them.
 //!
-//! An answer of "not revoked" may be served from memory only while the
-//! feed vouches for it: on PostgreSQL the feed sends itself a heartbeat
-//! through the database every `heartbeat_ms` and the cache trusts what it
+//! Only what exists is cached (a key not revoked, a valid token's user, a
+//! live session, a user row): a flood of made-up keys costs the store, not
+//! the cache, and a cached session is never served past its expiry.
+//!
+//! An answer ("not revoked", a token's user, a session, a row) may be
+//! served from memory only while the feed vouches for it: on PostgreSQL
+//! and Redis the feed sends itself a heartbeat through the store every
+//! `heartbeat_ms` and the cache trusts what it
 //! holds for `max_staleness_ms` after the last heartbeat that came back
 //! (notifications arrive in commit order, so a heartbeat that came back
 //! proves every revocation committed before it was heard); on SQLite each
@@ -36,10 +53,10 @@
 //! Writes made through this process's stores invalidate its own cache at
 //! once (write-through); the feed carries them to the others.
 //!
-//! The cache is on by default for the SQL blacklists (`PostgresBlacklist`,
-//! `SqliteBlacklist` on a file); an in-memory SQLite database, which only
-//! its own pool can reach, gets none. `[invalidation] enabled = false`
-//! turns it off.
+//! The caches are on by default for the stores with a feed (the SQL
+//! stores, `RedisBlacklist`, `RedisSessionStore`); an in-memory SQLite
+//! database, which only its own pool can reach, gets none.
+//! `[invalidation] enabled = false` turns them off.
 //!
 //! ```
 //! use restflow_auth::Settings;
@@ -61,10 +78,12 @@
 //! assert!(e.to_string().contains("invalidation.heartbeat_ms"), "{e}");
 //! ```
 
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
 mod cache;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "redis")]
+mod redis;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -76,6 +95,9 @@ use crate::settings::{Error, Result};
 
 /// The channel every feed's notifications travel on (PostgreSQL).
 pub const CHANNEL: &str = "restflow_invalidation";
+
+/// The channel the Redis stores publish their writes on.
+pub const REDIS_CHANNEL: &str = "restflow:invalidation";
 
 /// `[invalidation]`: the per-process caches of revocation state and how
 /// their feeds prove themselves.
@@ -150,7 +172,10 @@ impl InvalidationSettings {
 /// [`UserStore::feed`](crate::user::UserStore::feed)). Opaque; the SQL
 /// stores make theirs. The stores of one database share its feed.
 #[derive(Clone)]
-#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "redis")),
+    allow(dead_code)
+)]
 pub struct Feed {
     pub(crate) kind: FeedKind,
     /// Which database (its pool's address): stores on one share a feed.
@@ -165,12 +190,12 @@ pub struct Feed {
 /// (write-through: the feed would tell them a little later).
 #[derive(Default)]
 pub(crate) struct Local {
-    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
     channels: std::sync::Mutex<Vec<std::sync::Weak<cache::Channel>>>,
 }
 
 impl Local {
-    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
     fn channels(&self) -> Vec<std::sync::Arc<cache::Channel>> {
         let mut v = self
             .channels
@@ -180,19 +205,26 @@ impl Local {
         v.iter().filter_map(std::sync::Weak::upgrade).collect()
     }
 
-    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
     pub(super) fn register(&self, channel: &std::sync::Arc<cache::Channel>) {
-        self.channels
+        let mut v = self
+            .channels
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(std::sync::Arc::downgrade(channel));
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let weak = std::sync::Arc::downgrade(channel);
+        if !v.iter().any(|w| w.ptr_eq(&weak)) {
+            v.push(weak);
+        }
     }
 
     /// This database committed a change to `key` of kind `kind` (`None`:
     /// to keys it cannot name, every key of that kind).
-    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres", feature = "redis")),
+        allow(dead_code)
+    )]
     pub(crate) fn wrote(&self, kind: &str, key: Option<&str>) {
-        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
         for c in self.channels() {
             c.wrote(kind, key);
         }
@@ -235,11 +267,29 @@ impl fmt::Debug for Feed {
 pub(crate) enum FeedKind {
     #[cfg(feature = "postgres")]
     Postgres(sqlx::postgres::PgConnectOptions),
+    #[cfg(feature = "redis")]
+    Redis(::redis::Client),
     #[cfg(feature = "sqlite")]
     Sqlite(sqlx::sqlite::SqliteConnectOptions),
 }
 
 impl Feed {
+    /// Messages on the Redis channel [`REDIS_CHANNEL`], which the Redis
+    /// stores publish to with every write (in the same transaction).
+    #[cfg(feature = "redis")]
+    pub(crate) fn redis(
+        client: ::redis::Client,
+        database: usize,
+        local: std::sync::Arc<Local>,
+    ) -> Feed {
+        Feed {
+            kind: FeedKind::Redis(client),
+            database,
+            watch: None,
+            local,
+        }
+    }
+
     /// Notifications from this PostgreSQL database (its triggers); the
     /// store's table must have the trigger of `watch`.
     #[cfg(feature = "postgres")]
@@ -303,7 +353,7 @@ pub struct CacheStats {
     pub trusted: bool,
 }
 
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
 pub(crate) use self::cache::{Cached, Hubs, KeyCache, Known, ValueCache};
 
 /// Puts the builder's stores that have a feed behind their caches (the
@@ -312,7 +362,7 @@ pub(crate) use self::cache::{Cached, Hubs, KeyCache, Known, ValueCache};
 /// its own.
 pub(crate) struct Invalidation;
 
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
 fn thread_error(e: std::io::Error) -> crate::context::BuildError {
     Error::Invalid {
         key: "invalidation",
@@ -322,7 +372,7 @@ fn thread_error(e: std::io::Error) -> crate::context::BuildError {
 }
 
 /// Replaces the store of type `T` with `f(store)`.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
 fn rewrap<T: std::any::Any + Send + Sync>(
     stores: &mut crate::context::Stores,
     f: impl FnOnce(T) -> std::io::Result<T>,
@@ -339,7 +389,7 @@ impl crate::context::Component for Invalidation {
         settings: &crate::settings::Settings,
         stores: &mut crate::context::Stores,
     ) -> std::result::Result<Option<Self>, crate::context::BuildError> {
-        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
         if settings.invalidation.enabled {
             let mut hubs = Hubs::new(&settings.invalidation);
             #[cfg(feature = "jwt")]
@@ -359,7 +409,7 @@ impl Invalidation {
         users: crate::context::Users<U>,
         stores: &mut crate::context::Stores,
     ) -> std::result::Result<crate::context::Users<U>, crate::context::BuildError> {
-        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
         if let Some(mut hubs) = crate::context::take::<Hubs>(stores) {
             rewrap::<crate::token::Tokens<U::Id>>(stores, |t| t.cached(&mut hubs))?;
             return users.cached(&mut hubs).map_err(thread_error);

@@ -147,6 +147,10 @@ trait Erased: Send + Sync {
     fn is_blacklisted_blocking(&self, jti: &str) -> StoreResult<bool>;
     fn check_and_blacklist_blocking(&self, jti: &str, exp: i64) -> StoreResult<bool>;
     fn is_process_local(&self) -> bool;
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres", feature = "redis")),
+        allow(dead_code)
+    )]
     fn feed(&self) -> Option<crate::invalidation::Feed>;
     fn blacklist_entry<'a>(&'a self, e: &'a Entry<'a>) -> BoxFuture<'a, StoreResult<()>>;
     fn check_and_blacklist_entry<'a>(
@@ -264,7 +268,7 @@ impl<B: Blacklist> Erased for B {
 #[derive(Clone)]
 pub struct Blacklists {
     inner: Arc<dyn Erased>,
-    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
     cache: Option<Arc<crate::invalidation::KeyCache>>,
 }
 
@@ -282,14 +286,14 @@ impl Blacklists {
     pub fn new(backend: impl Blacklist) -> Self {
         Blacklists {
             inner: Arc::new(backend),
-            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
             cache: None,
         }
     }
 
     /// The same blacklist with an invalidation cache, if its backend has a
     /// feed (the builder calls it).
-    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
     pub(crate) fn cached(self, hubs: &mut crate::invalidation::Hubs) -> std::io::Result<Self> {
         if let (Some(feed), None) = (self.inner.feed(), &self.cache) {
             let cache = hubs.hub(&feed)?.keys("b", &feed);
@@ -303,7 +307,7 @@ impl Blacklists {
 
     /// What the invalidation cache has done, if there is one.
     pub fn cache_stats(&self) -> Option<crate::invalidation::CacheStats> {
-        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
         if let Some(cache) = &self.cache {
             return Some(cache.stats());
         }
@@ -314,7 +318,7 @@ impl Blacklists {
     /// its refresh family's entry): the check every request makes,
     /// answered from the invalidation cache while its feed vouches.
     pub async fn revoked(&self, ids: &[&str]) -> StoreResult<bool> {
-        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
         if let Some(cache) = &self.cache {
             use crate::invalidation::Known;
             return match cache.known(ids) {
@@ -331,7 +335,7 @@ impl Blacklists {
 
     /// Blocking twin of [`revoked`](Self::revoked), sharing its cache.
     pub fn revoked_blocking(&self, ids: &[&str]) -> StoreResult<bool> {
-        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
         if let Some(cache) = &self.cache {
             use crate::invalidation::Known;
             return match cache.known(ids) {
@@ -364,7 +368,7 @@ impl Blacklists {
 
     /// This process wrote `jti`: its own cache forgets it at once.
     fn wrote<T>(&self, jti: &str, result: StoreResult<T>) -> StoreResult<T> {
-        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
         if let Some(cache) = &self.cache {
             cache.wrote(jti);
         }

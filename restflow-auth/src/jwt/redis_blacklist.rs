@@ -5,6 +5,10 @@
 //! single `SET key 1 NX EXAT exp`: of concurrent refreshes of one token,
 //! exactly one sees `OK`.
 //!
+//! Every write publishes the jti on the invalidation channel in the same
+//! `MULTI`/`EXEC`, so that each process may keep the answers in memory
+//! ([`invalidation`](crate::invalidation)).
+//!
 //! Connections are made on first use and remade after a failure; while
 //! Redis cannot be reached every call fails with a 503 (fail closed: a
 //! revoked token is never accepted because its state could not be read),
@@ -81,7 +85,7 @@ impl RedisBlacklist {
 impl Blacklist for RedisBlacklist {
     async fn blacklist(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
         self.conn
-            .run::<()>(self.set_cmd(jti, expires_at, false))
+            .run_telling::<()>(self.set_cmd(jti, expires_at, false), "b", jti)
             .await
     }
     async fn is_blacklisted(&self, jti: &str) -> StoreResult<bool> {
@@ -90,13 +94,13 @@ impl Blacklist for RedisBlacklist {
     async fn check_and_blacklist(&self, jti: &str, expires_at: i64) -> StoreResult<bool> {
         Ok(self
             .conn
-            .run::<Option<String>>(self.set_cmd(jti, expires_at, true))
+            .run_telling::<Option<String>>(self.set_cmd(jti, expires_at, true), "b", jti)
             .await?
             .is_some())
     }
     fn blacklist_blocking(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
         self.conn
-            .run_blocking::<()>(self.set_cmd(jti, expires_at, false))
+            .run_telling_blocking::<()>(self.set_cmd(jti, expires_at, false), "b", jti)
     }
     fn is_blacklisted_blocking(&self, jti: &str) -> StoreResult<bool> {
         self.conn.run_blocking::<bool>(self.exists_cmd(jti))
@@ -116,7 +120,10 @@ impl Blacklist for RedisBlacklist {
     fn check_and_blacklist_blocking(&self, jti: &str, expires_at: i64) -> StoreResult<bool> {
         Ok(self
             .conn
-            .run_blocking::<Option<String>>(self.set_cmd(jti, expires_at, true))?
+            .run_telling_blocking::<Option<String>>(self.set_cmd(jti, expires_at, true), "b", jti)?
             .is_some())
+    }
+    fn feed(&self) -> Option<crate::invalidation::Feed> {
+        self.conn.feed()
     }
 }

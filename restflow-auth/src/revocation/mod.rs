@@ -62,7 +62,7 @@ use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 
 use crate::context::Context;
-use crate::error::{AuthError, Rejection};
+use crate::error::AuthError;
 use crate::user::{AuthUser, StoreResult, UserId};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -274,5 +274,5 @@ pub(crate) fn revoked_blocking<U: AuthUser>(
 /// 401 `Token has been blacklisted.` for a token of a revoked user.
 #[cfg(feature = "jwt")]
 pub(crate) fn token_revoked() -> AuthError {
-    Rejection::TokenBlacklisted.into()
+    crate::error::Rejection::TokenBlacklisted.into()
 }

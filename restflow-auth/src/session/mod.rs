@@ -150,6 +150,10 @@ trait Erased: Send + Sync {
     fn load_blocking(&self, key: &str) -> StoreResult<Option<SessionData>>;
     fn delete_blocking(&self, key: &str) -> StoreResult<()>;
     fn django(&self) -> Option<&crate::django::DjangoSettings>;
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres", feature = "redis")),
+        allow(dead_code)
+    )]
     fn feed(&self) -> Option<crate::invalidation::Feed>;
 }
 
@@ -206,7 +210,7 @@ impl<S: SessionStore> Erased for S {
 pub struct Sessions {
     inner: Arc<dyn Erased>,
     hasher: crate::django::AuthHasher,
-    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
     cache: Option<Arc<crate::invalidation::ValueCache<SessionData>>>,
 }
 
@@ -223,13 +227,13 @@ impl Sessions {
         Sessions {
             inner: Arc::new(store),
             hasher: crate::django::AuthHasher::Sha256,
-            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
             cache: None,
         }
     }
 
     /// The same store with an invalidation cache, if it has a feed.
-    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
     pub(crate) fn cached(self, hubs: &mut crate::invalidation::Hubs) -> std::io::Result<Self> {
         if let (Some(feed), None) = (self.inner.feed(), &self.cache) {
             let cache = hubs.hub(&feed)?.values("s", &feed);
@@ -243,7 +247,7 @@ impl Sessions {
 
     /// What the invalidation cache has done, if there is one.
     pub fn cache_stats(&self) -> Option<crate::invalidation::CacheStats> {
-        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
         if let Some(cache) = &self.cache {
             return Some(cache.stats());
         }
@@ -278,7 +282,7 @@ impl Sessions {
     /// [`SessionStore::load`], answered from the invalidation cache while
     /// its feed vouches (an expired session is never served from it).
     pub async fn load(&self, key: &str) -> StoreResult<Option<SessionData>> {
-        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
         if let Some(cache) = &self.cache {
             use crate::invalidation::Cached;
             return match cache.get(key, live) {
@@ -306,7 +310,7 @@ impl Sessions {
     }
     /// [`SessionStore::load_blocking`], sharing the cache.
     pub fn load_blocking(&self, key: &str) -> StoreResult<Option<SessionData>> {
-        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
         if let Some(cache) = &self.cache {
             use crate::invalidation::Cached;
             return match cache.get(key, live) {
@@ -327,7 +331,7 @@ impl Sessions {
 }
 
 /// Whether a cached session is still live (the stores read none expired).
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
 fn live(data: &SessionData) -> bool {
     data.expires_at > crate::unix_now()
 }

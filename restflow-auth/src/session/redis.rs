@@ -8,7 +8,9 @@ use crate::user::StoreResult;
 
 /// A [`SessionStore`] in Redis: one key per session, `<prefix><key>`,
 /// holding the session as JSON and expiring with it (`EXAT`), so ended
-/// sessions leave nothing behind. An unreachable Redis fails closed (503)
+/// sessions leave nothing behind; every write publishes the session's key
+/// on the invalidation channel in the same `MULTI`/`EXEC`, so that each
+/// process may keep live sessions in memory. An unreachable Redis fails closed (503)
 /// and the first request after it returns succeeds again.
 pub struct RedisSessionStore {
     conn: RedisConn,
@@ -96,18 +98,27 @@ impl SessionStore for RedisSessionStore {
         Self::parse(self.conn.run(self.get_cmd(key)).await?)
     }
     async fn save(&self, key: &str, data: &SessionData) -> StoreResult<()> {
-        self.conn.run::<()>(self.set_cmd(key, data)).await
+        self.conn
+            .run_telling::<()>(self.set_cmd(key, data), "s", key)
+            .await
     }
     async fn delete(&self, key: &str) -> StoreResult<()> {
-        self.conn.run::<()>(self.del_cmd(key)).await
+        self.conn
+            .run_telling::<()>(self.del_cmd(key), "s", key)
+            .await
     }
     fn load_blocking(&self, key: &str) -> StoreResult<Option<SessionData>> {
         Self::parse(self.conn.run_blocking(self.get_cmd(key))?)
     }
     fn save_blocking(&self, key: &str, data: &SessionData) -> StoreResult<()> {
-        self.conn.run_blocking::<()>(self.set_cmd(key, data))
+        self.conn
+            .run_telling_blocking::<()>(self.set_cmd(key, data), "s", key)
     }
     fn delete_blocking(&self, key: &str) -> StoreResult<()> {
-        self.conn.run_blocking::<()>(self.del_cmd(key))
+        self.conn
+            .run_telling_blocking::<()>(self.del_cmd(key), "s", key)
+    }
+    fn feed(&self) -> Option<crate::invalidation::Feed> {
+        self.conn.feed()
     }
 }
