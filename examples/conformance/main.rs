@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release --example conformance -- --fixtures PATH --addr 127.0.0.1:PORT \
 //!     [--store memory|sqlite:PATH|postgres:URL] [--blacklist memory|sqlite:PATH|postgres:URL|redis:URL]
-//!     [--throttle memory|redis://URL] [--jwt-keys DIR]
+//!     [--throttle memory|redis://URL] [--redis-prefix PREFIX] [--jwt-keys DIR]
 //!     [--external-jwks URL --external-issuer ISS --external-audience AUD]
 //! ```
 //!
@@ -12,6 +12,10 @@
 //! algorithm follows the key: RS256, ES256, EdDSA) and a file `ACTIVE`
 //! holding the kid that signs. Every key verifies, and the public set is
 //! served at `/.well-known/jwks.json`.
+//!
+//! `--redis-prefix PREFIX`: the Redis keys' prefix (default: one of this
+//! process's own, `restflow:conformance:<pid>:`); instances of one service
+//! given the same prefix share the blacklist and the throttles.
 //!
 //! `--external-jwks URL --external-issuer ISS --external-audience AUD`
 //! (all three): `/api/whoami/external/` accepts the tokens of that issuer
@@ -38,7 +42,7 @@ restflow_auth::config! {
 fn usage(msg: &str) -> ! {
     eprintln!("error: {msg}");
     eprintln!(
-        "usage: conformance --fixtures PATH --addr HOST:PORT [--store memory|sqlite:PATH|postgres:URL] [--blacklist memory|sqlite:PATH|postgres:URL|redis:URL] [--throttle memory|redis://URL] [--jwt-keys DIR] [--external-jwks URL --external-issuer ISS --external-audience AUD]"
+        "usage: conformance --fixtures PATH --addr HOST:PORT [--store memory|sqlite:PATH|postgres:URL] [--blacklist memory|sqlite:PATH|postgres:URL|redis:URL] [--throttle memory|redis://URL] [--redis-prefix PREFIX] [--jwt-keys DIR] [--external-jwks URL --external-issuer ISS --external-audience AUD]"
     );
     std::process::exit(2);
 }
@@ -63,6 +67,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let mut fixtures = None;
     let mut jwt_keys = None;
+    let mut redis_prefix = None;
     let (mut ext_jwks, mut ext_issuer, mut ext_audience) = (None, None, None);
     let mut addr = "127.0.0.1:8000".to_owned();
     let (mut store, mut blacklist, mut throttle) =
@@ -86,6 +91,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                     usage("--throttle takes memory or redis://URL");
                 }
             }
+            "--redis-prefix" => redis_prefix = Some(value()),
             "--jwt-keys" => jwt_keys = Some(std::path::PathBuf::from(value())),
             "--external-jwks" => ext_jwks = Some(value()),
             "--external-issuer" => ext_issuer = Some(value()),
@@ -111,6 +117,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         &store,
         &blacklist,
         &throttle,
+        redis_prefix.as_deref(),
         jwt_keys.as_deref(),
         external.as_ref(),
     )

@@ -355,9 +355,16 @@ pub async fn app(
     store: &Backend,
     blacklist: &Backend,
     throttle: &Backend,
+    redis_prefix: Option<&str>,
     jwt_keys: Option<&Path>,
     external: Option<&External>,
 ) -> Result<Router, Box<dyn std::error::Error>> {
+    // A fresh key prefix per start, as the contract asks, unless the
+    // instances of one service share it (`--redis-prefix`).
+    let prefix = redis_prefix.map_or_else(
+        || format!("restflow:conformance:{}:", std::process::id()),
+        str::to_owned,
+    );
     let mut s = Settings::default();
     if let Some(e) = external {
         s.external_jwt.jwks_url = Some(e.jwks.clone());
@@ -407,11 +414,7 @@ pub async fn app(
     let builder = match blacklist {
         Backend::Memory => builder.blacklist(MemoryBlacklist::new()),
         Backend::Off => builder,
-        Backend::Redis(url) => {
-            // A fresh key prefix per start, as the contract asks.
-            let prefix = format!("restflow:conformance:{}:", std::process::id());
-            builder.blacklist(RedisBlacklist::new(url)?.with_prefix(prefix))
-        }
+        Backend::Redis(url) => builder.blacklist(RedisBlacklist::new(url)?.with_prefix(&prefix)),
         Backend::Sqlite(path) => {
             let bl = SqliteBlacklist::connect(&format!("sqlite://{path}?mode=rwc")).await?;
             bl.migrate().await?;
@@ -425,9 +428,9 @@ pub async fn app(
     };
     let builder = match throttle {
         Backend::Memory => builder,
-        Backend::Redis(url) => builder.throttle_store(RedisThrottleStore::new(url)?.with_prefix(
-            format!("restflow:conformance:{}:throttle:", std::process::id()),
-        )),
+        Backend::Redis(url) => builder.throttle_store(
+            RedisThrottleStore::new(url)?.with_prefix(format!("{prefix}throttle:")),
+        ),
         other => {
             return Err(format!("--throttle {other:?}: expected memory or redis://URL").into());
         }

@@ -493,3 +493,126 @@ async fn redis_sessions_reach_every_instance_within_100_ms() {
     let s = sessions(&b).cache_stats().unwrap();
     assert!(s.hits >= 100, "{s:?}");
 }
+
+/// `login` on one conformance server: the session cookie and the CSRF
+/// cookie it set.
+fn http_login(addr: &str) -> (String, String) {
+    let r = crate::common::http(
+        addr,
+        "POST",
+        "/api/auth/session/login/",
+        &[],
+        Some(serde_json::json!({"username": "alice", "password": "alice-password-1"})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    (
+        r.cookie("sessionid").expect("a session cookie"),
+        r.cookie("csrftoken").expect("a CSRF cookie"),
+    )
+}
+
+/// Two instances of the conformance example on one PostgreSQL database
+/// (users, sessions and the blacklist): a session ended on A (Django's
+/// logout, over HTTP, with its CSRF token) is refused by B within 100 ms
+/// (p99), a thousand times; once refused, never accepted again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_conformance_servers_on_postgres_refuse_what_the_other_ended() {
+    let Some(url) = database_url() else { return };
+    let schema = Schema::new(&url, "two_servers").await;
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let pg = format!("{url}{sep}options=-c%20search_path%3D{}", schema.name());
+    let Some(a) = crate::conformance::start(&pg, &pg) else {
+        return;
+    };
+    let Some(b) = crate::conformance::start(&pg, &pg) else {
+        return;
+    };
+    let (a, b) = (a.addr.clone(), b.addr.clone());
+    let whoami = |addr: &str, cookie: &str| {
+        crate::common::http(
+            addr,
+            "GET",
+            "/api/whoami/session/",
+            &[("Cookie", cookie)],
+            None,
+        )
+        .status
+    };
+    let mut took = Vec::new();
+    for _ in 0..1000 {
+        let (session, csrf) = http_login(&a);
+        let cookie = format!("sessionid={session}; csrftoken={csrf}");
+        assert_eq!(whoami(&b, &cookie), 200);
+        assert_eq!(whoami(&b, &cookie), 200);
+        let r = crate::common::http(
+            &a,
+            "POST",
+            "/api/auth/session/logout/",
+            &[("Cookie", &cookie), ("X-CSRFToken", &csrf)],
+            None,
+        );
+        assert_eq!(r.status, 204, "{}", r.text);
+        let start = Instant::now();
+        while whoami(&b, &cookie) == 200 {
+            assert!(start.elapsed() < Duration::from_secs(1), "never refused");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        took.push(start.elapsed());
+        for _ in 0..3 {
+            assert_eq!(whoami(&b, &cookie), 403, "accepted again after a refusal");
+        }
+    }
+    let p = p99(took);
+    assert!(p < Duration::from_millis(100), "p99 {p:?}");
+}
+
+/// Two instances of the conformance example on one Redis (the blacklist,
+/// one key prefix): a refresh token blacklisted through A is refused by B.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_conformance_servers_on_redis_refuse_what_the_other_blacklisted() {
+    let Some(url) = crate::redis::redis_url() else {
+        return;
+    };
+    let p = crate::redis::Prefix::new(&url, "two_servers");
+    let extra = ["--redis-prefix", p.prefix.as_str()];
+    let Some(a) = crate::conformance::start_with("memory", &url, &extra) else {
+        return;
+    };
+    let Some(b) = crate::conformance::start_with("memory", &url, &extra) else {
+        return;
+    };
+    let (a, b) = (a.addr.clone(), b.addr.clone());
+    for _ in 0..50 {
+        let r = crate::common::http(
+            &a,
+            "POST",
+            "/api/auth/token/",
+            &[],
+            Some(serde_json::json!({"username": "alice", "password": "alice-password-1"})),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+        let refresh = r.body["refresh"].clone();
+        let r = crate::common::http(
+            &a,
+            "POST",
+            "/api/auth/token/blacklist/",
+            &[],
+            Some(serde_json::json!({"refresh": refresh})),
+        );
+        assert_eq!(r.status, 204, "{}", r.text);
+        let r = crate::common::http(
+            &b,
+            "POST",
+            "/api/auth/token/refresh/",
+            &[],
+            Some(serde_json::json!({"refresh": refresh})),
+        );
+        assert_eq!(
+            (r.status, r.body),
+            (
+                401,
+                serde_json::json!({"detail": "Token has been blacklisted."})
+            )
+        );
+    }
+}
