@@ -97,6 +97,7 @@ SELECT restflow_watch('restflow_blacklisted_token', 'b', 'jti', 'plain', 'INSERT
 SELECT restflow_watch('restflow_token', 't', 'key', 'plain', 'UPDATE OR DELETE');
 SELECT restflow_watch('restflow_session', 's', 'session_key', 'plain', 'UPDATE OR DELETE');
 SELECT restflow_watch('restflow_user', 'u', 'id', 'plain', 'UPDATE OR DELETE');
+SELECT restflow_watch('restflow_user_revocation', 'r', 'user_key', 'plain', 'INSERT OR UPDATE OR DELETE');
 -- Django's tables, where they exist already (run migrate after Django's
 -- own migrations): an admin deactivating a user, Django's logout, a token
 -- deleted in the admin are heard by every process.

@@ -616,3 +616,88 @@ async fn two_conformance_servers_on_redis_refuse_what_the_other_blacklisted() {
         );
     }
 }
+
+/// Logout everywhere through one instance, the per-user times on a shared
+/// store: the other refuses the user's session within 100 ms, its cached
+/// "no revocation" forgotten.
+macro_rules! logout_everywhere_rounds {
+    ($db_a:expr, $db_b:expr, $revocations_a:expr, $revocations_b:expr) => {{
+        let (db_a, db_b) = ($db_a, $db_b);
+        let users = db_a.users::<User>(UserTable::restflow()).unwrap();
+        macro_rules! make {
+            ($db:expr, $r:expr) => {
+                Auth::<User>::builder(Settings::default())
+                    .users($db.users::<User>(UserTable::restflow()).unwrap())
+                    .sessions($db.sessions())
+                    .revocations($r)
+                    .build()
+                    .unwrap()
+            };
+        }
+        let (a, b) = (make!(db_a, $revocations_a), make!(db_b, $revocations_b));
+        let revocations = |auth: &Auth<User>| {
+            auth.context()
+                .store::<restflow_auth::revocation::Revocations>()
+                .unwrap()
+                .cache_stats()
+                .expect("a shared revocation store is cached")
+        };
+        let start = Instant::now();
+        while !revocations(&b).trusted {
+            assert!(start.elapsed() < Duration::from_secs(10), "never vouched");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut took = Vec::new();
+        for i in 0..30 {
+            let name = format!("user{i}");
+            let user = users.insert(&name, HASH, true, false).await.unwrap();
+            let h = cookie(&session_of(&a, &user).await);
+            accepted(&b, &h, &name).await;
+            accepted(&b, &h, &name).await;
+            restflow_auth::revocation::logout_everywhere(a.context(), &user)
+                .await
+                .unwrap();
+            took.push(refused_after(&b, &h).await);
+        }
+        let p = p99(took);
+        assert!(p < Duration::from_millis(100), "p99 {p:?}");
+        assert!(revocations(&b).hits >= 30, "{:?}", revocations(&b));
+    }};
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_logout_everywhere_reaches_every_instance_within_100_ms() {
+    let Some(url) = database_url() else { return };
+    let schema = Schema::new(&url, "store_caches_everywhere").await;
+    let (db_a, db_b) = (
+        Database::<sqlx::Postgres>::with_options(schema.options()),
+        Database::<sqlx::Postgres>::with_options(schema.options()),
+    );
+    db_a.migrate().await.unwrap();
+    let (ra, rb) = (db_a.revocations(), db_b.revocations());
+    logout_everywhere_rounds!(db_a, db_b, ra, rb);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_logout_everywhere_reaches_every_instance_within_100_ms() {
+    let Some(url) = crate::redis::redis_url() else {
+        return;
+    };
+    let p = crate::redis::Prefix::new(&url, "everywhere");
+    let store = || {
+        restflow_auth::revocation::redis::RedisRevocationStore::new(&url)
+            .unwrap()
+            .with_prefix(p.prefix.clone())
+    };
+    // Users and sessions in SQLite (a file each instance opens).
+    let file = SqliteFile::new("store_caches_everywhere");
+    let connect = || async {
+        let db = Database::<sqlx::Sqlite>::connect(&file.url())
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        db
+    };
+    let (db_a, db_b) = (connect().await, connect().await);
+    logout_everywhere_rounds!(db_a, db_b, store(), store());
+}

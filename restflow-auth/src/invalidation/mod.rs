@@ -395,6 +395,7 @@ impl crate::context::Component for Invalidation {
             #[cfg(feature = "jwt")]
             rewrap::<crate::jwt::Blacklists>(stores, |b| b.cached(&mut hubs))?;
             rewrap::<crate::session::Sessions>(stores, |s| s.cached(&mut hubs))?;
+            rewrap::<crate::revocation::Revocations>(stores, |r| r.cached(&mut hubs))?;
             stores.insert(std::any::TypeId::of::<Hubs>(), Box::new(hubs));
         }
         let _ = (settings, stores);

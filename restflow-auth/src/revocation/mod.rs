@@ -26,8 +26,10 @@
 //! the login for the crate's stores, the last time Django signed it for
 //! Django's), else at its expiry less `session.cookie_age_s`.
 //!
-//! Every check reads the store, on both paths; a store that cannot answer
-//! fails the request closed (503). An entry is kept as long as a credential
+//! Every check reads the store, on both paths (on SQL and Redis stores,
+//! each process keeps the times in memory while the store's feed vouches
+//! for them: [`invalidation`](crate::invalidation)); a store that cannot
+//! answer fails the request closed (503). An entry is kept as long as a credential
 //! issued before it can live (the longest of the token lifetimes and the
 //! session age, plus the leeway), then dropped.
 //!
@@ -85,6 +87,13 @@ pub trait RevocationStore: Send + Sync + 'static {
     fn valid_after_blocking(&self, user: &str) -> StoreResult<Option<i64>>;
     /// Blocking twin of [`revoke`](RevocationStore::revoke).
     fn revoke_blocking(&self, user: &str, valid_after: i64, keep_until: i64) -> StoreResult<()>;
+    /// Where this store's changes are told, so that each process may keep
+    /// the times in memory ([`invalidation`](crate::invalidation)); `None`
+    /// (the default): every check reads the store. The SQL and Redis
+    /// stores have one.
+    fn feed(&self) -> Option<crate::invalidation::Feed> {
+        None
+    }
 }
 
 trait ErasedStore: Send + Sync {
@@ -92,9 +101,17 @@ trait ErasedStore: Send + Sync {
     fn revoke<'a>(&'a self, user: &'a str, at: i64, keep: i64) -> BoxFuture<'a, StoreResult<()>>;
     fn valid_after_blocking(&self, user: &str) -> StoreResult<Option<i64>>;
     fn revoke_blocking(&self, user: &str, at: i64, keep: i64) -> StoreResult<()>;
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres", feature = "redis")),
+        allow(dead_code)
+    )]
+    fn feed(&self) -> Option<crate::invalidation::Feed>;
 }
 
 impl<S: RevocationStore> ErasedStore for S {
+    fn feed(&self) -> Option<crate::invalidation::Feed> {
+        RevocationStore::feed(self)
+    }
     fn valid_after<'a>(&'a self, user: &'a str) -> BoxFuture<'a, StoreResult<Option<i64>>> {
         Box::pin(crate::telemetry::store(
             "revocations",
@@ -124,7 +141,11 @@ impl<S: RevocationStore> ErasedStore for S {
 /// The configured [`RevocationStore`], whatever its type (kept in the
 /// [`Context`]; read it with `ctx.store::<Revocations>()`).
 #[derive(Clone)]
-pub struct Revocations(Arc<dyn ErasedStore>);
+pub struct Revocations {
+    inner: Arc<dyn ErasedStore>,
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
+    cache: Option<Arc<crate::invalidation::ValueCache<Option<i64>>>>,
+}
 
 impl fmt::Debug for Revocations {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -135,7 +156,68 @@ impl fmt::Debug for Revocations {
 impl Revocations {
     /// Wraps a store.
     pub fn new(store: impl RevocationStore) -> Self {
-        Revocations(Arc::new(store))
+        Revocations {
+            inner: Arc::new(store),
+            #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
+            cache: None,
+        }
+    }
+
+    /// The same store with an invalidation cache, if it has a feed.
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
+    pub(crate) fn cached(self, hubs: &mut crate::invalidation::Hubs) -> std::io::Result<Self> {
+        if let (Some(feed), None) = (self.inner.feed(), &self.cache) {
+            let cache = hubs.hub(&feed)?.values("r", &feed);
+            return Ok(Revocations {
+                cache: Some(Arc::new(cache)),
+                ..self
+            });
+        }
+        Ok(self)
+    }
+
+    /// What the invalidation cache has done, if there is one.
+    pub fn cache_stats(&self) -> Option<crate::invalidation::CacheStats> {
+        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
+        if let Some(cache) = &self.cache {
+            return Some(cache.stats());
+        }
+        None
+    }
+
+    /// The user's "valid after" time, answered from the invalidation cache
+    /// while its feed vouches (a user without one is cached too: every key
+    /// here is an authenticated user's).
+    async fn valid_after(&self, user: &str) -> StoreResult<Option<i64>> {
+        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
+        if let Some(cache) = &self.cache {
+            use crate::invalidation::Cached;
+            return match cache.get(user, |_| true) {
+                Cached::Hit(after) => Ok(after),
+                Cached::Miss(load) => {
+                    let after = self.inner.valid_after(user).await?;
+                    cache.learn(user, load, Some(&after));
+                    Ok(after)
+                }
+            };
+        }
+        self.inner.valid_after(user).await
+    }
+
+    fn valid_after_blocking(&self, user: &str) -> StoreResult<Option<i64>> {
+        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
+        if let Some(cache) = &self.cache {
+            use crate::invalidation::Cached;
+            return match cache.get(user, |_| true) {
+                Cached::Hit(after) => Ok(after),
+                Cached::Miss(load) => {
+                    let after = self.inner.valid_after_blocking(user)?;
+                    cache.learn(user, load, Some(&after));
+                    Ok(after)
+                }
+            };
+        }
+        self.inner.valid_after_blocking(user)
     }
 }
 
@@ -230,7 +312,7 @@ fn store<U: AuthUser>(ctx: &Context<U>) -> Result<&Revocations, AuthError> {
 pub async fn logout_everywhere<U: AuthUser>(ctx: &Context<U>, user: &U) -> StoreResult<i64> {
     let at = valid_after(ctx);
     let key = key_of(&user.id().to_json());
-    store(ctx)?.0.revoke(&key, at, keep_until(ctx)).await?;
+    store(ctx)?.inner.revoke(&key, at, keep_until(ctx)).await?;
     tracing::info!(user = %key, "restflow-auth: logout everywhere");
     Ok(at)
 }
@@ -239,7 +321,9 @@ pub async fn logout_everywhere<U: AuthUser>(ctx: &Context<U>, user: &U) -> Store
 pub fn logout_everywhere_blocking<U: AuthUser>(ctx: &Context<U>, user: &U) -> StoreResult<i64> {
     let at = valid_after(ctx);
     let key = key_of(&user.id().to_json());
-    store(ctx)?.0.revoke_blocking(&key, at, keep_until(ctx))?;
+    store(ctx)?
+        .inner
+        .revoke_blocking(&key, at, keep_until(ctx))?;
     tracing::info!(user = %key, "restflow-auth: logout everywhere");
     Ok(at)
 }
@@ -254,7 +338,7 @@ pub(crate) async fn revoked<U: AuthUser>(
     let Some(s) = ctx.store::<Revocations>() else {
         return Ok(false);
     };
-    let after = s.0.valid_after(&key_of(&id.to_json())).await?;
+    let after = s.valid_after(&key_of(&id.to_json())).await?;
     Ok(after.is_some_and(|after| issued_at < after))
 }
 
@@ -267,7 +351,7 @@ pub(crate) fn revoked_blocking<U: AuthUser>(
     let Some(s) = ctx.store::<Revocations>() else {
         return Ok(false);
     };
-    let after = s.0.valid_after_blocking(&key_of(&id.to_json()))?;
+    let after = s.valid_after_blocking(&key_of(&id.to_json()))?;
     Ok(after.is_some_and(|after| issued_at < after))
 }
 

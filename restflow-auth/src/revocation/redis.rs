@@ -78,7 +78,7 @@ impl RevocationStore for RedisRevocationStore {
     }
     async fn revoke(&self, user: &str, valid_after: i64, keep_until: i64) -> StoreResult<()> {
         self.conn
-            .run::<i64>(self.revoke_cmd(user, valid_after, keep_until))
+            .run_telling::<i64>(self.revoke_cmd(user, valid_after, keep_until), "r", user)
             .await
             .map(drop)
     }
@@ -87,7 +87,10 @@ impl RevocationStore for RedisRevocationStore {
     }
     fn revoke_blocking(&self, user: &str, valid_after: i64, keep_until: i64) -> StoreResult<()> {
         self.conn
-            .run_blocking::<i64>(self.revoke_cmd(user, valid_after, keep_until))
+            .run_telling_blocking::<i64>(self.revoke_cmd(user, valid_after, keep_until), "r", user)
             .map(drop)
+    }
+    fn feed(&self) -> Option<crate::invalidation::Feed> {
+        self.conn.feed()
     }
 }

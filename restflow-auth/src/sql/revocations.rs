@@ -82,6 +82,7 @@ macro_rules! sql_revocations {
                     .execute(pool)
                     .await
                     .map_err(|e| unavailable("revocations", e))?;
+                self.db.wrote("r", Some(user));
                 Ok(())
             }
         }
@@ -111,6 +112,14 @@ macro_rules! sql_revocations {
             ) -> StoreResult<()> {
                 self.db
                     .block_on(|pool| self.write(pool, user, valid_after, keep_until))
+            }
+            fn feed(&self) -> Option<crate::invalidation::Feed> {
+                self.db.feed(crate::invalidation::Watch::new(
+                    "restflow_user_revocation",
+                    "r",
+                    "user_key",
+                    false,
+                ))
             }
         }
     };
