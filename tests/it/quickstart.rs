@@ -185,7 +185,8 @@ fn the_quickstart_serves_its_metrics_in_prometheus_text() {
         .is_some(),
         "durations are histograms with buckets:\n{t}"
     );
-    // The user row behind each JWT call; the verified-token cache.
+    // The user row behind the JWT calls (read at least once: later calls
+    // may be served by the invalidation cache); the verified-token cache.
     assert!(
         value(
             t,
@@ -195,7 +196,7 @@ fn the_quickstart_serves_its_metrics_in_prometheus_text() {
                 r#"operation="find_by_id""#,
                 r#"outcome="ok""#
             ]
-        ) >= 2.0
+        ) >= 1.0
     );
     assert_eq!(
         value(

@@ -166,9 +166,23 @@ async fn an_outage_fails_closed_and_recovers_without_a_restart() {
     };
     assert_eq!(check(&auth), 200);
     assert_eq!(check_async(&auth).await.0, 200);
-    // Redis goes away: fail closed with 503, on both paths.
+    // Redis goes away: fail closed with 503, on both paths, once the
+    // invalidation feed stops vouching (at the latest max_staleness_ms
+    // after its last heartbeat).
     server.kill().unwrap();
     server.wait().unwrap();
+    let cut = std::time::Instant::now();
+    let stats = || {
+        crate::jwt::state(&auth)
+            .blacklist_backend()
+            .unwrap()
+            .cache_stats()
+            .expect("the Redis blacklist is cached")
+    };
+    while stats().trusted {
+        assert!(cut.elapsed() < Duration::from_millis(150));
+        std::thread::sleep(Duration::from_millis(2));
+    }
     assert_eq!(check(&auth), 503);
     assert_eq!(
         check_async(&auth).await,
