@@ -15,6 +15,11 @@
 #              (--store) in memory, SQLite and PostgreSQL, interleaved:
 #              ratios to memory (each process caches the SQL stores' rows,
 #              invalidated by their feed: restflow_auth::invalidation).
+#   instances  (not in the default set) two servers on one PostgreSQL
+#              schema (--store and --blacklist): the Session route under
+#              wrk on B, alone and while bench/instances.py logs in and out
+#              on A and times how long B takes to refuse each ended
+#              session (p50, p99, max; none accepted after a refusal).
 #   soak       one server for SOAK seconds (default 60) of JWT obtain+call
 #              traffic and session logins: VmRSS sampled every 10 s.
 #   flood      (not in the default set) bursts of 512 concurrent
@@ -254,6 +259,39 @@ phase_stores() {
     echo "### Session route per --store (ratio to memory)"
     echo
     summarise memory "$WORK/results.session"
+}
+
+phase_instances() {
+    echo "== instances: two servers on one PostgreSQL, revocations on A while B serves" >&2
+    local schema="restflow_bench_instances_$$"
+    psql "$PG_URL" -q -c "CREATE SCHEMA IF NOT EXISTS $schema" >/dev/null 2>&1 || true
+    local sep='?'
+    [[ "$PG_URL" == *\?* ]] && sep='&'
+    local pg="${PG_URL}${sep}options=-c%20search_path%3D$schema"
+    start_server --store "$pg" --blacklist "$pg"
+    local a_pid=$SERVER_PID a_addr=$ADDR
+    start_server --store "$pg" --blacklist "$pg"
+    local b_addr=$ADDR
+    ADDR=$a_addr
+    local cookie
+    cookie=$(session_cookie)
+    ADDR=$b_addr
+    : >"$WORK/results"
+    run_wrk B-alone /api/whoami/session/ "Cookie: $cookie"
+    python3 bench/instances.py "$a_addr" "$b_addr" "${INSTANCE_ROUNDS:-200}" >"$WORK/instances.txt" &
+    local revoker=$!
+    run_wrk B-revoking /api/whoami/session/ "Cookie: $cookie"
+    wait "$revoker"
+    stop_server
+    kill "$a_pid" 2>/dev/null || true
+    wait "$a_pid" 2>/dev/null || true
+    psql "$PG_URL" -q -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true
+    echo
+    echo "### Two instances on one PostgreSQL: the Session route on B (ratio to B alone)"
+    echo
+    summarise B-alone
+    echo
+    echo "Revocations made on A during the second run: $(cat "$WORK/instances.txt")"
 }
 
 phase_soak() {

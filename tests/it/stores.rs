@@ -499,6 +499,18 @@ async fn a_database_outage_fails_closed_and_recovers_without_a_restart() {
     );
 
     forwarder.cut().await;
+    // Cached answers serve until the invalidation feed stops vouching (at
+    // the latest max_staleness_ms after its last heartbeat); then every
+    // answer comes from the database, which is down.
+    let cut = std::time::Instant::now();
+    let tokens = auth
+        .context()
+        .store::<restflow_auth::token::Tokens<i64>>()
+        .unwrap();
+    while tokens.cache_stats().is_some_and(|s| s.trusted) {
+        assert!(cut.elapsed() < std::time::Duration::from_millis(150));
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
     let down = (
         503,
         "Authentication service temporarily unavailable.".to_owned(),

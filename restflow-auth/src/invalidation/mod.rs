@@ -7,7 +7,8 @@
 //! whether its session is live, and the user row behind it. On a shared
 //! store each question is a round trip per request. With a feed, each
 //! process keeps the answers in memory (one bounded cache per kind: `b`
-//! blacklist answers, `t` tokens' users, `s` live sessions, `u` user rows)
+//! blacklist answers, `t` tokens' users, `s` live sessions, `u` user rows,
+//! `r` the per-user times of logout everywhere)
 //! and the store tells every process what changed. The stores of one
 //! database share one feed:
 //!
@@ -23,7 +24,8 @@
 //!   of its own; any commit by another connection (another process, or
 //!   another connection of this one) changes it, and the process drops
 //!   every cached answer.
-//! - **Redis** (the blacklist and the sessions): every write publishes
+//! - **Redis** (the blacklist, the sessions and the per-user times):
+//!   every write publishes
 //!   `<kind>:<key>` on [`REDIS_CHANNEL`] in the same `MULTI`/`EXEC`; each
 //!   process subscribes on a connection of its own, and its heartbeat is a
 //!   `PING` on that connection (answered after every message published
@@ -54,7 +56,8 @@
 //! once (write-through); the feed carries them to the others.
 //!
 //! The caches are on by default for the stores with a feed (the SQL
-//! stores, `RedisBlacklist`, `RedisSessionStore`); an in-memory SQLite
+//! stores, `RedisBlacklist`, `RedisSessionStore`, `RedisRevocationStore`);
+//! an in-memory SQLite
 //! database, which only its own pool can reach, gets none.
 //! `[invalidation] enabled = false` turns them off.
 //!
@@ -169,8 +172,9 @@ impl InvalidationSettings {
 /// answers ([`Blacklist::feed`](crate::jwt::Blacklist::feed),
 /// [`TokenStore::feed`](crate::token::TokenStore::feed),
 /// [`SessionStore::feed`](crate::session::SessionStore::feed),
-/// [`UserStore::feed`](crate::user::UserStore::feed)). Opaque; the SQL
-/// stores make theirs. The stores of one database share its feed.
+/// [`UserStore::feed`](crate::user::UserStore::feed),
+/// [`RevocationStore::feed`](crate::revocation::RevocationStore::feed)).
+/// Opaque; the SQL and Redis stores make theirs. The stores of one database share its feed.
 #[derive(Clone)]
 #[cfg_attr(
     not(any(feature = "sqlite", feature = "postgres", feature = "redis")),
