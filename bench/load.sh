@@ -153,6 +153,14 @@ print(f"\n(medians of {len(rows[order[0]])} interleaved rounds)")
 PY
 }
 
+# pg_schema NAME: creates the schema NAME; prints $PG_URL with it as search_path.
+pg_schema() {
+    psql "$PG_URL" -q -c "CREATE SCHEMA IF NOT EXISTS $1" >/dev/null 2>&1 || true
+    local sep='?'
+    [[ "$PG_URL" == *\?* ]] && sep='&'
+    echo "${PG_URL}${sep}options=-c%20search_path%3D$1"
+}
+
 phase_routes() {
     echo "== routes: $ROUNDS rounds x $DURATION, $CONNECTIONS connections, a fresh server per run" >&2
     : >"$WORK/results"
@@ -189,11 +197,8 @@ phase_routes() {
 phase_blacklist() {
     echo "== blacklist backends: the JWT route, $ROUNDS rounds x $DURATION" >&2
     : >"$WORK/results"
-    local schema="restflow_bench_$$"
-    psql "$PG_URL" -q -c "CREATE SCHEMA IF NOT EXISTS $schema" >/dev/null 2>&1 || true
-    local sep='?'
-    [[ "$PG_URL" == *\?* ]] && sep='&'
-    local pg="${PG_URL}${sep}options=-c%20search_path%3D$schema"
+    local schema="restflow_bench_$$" pg
+    pg=$(pg_schema "$schema")
     local names=(off memory redis sqlite postgres)
     for round in $(seq 1 "$ROUNDS"); do
         echo " round $round" >&2
@@ -221,11 +226,8 @@ phase_blacklist() {
 
 phase_stores() {
     echo "== stores: the Token and Session routes per --store, $ROUNDS rounds x $DURATION" >&2
-    local schema="restflow_bench_stores_$$"
-    psql "$PG_URL" -q -c "CREATE SCHEMA IF NOT EXISTS $schema" >/dev/null 2>&1 || true
-    local sep='?'
-    [[ "$PG_URL" == *\?* ]] && sep='&'
-    local pg="${PG_URL}${sep}options=-c%20search_path%3D$schema"
+    local schema="restflow_bench_stores_$$" pg
+    pg=$(pg_schema "$schema")
     : >"$WORK/results.token"
     : >"$WORK/results.session"
     local names=(memory sqlite postgres)
@@ -263,11 +265,8 @@ phase_stores() {
 
 phase_instances() {
     echo "== instances: two servers on one PostgreSQL, revocations on A while B serves" >&2
-    local schema="restflow_bench_instances_$$"
-    psql "$PG_URL" -q -c "CREATE SCHEMA IF NOT EXISTS $schema" >/dev/null 2>&1 || true
-    local sep='?'
-    [[ "$PG_URL" == *\?* ]] && sep='&'
-    local pg="${PG_URL}${sep}options=-c%20search_path%3D$schema"
+    local schema="restflow_bench_instances_$$" pg
+    pg=$(pg_schema "$schema")
     start_server --store "$pg" --blacklist "$pg"
     local a_pid=$SERVER_PID a_addr=$ADDR
     start_server --store "$pg" --blacklist "$pg"

@@ -121,15 +121,13 @@ impl<I: crate::user::UserId> UserRef<I> {
 /// cache of user rows when it has one.
 pub struct Users<U: AuthUser> {
     inner: Arc<dyn ErasedUserStore<U>>,
-    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-    cache: Option<Arc<crate::invalidation::ValueCache<U>>>,
+    cache: crate::invalidation::StoreCache<U>,
 }
 
 impl<U: AuthUser> Clone for Users<U> {
     fn clone(&self) -> Self {
         Users {
             inner: Arc::clone(&self.inner),
-            #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
             cache: self.cache.clone(),
         }
     }
@@ -146,50 +144,32 @@ impl<U: AuthUser> Users<U> {
     pub fn new(store: impl UserStore<U>) -> Self {
         Users {
             inner: Arc::new(store),
-            #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-            cache: None,
+            cache: crate::invalidation::StoreCache::default(),
         }
     }
 
     /// The same store with an invalidation cache, if it has a feed.
     #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-    pub(crate) fn cached(self, hubs: &mut crate::invalidation::Hubs) -> std::io::Result<Self> {
-        if let (Some(feed), None) = (self.inner.feed(), &self.cache) {
-            let cache = hubs.hub(&feed)?.values("u", &feed);
-            return Ok(Users {
-                cache: Some(Arc::new(cache)),
-                ..self
-            });
-        }
+    pub(crate) fn cached(mut self, hubs: &mut crate::invalidation::Hubs) -> std::io::Result<Self> {
+        self.cache.attach(self.inner.feed(), "u", hubs)?;
         Ok(self)
     }
 
     /// What the invalidation cache of user rows has done, if there is one.
     pub fn cache_stats(&self) -> Option<crate::invalidation::CacheStats> {
-        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-        if let Some(cache) = &self.cache {
-            return Some(cache.stats());
-        }
-        None
+        self.cache.stats()
     }
 
     /// [`UserStore::find_by_id`], answered from the invalidation cache
     /// while its feed vouches.
     pub async fn find_by_id(&self, id: &U::Id) -> StoreResult<Option<U>> {
-        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-        if let Some(cache) = &self.cache {
-            use crate::invalidation::Cached;
-            let key = id.to_string();
-            return match cache.get(&key, |_| true) {
-                Cached::Hit(user) => Ok(Some(user)),
-                Cached::Miss(load) => {
-                    let found = self.inner.find_by_id(id).await?;
-                    cache.learn(&key, load, found.as_ref());
-                    Ok(found)
-                }
-            };
-        }
-        self.inner.find_by_id(id).await
+        self.cache
+            .get(
+                || id.to_string().into(),
+                |_| true,
+                || self.inner.find_by_id(id),
+            )
+            .await
     }
     /// [`UserStore::find_by_username`].
     pub fn find_by_username<'a>(
@@ -225,20 +205,11 @@ impl<U: AuthUser> Users<U> {
     }
     /// [`UserStore::find_by_id_blocking`], sharing the cache.
     pub fn find_by_id_blocking(&self, id: &U::Id) -> StoreResult<Option<U>> {
-        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-        if let Some(cache) = &self.cache {
-            use crate::invalidation::Cached;
-            let key = id.to_string();
-            return match cache.get(&key, |_| true) {
-                Cached::Hit(user) => Ok(Some(user)),
-                Cached::Miss(load) => {
-                    let found = self.inner.find_by_id_blocking(id)?;
-                    cache.learn(&key, load, found.as_ref());
-                    Ok(found)
-                }
-            };
-        }
-        self.inner.find_by_id_blocking(id)
+        self.cache.get_blocking(
+            || id.to_string().into(),
+            |_| true,
+            || self.inner.find_by_id_blocking(id),
+        )
     }
     /// [`UserStore::set_password_hash`].
     pub fn set_password_hash<'a>(

@@ -92,15 +92,13 @@ impl<I: UserId, S: TokenStore<I>> Erased<I> for S {
 /// invalidation cache when it has one.
 pub struct Tokens<I> {
     inner: Arc<dyn Erased<I>>,
-    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-    cache: Option<Arc<crate::invalidation::ValueCache<I>>>,
+    cache: crate::invalidation::StoreCache<I>,
 }
 
 impl<I> Clone for Tokens<I> {
     fn clone(&self) -> Self {
         Tokens {
             inner: Arc::clone(&self.inner),
-            #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
             cache: self.cache.clone(),
         }
     }
@@ -108,10 +106,6 @@ impl<I> Clone for Tokens<I> {
 
 /// What the token cache keys a key by: the hex SHA-256 of the key, what
 /// the crate's table stores and what the triggers tell.
-#[cfg_attr(
-    not(any(feature = "sqlite", feature = "postgres", feature = "redis")),
-    allow(dead_code)
-)]
 pub(crate) fn cache_key(key: &str) -> String {
     crate::hex(&digest(key))
 }
@@ -127,68 +121,48 @@ impl<I: UserId> Tokens<I> {
     pub fn new(store: impl TokenStore<I>) -> Self {
         Tokens {
             inner: Arc::new(store),
-            #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-            cache: None,
+            cache: crate::invalidation::StoreCache::default(),
         }
     }
 
     /// The same store with an invalidation cache, if it has a feed.
     #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-    pub(crate) fn cached(self, hubs: &mut crate::invalidation::Hubs) -> std::io::Result<Self> {
-        if let (Some(feed), None) = (self.inner.feed(), &self.cache) {
-            let cache = hubs.hub(&feed)?.values("t", &feed);
-            return Ok(Tokens {
-                cache: Some(Arc::new(cache)),
-                ..self
-            });
-        }
+    pub(crate) fn cached(mut self, hubs: &mut crate::invalidation::Hubs) -> std::io::Result<Self> {
+        self.cache.attach(self.inner.feed(), "t", hubs)?;
         Ok(self)
     }
 
     /// What the invalidation cache has done, if there is one.
     pub fn cache_stats(&self) -> Option<crate::invalidation::CacheStats> {
-        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-        if let Some(cache) = &self.cache {
-            return Some(cache.stats());
-        }
-        None
+        self.cache.stats()
     }
 
     /// [`TokenStore::user_for`], answered from the invalidation cache
     /// while its feed vouches.
     pub async fn user_for(&self, key: &str) -> StoreResult<Option<I>> {
-        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-        if let Some(cache) = self.cache.as_ref().filter(|_| key.len() <= 128) {
-            use crate::invalidation::Cached;
-            let k = cache_key(key);
-            return match cache.get(&k, |_| true) {
-                Cached::Hit(id) => Ok(Some(id)),
-                Cached::Miss(load) => {
-                    let found = self.inner.user_for(key).await?;
-                    cache.learn(&k, load, found.as_ref());
-                    Ok(found)
-                }
-            };
+        // Keys are short: anything longer is the store's to refuse.
+        if key.len() > 128 {
+            return self.inner.user_for(key).await;
         }
-        self.inner.user_for(key).await
+        self.cache
+            .get(
+                || cache_key(key).into(),
+                |_| true,
+                || self.inner.user_for(key),
+            )
+            .await
     }
 
     /// [`TokenStore::user_for_blocking`], sharing the cache.
     pub fn user_for_blocking(&self, key: &str) -> StoreResult<Option<I>> {
-        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-        if let Some(cache) = self.cache.as_ref().filter(|_| key.len() <= 128) {
-            use crate::invalidation::Cached;
-            let k = cache_key(key);
-            return match cache.get(&k, |_| true) {
-                Cached::Hit(id) => Ok(Some(id)),
-                Cached::Miss(load) => {
-                    let found = self.inner.user_for_blocking(key)?;
-                    cache.learn(&k, load, found.as_ref());
-                    Ok(found)
-                }
-            };
+        if key.len() > 128 {
+            return self.inner.user_for_blocking(key);
         }
-        self.inner.user_for_blocking(key)
+        self.cache.get_blocking(
+            || cache_key(key).into(),
+            |_| true,
+            || self.inner.user_for_blocking(key),
+        )
     }
 }
 

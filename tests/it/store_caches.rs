@@ -146,15 +146,83 @@ macro_rules! tokens_of {
     };
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_tokens_sessions_and_users_reach_every_instance_within_100_ms() {
-    let Some(url) = database_url() else { return };
-    let schema = Schema::new(&url, "store_caches").await;
-    let (db_a, db_b) = (
+/// Two instances' databases on a schema of the test's own (`migrate`d).
+async fn two_databases(
+    url: &str,
+    name: &str,
+) -> (Schema, Database<sqlx::Postgres>, Database<sqlx::Postgres>) {
+    let schema = Schema::new(url, name).await;
+    let (a, b) = (
         Database::<sqlx::Postgres>::with_options(schema.options()),
         Database::<sqlx::Postgres>::with_options(schema.options()),
     );
-    db_a.migrate().await.unwrap();
+    a.migrate().await.unwrap();
+    (schema, a, b)
+}
+
+/// alice in Django's `auth_user`, as `create_user` writes her.
+async fn django_alice(db: &Database<sqlx::Postgres>) {
+    sqlx::query("INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined) VALUES ($1, FALSE, 'alice', '', '', '', FALSE, TRUE, now())")
+        .bind(HASH)
+        .execute(db.pool())
+        .await
+        .unwrap();
+}
+
+/// A DRF API key of alice's in `authtoken_token`, as Django writes it.
+async fn django_token(db: &Database<sqlx::Postgres>, key: &str) {
+    sqlx::query("INSERT INTO authtoken_token (key, created, user_id) SELECT $1, now(), id FROM auth_user WHERE username = 'alice'")
+        .bind(key)
+        .execute(db.pool())
+        .await
+        .unwrap();
+}
+
+/// An instance's database on a SQLite file (`migrate`d).
+async fn sqlite_db(file: &SqliteFile) -> Database<sqlx::Sqlite> {
+    let db = Database::<sqlx::Sqlite>::connect(&file.url())
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    db
+}
+
+/// API tokens deleted and sessions ended on `a`, `n` rounds each: refused
+/// on `b` within 100 ms at p99; the writer's own cache forgets at once.
+macro_rules! deleted_and_ended {
+    ($a:expr, $b:expr, $db_a:expr, $alice:expr, $n:expr) => {{
+        let tokens_a = tokens_of!($db_a);
+        use restflow_auth::token::TokenStore as _;
+        rounds!(
+            $a,
+            $b,
+            $n,
+            |_i| token(&tokens_a.issue(&$alice.id).await.unwrap()),
+            |h| {
+                let key = h.1.trim_start_matches("Token ");
+                assert!(tokens_a.revoke(key).await.unwrap());
+                assert_eq!(answers($a, &h).await.map(|(s, _)| s), [401; 2]);
+            }
+        );
+        let sessions_a = $a.context().store::<Sessions>().unwrap().clone();
+        rounds!(
+            $a,
+            $b,
+            $n,
+            |_i| cookie(&session_of($a, &$alice).await),
+            |h| {
+                let key = h.1.trim_start_matches("sessionid=");
+                sessions_a.delete(key).await.unwrap();
+                assert_eq!(answers($a, &h).await.map(|(s, _)| s), [403; 2]);
+            }
+        );
+    }};
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_tokens_sessions_and_users_reach_every_instance_within_100_ms() {
+    let Some(url) = database_url() else { return };
+    let (_schema, db_a, db_b) = two_databases(&url, "store_caches").await;
     let users_a = db_a.users::<User>(UserTable::restflow()).unwrap();
     let alice = users_a.insert("alice", HASH, true, false).await.unwrap();
     let (a, b) = (
@@ -162,21 +230,9 @@ async fn postgres_tokens_sessions_and_users_reach_every_instance_within_100_ms()
         instance!(&db_b, UserTable::restflow(), TokenTable::restflow()),
     );
     until_trusted(&b).await;
+    deleted_and_ended!(&a, &b, db_a, alice, 100);
     let tokens_a = tokens_of!(db_a);
     use restflow_auth::token::TokenStore as _;
-    // API tokens deleted on a.
-    rounds!(
-        &a,
-        &b,
-        100,
-        |_i| token(&tokens_a.issue(&alice.id).await.unwrap()),
-        |h| {
-            let key = h.1.trim_start_matches("Token ");
-            assert!(tokens_a.revoke(key).await.unwrap());
-            // The writer's own cache forgets at once.
-            assert_eq!(answers(&a, &h).await.map(|(s, _)| s), [401; 2]);
-        }
-    );
     // A key replaced by a new one (issue): the old one is refused.
     rounds!(
         &a,
@@ -185,19 +241,6 @@ async fn postgres_tokens_sessions_and_users_reach_every_instance_within_100_ms()
         |_i| token(&tokens_a.issue(&alice.id).await.unwrap()),
         |_h| {
             tokens_a.issue(&alice.id).await.unwrap();
-        }
-    );
-    // Sessions ended on a.
-    let sessions_a = a.context().store::<Sessions>().unwrap().clone();
-    rounds!(
-        &a,
-        &b,
-        100,
-        |_i| cookie(&session_of(&a, &alice).await),
-        |h| {
-            let key = h.1.trim_start_matches("sessionid=");
-            sessions_a.delete(key).await.unwrap();
-            assert_eq!(answers(&a, &h).await.map(|(s, _)| s), [403; 2]);
         }
     );
     // The user deactivated in SQL, as another application would: every
@@ -252,21 +295,13 @@ async fn postgres_django_tables_written_by_django_are_heard() {
         sqlx::query(ddl).execute(db_a.pool()).await.unwrap();
     }
     db_a.migrate().await.unwrap();
-    sqlx::query("INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined) VALUES ($1, FALSE, 'alice', '', '', '', FALSE, TRUE, now())")
-        .bind(HASH)
-        .execute(db_a.pool())
-        .await
-        .unwrap();
+    django_alice(&db_a).await;
     let b = instance!(&db_b, UserTable::django(), TokenTable::drf());
     until_trusted(&b).await;
     let mut took = Vec::new();
     for i in 0..50 {
         let key = format!("{i:040x}");
-        sqlx::query("INSERT INTO authtoken_token (key, created, user_id) SELECT $1, now(), id FROM auth_user WHERE username = 'alice'")
-            .bind(&key)
-            .execute(db_a.pool())
-            .await
-            .unwrap();
+        django_token(&db_a, &key).await;
         accepted(&b, &token(&key), "alice").await;
         accepted(&b, &token(&key), "alice").await;
         // Deleted in Django's admin.
@@ -278,11 +313,7 @@ async fn postgres_django_tables_written_by_django_are_heard() {
         took.push(refused_after(&b, &token(&key)).await);
     }
     let key = "f".repeat(40);
-    sqlx::query("INSERT INTO authtoken_token (key, created, user_id) SELECT $1, now(), id FROM auth_user WHERE username = 'alice'")
-        .bind(&key)
-        .execute(db_a.pool())
-        .await
-        .unwrap();
+    django_token(&db_a, &key).await;
     accepted(&b, &token(&key), "alice").await;
     accepted(&b, &token(&key), "alice").await;
     sqlx::query("UPDATE auth_user SET is_active = FALSE")
@@ -306,19 +337,9 @@ async fn postgres_a_table_without_the_trigger_is_never_cached() {
     for ddl in crate::stores::DJANGO_POSTGRES {
         sqlx::query(ddl).execute(db.pool()).await.unwrap();
     }
-    sqlx::query("INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined) VALUES ($1, FALSE, 'alice', '', '', '', FALSE, TRUE, now())")
-        .bind(HASH)
-        .execute(db.pool())
-        .await
-        .unwrap();
+    django_alice(&db).await;
     let key = "a".repeat(40);
-    sqlx::query(
-        "INSERT INTO authtoken_token (key, created, user_id) SELECT $1, now(), id FROM auth_user",
-    )
-    .bind(&key)
-    .execute(db.pool())
-    .await
-    .unwrap();
+    django_token(&db, &key).await;
     let other = Database::<sqlx::Postgres>::with_options(schema.options());
     let b = instance!(&other, UserTable::django(), TokenTable::drf());
     // The sessions' table has its trigger: the feed is up.
@@ -398,14 +419,7 @@ async fn postgres_a_killed_feed_connection_loses_no_revocation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_tokens_and_sessions_reach_another_pool_within_100_ms() {
     let file = SqliteFile::new("store_caches");
-    let connect = || async {
-        let db = Database::<sqlx::Sqlite>::connect(&file.url())
-            .await
-            .unwrap();
-        db.migrate().await.unwrap();
-        db
-    };
-    let (db_a, db_b) = (connect().await, connect().await);
+    let (db_a, db_b) = (sqlite_db(&file).await, sqlite_db(&file).await);
     let alice = db_a
         .users::<User>(UserTable::restflow())
         .unwrap()
@@ -418,33 +432,7 @@ async fn sqlite_tokens_and_sessions_reach_another_pool_within_100_ms() {
     );
     until_trusted(&a).await;
     until_trusted(&b).await;
-    let tokens_a = tokens_of!(db_a);
-    use restflow_auth::token::TokenStore as _;
-    rounds!(
-        &a,
-        &b,
-        50,
-        |_i| token(&tokens_a.issue(&alice.id).await.unwrap()),
-        |h| {
-            let key = h.1.trim_start_matches("Token ");
-            assert!(tokens_a.revoke(key).await.unwrap());
-            assert_eq!(answers(&a, &h).await.map(|(s, _)| s), [401; 2]);
-        }
-    );
-    let sessions_a = a.context().store::<Sessions>().unwrap().clone();
-    rounds!(
-        &a,
-        &b,
-        50,
-        |_i| cookie(&session_of(&a, &alice).await),
-        |h| {
-            sessions_a
-                .delete(h.1.trim_start_matches("sessionid="))
-                .await
-                .unwrap();
-            assert_eq!(answers(&a, &h).await.map(|(s, _)| s), [403; 2]);
-        }
-    );
+    deleted_and_ended!(&a, &b, db_a, alice, 50);
     let [t, s, u] = stats(&b);
     assert!(
         t.hits >= 50 && s.hits >= 50 && u.hits >= 100,
@@ -668,12 +656,7 @@ macro_rules! logout_everywhere_rounds {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_logout_everywhere_reaches_every_instance_within_100_ms() {
     let Some(url) = database_url() else { return };
-    let schema = Schema::new(&url, "store_caches_everywhere").await;
-    let (db_a, db_b) = (
-        Database::<sqlx::Postgres>::with_options(schema.options()),
-        Database::<sqlx::Postgres>::with_options(schema.options()),
-    );
-    db_a.migrate().await.unwrap();
+    let (_schema, db_a, db_b) = two_databases(&url, "store_caches_everywhere").await;
     let (ra, rb) = (db_a.revocations(), db_b.revocations());
     logout_everywhere_rounds!(db_a, db_b, ra, rb);
 }
@@ -691,13 +674,6 @@ async fn redis_logout_everywhere_reaches_every_instance_within_100_ms() {
     };
     // Users and sessions in SQLite (a file each instance opens).
     let file = SqliteFile::new("store_caches_everywhere");
-    let connect = || async {
-        let db = Database::<sqlx::Sqlite>::connect(&file.url())
-            .await
-            .unwrap();
-        db.migrate().await.unwrap();
-        db
-    };
-    let (db_a, db_b) = (connect().await, connect().await);
+    let (db_a, db_b) = (sqlite_db(&file).await, sqlite_db(&file).await);
     logout_everywhere_rounds!(db_a, db_b, store(), store());
 }

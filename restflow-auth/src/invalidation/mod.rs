@@ -89,6 +89,7 @@ mod postgres;
 mod redis;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod store_cache;
 
 use std::fmt;
 
@@ -359,6 +360,7 @@ pub struct CacheStats {
 
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
 pub(crate) use self::cache::{Cached, Hubs, KeyCache, Known, ValueCache};
+pub(crate) use self::store_cache::StoreCache;
 
 /// Puts the builder's stores that have a feed behind their caches (the
 /// JWT blacklist and the sessions here; the API tokens and the user rows,

@@ -143,8 +143,8 @@ impl<S: RevocationStore> ErasedStore for S {
 #[derive(Clone)]
 pub struct Revocations {
     inner: Arc<dyn ErasedStore>,
-    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-    cache: Option<Arc<crate::invalidation::ValueCache<Option<i64>>>>,
+    /// The time, or `None` for a user without one: both are cached.
+    cache: crate::invalidation::StoreCache<Option<i64>>,
 }
 
 impl fmt::Debug for Revocations {
@@ -158,66 +158,35 @@ impl Revocations {
     pub fn new(store: impl RevocationStore) -> Self {
         Revocations {
             inner: Arc::new(store),
-            #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-            cache: None,
+            cache: crate::invalidation::StoreCache::default(),
         }
     }
 
     /// The same store with an invalidation cache, if it has a feed.
     #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-    pub(crate) fn cached(self, hubs: &mut crate::invalidation::Hubs) -> std::io::Result<Self> {
-        if let (Some(feed), None) = (self.inner.feed(), &self.cache) {
-            let cache = hubs.hub(&feed)?.values("r", &feed);
-            return Ok(Revocations {
-                cache: Some(Arc::new(cache)),
-                ..self
-            });
-        }
+    pub(crate) fn cached(mut self, hubs: &mut crate::invalidation::Hubs) -> std::io::Result<Self> {
+        self.cache.attach(self.inner.feed(), "r", hubs)?;
         Ok(self)
     }
 
     /// What the invalidation cache has done, if there is one.
     pub fn cache_stats(&self) -> Option<crate::invalidation::CacheStats> {
-        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-        if let Some(cache) = &self.cache {
-            return Some(cache.stats());
-        }
-        None
+        self.cache.stats()
     }
 
     /// The user's "valid after" time, answered from the invalidation cache
     /// while its feed vouches (a user without one is cached too: every key
     /// here is an authenticated user's).
     async fn valid_after(&self, user: &str) -> StoreResult<Option<i64>> {
-        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-        if let Some(cache) = &self.cache {
-            use crate::invalidation::Cached;
-            return match cache.get(user, |_| true) {
-                Cached::Hit(after) => Ok(after),
-                Cached::Miss(load) => {
-                    let after = self.inner.valid_after(user).await?;
-                    cache.learn(user, load, Some(&after));
-                    Ok(after)
-                }
-            };
-        }
-        self.inner.valid_after(user).await
+        let load = || async { self.inner.valid_after(user).await.map(Some) };
+        let after = self.cache.get(|| user.into(), |_| true, load).await?;
+        Ok(after.flatten())
     }
 
     fn valid_after_blocking(&self, user: &str) -> StoreResult<Option<i64>> {
-        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-        if let Some(cache) = &self.cache {
-            use crate::invalidation::Cached;
-            return match cache.get(user, |_| true) {
-                Cached::Hit(after) => Ok(after),
-                Cached::Miss(load) => {
-                    let after = self.inner.valid_after_blocking(user)?;
-                    cache.learn(user, load, Some(&after));
-                    Ok(after)
-                }
-            };
-        }
-        self.inner.valid_after_blocking(user)
+        let load = || self.inner.valid_after_blocking(user).map(Some);
+        let after = self.cache.get_blocking(|| user.into(), |_| true, load)?;
+        Ok(after.flatten())
     }
 }
 

@@ -210,8 +210,7 @@ impl<S: SessionStore> Erased for S {
 pub struct Sessions {
     inner: Arc<dyn Erased>,
     hasher: crate::django::AuthHasher,
-    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-    cache: Option<Arc<crate::invalidation::ValueCache<SessionData>>>,
+    cache: crate::invalidation::StoreCache<SessionData>,
 }
 
 impl fmt::Debug for Sessions {
@@ -227,31 +226,20 @@ impl Sessions {
         Sessions {
             inner: Arc::new(store),
             hasher: crate::django::AuthHasher::Sha256,
-            #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-            cache: None,
+            cache: crate::invalidation::StoreCache::default(),
         }
     }
 
     /// The same store with an invalidation cache, if it has a feed.
     #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-    pub(crate) fn cached(self, hubs: &mut crate::invalidation::Hubs) -> std::io::Result<Self> {
-        if let (Some(feed), None) = (self.inner.feed(), &self.cache) {
-            let cache = hubs.hub(&feed)?.values("s", &feed);
-            return Ok(Sessions {
-                cache: Some(Arc::new(cache)),
-                ..self
-            });
-        }
+    pub(crate) fn cached(mut self, hubs: &mut crate::invalidation::Hubs) -> std::io::Result<Self> {
+        self.cache.attach(self.inner.feed(), "s", hubs)?;
         Ok(self)
     }
 
     /// What the invalidation cache has done, if there is one.
     pub fn cache_stats(&self) -> Option<crate::invalidation::CacheStats> {
-        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-        if let Some(cache) = &self.cache {
-            return Some(cache.stats());
-        }
-        None
+        self.cache.stats()
     }
 
     /// The same store, hashing as `settings` say (Django's session auth
@@ -282,19 +270,9 @@ impl Sessions {
     /// [`SessionStore::load`], answered from the invalidation cache while
     /// its feed vouches (an expired session is never served from it).
     pub async fn load(&self, key: &str) -> StoreResult<Option<SessionData>> {
-        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-        if let Some(cache) = &self.cache {
-            use crate::invalidation::Cached;
-            return match cache.get(key, live) {
-                Cached::Hit(data) => Ok(Some(data)),
-                Cached::Miss(load) => {
-                    let found = self.inner.load(key).await?;
-                    cache.learn(key, load, found.as_ref());
-                    Ok(found)
-                }
-            };
-        }
-        self.inner.load(key).await
+        self.cache
+            .get(|| key.into(), live, || self.inner.load(key))
+            .await
     }
     /// [`SessionStore::save`].
     pub fn save<'a>(
@@ -310,19 +288,8 @@ impl Sessions {
     }
     /// [`SessionStore::load_blocking`], sharing the cache.
     pub fn load_blocking(&self, key: &str) -> StoreResult<Option<SessionData>> {
-        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-        if let Some(cache) = &self.cache {
-            use crate::invalidation::Cached;
-            return match cache.get(key, live) {
-                Cached::Hit(data) => Ok(Some(data)),
-                Cached::Miss(load) => {
-                    let found = self.inner.load_blocking(key)?;
-                    cache.learn(key, load, found.as_ref());
-                    Ok(found)
-                }
-            };
-        }
-        self.inner.load_blocking(key)
+        self.cache
+            .get_blocking(|| key.into(), live, || self.inner.load_blocking(key))
     }
     /// [`SessionStore::delete_blocking`].
     pub fn delete_blocking(&self, key: &str) -> StoreResult<()> {
@@ -331,7 +298,6 @@ impl Sessions {
 }
 
 /// Whether a cached session is still live (the stores read none expired).
-#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
 fn live(data: &SessionData) -> bool {
     data.expires_at > crate::unix_now()
 }
