@@ -50,6 +50,11 @@ DECLARE
     old_key text;
     new_key text;
 BEGIN
+    -- TRUNCATE (Django's flush) names no row: everything of the kind goes.
+    IF TG_OP = 'TRUNCATE' THEN
+        PERFORM pg_notify('restflow_invalidation', TG_ARGV[0]);
+        RETURN NULL;
+    END IF;
     IF TG_OP <> 'INSERT' THEN
         old_key := to_jsonb(OLD) ->> TG_ARGV[1];
     END IF;
@@ -60,32 +65,48 @@ BEGIN
         old_key := encode(sha256(convert_to(old_key, 'UTF8')), 'hex');
         new_key := encode(sha256(convert_to(new_key, 'UTF8')), 'hex');
     END IF;
+    -- A key too long for a notification (8000 bytes) is told as the kind
+    -- alone: every process then drops everything it holds.
     IF old_key IS NOT NULL THEN
-        PERFORM pg_notify('restflow_invalidation', TG_ARGV[0] || ':' || old_key);
+        PERFORM pg_notify('restflow_invalidation',
+            CASE WHEN length(old_key) > 7000 THEN TG_ARGV[0] ELSE TG_ARGV[0] || ':' || old_key END);
     END IF;
     IF new_key IS NOT NULL AND new_key IS DISTINCT FROM old_key THEN
-        PERFORM pg_notify('restflow_invalidation', TG_ARGV[0] || ':' || new_key);
+        PERFORM pg_notify('restflow_invalidation',
+            CASE WHEN length(new_key) > 7000 THEN TG_ARGV[0] ELSE TG_ARGV[0] || ':' || new_key END);
     END IF;
     RETURN NULL;
 END
 $$ LANGUAGE plpgsql;
 -- Puts the trigger on a table if it exists and lacks it (no lock is taken
--- on a table whose trigger is already right).
+-- on a table whose trigger is already right). The trigger fires always,
+-- replication sessions included. A table of another owner, or one whose
+-- lock is not granted within two seconds (a long transaction of Django's
+-- on it), is left without: its rows are then not cached.
 CREATE OR REPLACE FUNCTION restflow_watch(tbl text, kind text, col text, mode text, ops text) RETURNS void AS $$
 BEGIN
     IF to_regclass(tbl) IS NULL THEN
         RETURN;
     END IF;
     IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(tbl) AND tgname = 'restflow_invalidate'
+               AND tgenabled = 'A'
+               AND encode(tgargs, 'escape') = kind || '\000' || col || '\000' || mode || '\000')
+       AND EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(tbl)
+               AND tgname = 'restflow_invalidate_truncate' AND tgenabled = 'A'
                AND encode(tgargs, 'escape') = kind || '\000' || col || '\000' || mode || '\000') THEN
         RETURN;
     END IF;
+    PERFORM set_config('lock_timeout', '2s', true);
     EXECUTE format('DROP TRIGGER IF EXISTS restflow_invalidate ON %s', to_regclass(tbl));
     EXECUTE format('CREATE TRIGGER restflow_invalidate AFTER %s ON %s FOR EACH ROW EXECUTE FUNCTION restflow_invalidate(%L, %L, %L)',
                    ops, to_regclass(tbl), kind, col, mode);
-EXCEPTION WHEN insufficient_privilege THEN
-    -- A table of another owner (Django's): its rows are then not cached.
-    RAISE WARNING 'restflow-auth: no invalidation trigger on % (not its owner): its rows are read on every request', tbl;
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER restflow_invalidate', to_regclass(tbl));
+    EXECUTE format('DROP TRIGGER IF EXISTS restflow_invalidate_truncate ON %s', to_regclass(tbl));
+    EXECUTE format('CREATE TRIGGER restflow_invalidate_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION restflow_invalidate(%L, %L, %L)',
+                   to_regclass(tbl), kind, col, mode);
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER restflow_invalidate_truncate', to_regclass(tbl));
+EXCEPTION WHEN insufficient_privilege OR lock_not_available THEN
+    RAISE WARNING 'restflow-auth: no invalidation trigger on % (%): its rows are read on every request', tbl, SQLERRM;
 END
 $$ LANGUAGE plpgsql;
 -- The first feed's trigger, replaced by restflow_invalidate.

@@ -312,6 +312,16 @@ async fn postgres_django_tables_written_by_django_are_heard() {
             .unwrap();
         took.push(refused_after(&b, &token(&key)).await);
     }
+    // Django's flush truncates: everything of the kind is dropped.
+    let key = "e".repeat(40);
+    django_token(&db_a, &key).await;
+    accepted(&b, &token(&key), "alice").await;
+    accepted(&b, &token(&key), "alice").await;
+    sqlx::query("TRUNCATE authtoken_token")
+        .execute(db_a.pool())
+        .await
+        .unwrap();
+    took.push(refused_after(&b, &token(&key)).await);
     let key = "f".repeat(40);
     django_token(&db_a, &key).await;
     accepted(&b, &token(&key), "alice").await;
@@ -366,6 +376,30 @@ async fn postgres_a_table_without_the_trigger_is_never_cached() {
         assert!(start.elapsed() < Duration::from_secs(10), "{:?}", stats(&b));
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    let key = "b".repeat(40);
+    django_token(&db, &key).await;
+    accepted(&b, &token(&key), "alice").await;
+    accepted(&b, &token(&key), "alice").await;
+    let hits = stats(&b)[0].hits;
+    assert!(hits > 0, "{:?}", stats(&b));
+    // The trigger disabled behind the cache's back (a restore without
+    // triggers): within about a second the slot stops serving, and what
+    // changes then is read from the table.
+    sqlx::query("ALTER TABLE authtoken_token DISABLE TRIGGER restflow_invalidate")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let start = Instant::now();
+    while stats(&b)[0].trusted {
+        assert!(start.elapsed() < Duration::from_secs(3), "{:?}", stats(&b));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    sqlx::query("DELETE FROM authtoken_token")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(answers(&b, &token(&key)).await.map(|(s, _)| s), [401; 2]);
+    assert_eq!(stats(&b)[0].hits, hits);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -61,11 +61,17 @@ impl Slot {
         self.watch.as_ref()
     }
 
-    /// What the feed found of the slot's trigger.
-    pub(super) fn arm(&self, found: bool) {
+    /// What the feed found of the slot's trigger: a slot whose trigger is
+    /// gone stops serving and drops what it holds (it may have missed
+    /// changes since); the generation keeps loads in flight out.
+    pub(super) fn arm(&self, channel: &Channel, found: bool) {
         let was = self
             .state
             .swap(if found { ARMED } else { MISSING }, Ordering::SeqCst);
+        if !found {
+            channel.bump();
+            self.forget.forget_all();
+        }
         if !found
             && was != MISSING
             && let Some(w) = &self.watch
@@ -137,17 +143,12 @@ impl Channel {
             .clone()
     }
 
-    /// The slots whose trigger the feed has yet to check, and with
-    /// `missing` those whose trigger it did not find (it may have been
-    /// made since).
+    /// The slots whose trigger the feed has yet to check, and with `all`
+    /// every slot that has a trigger to check.
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-    pub(super) fn unchecked(&self, missing: bool) -> Vec<Arc<Slot>> {
+    pub(super) fn unchecked(&self, all: bool) -> Vec<Arc<Slot>> {
         let mut v = self.slots();
-        v.retain(|s| match s.state.load(Ordering::Acquire) {
-            UNCHECKED => true,
-            MISSING => missing,
-            _ => false,
-        });
+        v.retain(|s| s.watch.is_some() && (all || s.state.load(Ordering::Acquire) == UNCHECKED));
         v
     }
 
@@ -560,38 +561,61 @@ struct Running {
 /// Starts `feed`'s thread and returns its hub.
 fn start(feed: &Feed, settings: &InvalidationSettings) -> std::io::Result<Hub> {
     let channel = Channel::new(settings);
-    let (stop, stopped) = tokio::sync::oneshot::channel();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let build = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    };
+    let mut runtime = build()?;
     let kind = feed.kind.clone();
     let worker = Arc::clone(&channel);
     std::thread::Builder::new()
         .name("restflow-invalidation".into())
         .spawn(move || {
-            runtime.block_on(async move {
-                let run = async {
-                    match kind {
-                        #[cfg(feature = "postgres")]
-                        FeedKind::Postgres(options) => {
-                            keep(&worker, || super::postgres::listen(&worker, &options)).await
+            loop {
+                // A panic in the feed (a driver's, on a payload it cannot
+                // read) restarts it on a fresh runtime a second later; the
+                // cache stops serving meanwhile.
+                let life = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    runtime.block_on(async {
+                        let kind = kind.clone();
+                        let run = async {
+                            match kind {
+                                #[cfg(feature = "postgres")]
+                                FeedKind::Postgres(options) => {
+                                    keep(&worker, || super::postgres::listen(&worker, &options))
+                                        .await
+                                }
+                                #[cfg(feature = "sqlite")]
+                                FeedKind::Sqlite(options) => {
+                                    keep(&worker, || super::sqlite::watch(&worker, &options)).await
+                                }
+                                #[cfg(feature = "redis")]
+                                FeedKind::Redis(client) => {
+                                    keep(&worker, || super::redis::listen(&worker, &client)).await
+                                }
+                            }
+                        };
+                        tokio::select! {
+                            _ = &mut stopped => {}
+                            () = run => {}
                         }
-                        #[cfg(feature = "sqlite")]
-                        FeedKind::Sqlite(options) => {
-                            keep(&worker, || super::sqlite::watch(&worker, &options)).await
-                        }
-                        #[cfg(feature = "redis")]
-                        FeedKind::Redis(client) => {
-                            keep(&worker, || super::redis::listen(&worker, &client)).await
-                        }
-                    }
-                };
-                tokio::select! {
-                    _ = stopped => {}
-                    () = run => {}
-                }
+                    })
+                }));
                 worker.lose();
-            });
+                if life.is_ok() {
+                    return;
+                }
+                tracing::error!(
+                    "restflow-auth: the invalidation feed panicked; it restarts in a second"
+                );
+                std::thread::sleep(Duration::from_secs(1));
+                match build() {
+                    Ok(r) => runtime = r,
+                    Err(_) => return,
+                }
+            }
         })?;
     Ok(Hub {
         channel,

@@ -18,8 +18,11 @@
 //!   sends `NOTIFY restflow_invalidation` with `<kind>:<key>` on every
 //!   write, whoever makes it (another instance, the management command,
 //!   Django, an application's own SQL); each process listens on one
-//!   connection of its own. A store whose table lacks the trigger is not
-//!   cached (the feed looks again every five seconds).
+//!   connection of its own. A store whose table lacks the trigger, or whose
+//!   trigger is disabled, is not cached; the feed checks each trigger every
+//!   second (one dropped behind its back stops its cache within about a
+//!   second). A `TRUNCATE`, and a key too long for a notification, drop
+//!   every cached answer.
 //! - **SQLite**: each process reads `PRAGMA data_version` on a connection
 //!   of its own; any commit by another connection (another process, or
 //!   another connection of this one) changes it, and the process drops

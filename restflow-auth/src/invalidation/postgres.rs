@@ -21,7 +21,7 @@ use super::cache::Channel;
 /// The arguments of a table's `restflow_invalidate` trigger, as
 /// `encode(tgargs, 'escape')` spells them (each followed by `\000`).
 const TRIGGER: &str = "SELECT encode(tgargs, 'escape') FROM pg_trigger \
-     WHERE tgrelid = to_regclass($1) AND tgname = 'restflow_invalidate' AND tgenabled <> 'D'";
+     WHERE tgrelid = to_regclass($1) AND tgname = 'restflow_invalidate' AND tgenabled = 'A'";
 
 /// One connection's life: returns why it ended.
 pub(super) async fn listen(channel: &Channel, options: &PgConnectOptions) -> Result<(), String> {
@@ -79,13 +79,15 @@ pub(super) async fn listen(channel: &Channel, options: &PgConnectOptions) -> Res
             channel.message(n.payload());
         }
         // Slots new since the last heartbeat (or since the connect) serve
-        // once their table's trigger is found; a missing one is looked for
-        // again every five seconds (a migrate may have made it since).
-        let missing = checked.elapsed() >= Duration::from_secs(5);
-        if missing {
+        // once their table's trigger is found; every second each trigger
+        // is looked for again (one dropped or disabled since stops its
+        // slot and drops what it held; one made by a later migrate starts
+        // it).
+        let all = checked.elapsed() >= Duration::from_secs(1);
+        if all {
             checked = Instant::now();
         }
-        for slot in channel.unchecked(missing) {
+        for slot in channel.unchecked(all) {
             let Some(w) = slot.watch() else { continue };
             let args: Option<String> = tokio::time::timeout(
                 limit,
@@ -96,7 +98,7 @@ pub(super) async fn listen(channel: &Channel, options: &PgConnectOptions) -> Res
             .await
             .map_err(|_| "checking a trigger timed out".to_owned())?
             .map_err(|e| format!("checking a trigger: {e}"))?;
-            slot.arm(args.as_deref() == Some(w.args.as_str()));
+            slot.arm(channel, args.as_deref() == Some(w.args.as_str()));
         }
         channel.vouch(sent, first);
         first = false;
