@@ -27,6 +27,11 @@
 #              while a steady JWT load runs: the server's RSS (idle, peak
 #              sampled every 100 ms, after), the bursts' answers and socket
 #              errors, and the JWT p99 without and during the bursts.
+#   instructions (not in the default set; needs valgrind, installed if
+#              missing) each route's user-space instructions per request
+#              under callgrind, restflow-auth's and the hand-written
+#              server's, one request at a time on one keep-alive
+#              connection: deterministic where req/s and CPU time are not.
 #   profile    (not in the default set; needs perf) each route under load
 #              with `perf record -e cpu-clock`: the share of the server's CPU
 #              samples spent in restflow-auth and its crypto. Steadier than
@@ -53,8 +58,22 @@ fi
 command -v curl >/dev/null || { echo "curl is needed" >&2; exit 1; }
 [ -f "$FIXTURES" ] || { echo "fixtures not found: $FIXTURES" >&2; exit 1; }
 
-cargo build --release --example conformance >&2
+cargo build --release --example conformance --example handwritten >&2
 BIN=target/release/examples/conformance
+HW_BIN=target/release/examples/handwritten
+# On two or more CPUs the server runs on one (SERVER_CPU, default 0) and wrk
+# on another (LOAD_CPU, default 1), so they do not compete; PIN= turns it off.
+PIN=${PIN-1}
+SERVER_CPU=${SERVER_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+PIN_SERVER=""
+PIN_LOAD=""
+if [ -n "$PIN" ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+    PIN_SERVER="taskset -c $SERVER_CPU"
+    PIN_LOAD="taskset -c $LOAD_CPU"
+else
+    PIN=""
+fi
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
@@ -62,8 +81,11 @@ SERVER_PID=""
 ADDR=""
 # start_server [--blacklist X]: a fresh server on a free port.
 start_server() {
-    "$BIN" --fixtures "$FIXTURES" --addr 127.0.0.1:0 "$@" >"$WORK/server.out" 2>"$WORK/server.err" &
+    $PIN_SERVER "$BIN" --fixtures "$FIXTURES" --addr 127.0.0.1:0 "$@" >"$WORK/server.out" 2>"$WORK/server.err" &
     SERVER_PID=$!
+    wait_listening
+}
+wait_listening() {
     for _ in $(seq 1 200); do
         ADDR=$(sed -n 's#^listening on http://##p' "$WORK/server.out")
         [ -n "$ADDR" ] && return 0
@@ -75,6 +97,12 @@ start_server() {
 stop_server() {
     kill "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
+}
+# start_handwritten: the hand-written baseline server (examples/handwritten).
+start_handwritten() {
+    $PIN_SERVER "$HW_BIN" --fixtures "$FIXTURES" --addr 127.0.0.1:0 >"$WORK/server.out" 2>"$WORK/server.err" &
+    SERVER_PID=$!
+    wait_listening
 }
 hwm_kib() { awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status"; }
 # The server's CPU time so far (user + system), in clock ticks.
@@ -114,7 +142,7 @@ run_wrk() {
     fi
     local out t0 t1
     t0=$(cpu_ticks)
-    out=$(wrk "${args[@]}" "http://$ADDR$path")
+    out=$($PIN_LOAD wrk "${args[@]}" "http://$ADDR$path")
     t1=$(cpu_ticks)
     local rps p50 p99 non2xx requests cpu_us
     requests=$(awk '/requests in/ {print $1}' <<<"$out")
@@ -162,36 +190,76 @@ pg_schema() {
 }
 
 phase_routes() {
-    echo "== routes: $ROUNDS rounds x $DURATION, $CONNECTIONS connections, a fresh server per run" >&2
+    local conns=${ROUTE_CONNECTIONS:-32}
+    local CONNECTIONS=$conns
+    echo "== routes: $ROUNDS rounds x $DURATION, $conns connections, a fresh server per run${PIN:+, server on CPU $SERVER_CPU, wrk on CPU $LOAD_CPU}" >&2
     : >"$WORK/results"
-    local names=(baseline jwt token session 401)
+    # restflow-auth's routes and the hand-written server's (hw-*: the same
+    # lookups written by hand, examples/handwritten), interleaved; "plain"
+    # is the server without authentication.
+    local names=(plain anonymous jwt token session 401 hw-jwt hw-token hw-session hw-401)
+    local n=${#names[@]}
     for round in $(seq 1 "$ROUNDS"); do
         echo " round $round" >&2
         # Rotate the order each round so no route always runs first.
         local k
-        for k in $(seq 0 4); do
-            local name=${names[$(((k + round) % 5))]}
-            start_server --blacklist memory
-            # The same setup for every route: a JWT pair and a session login
-            # (each checks a password with argon2id, which holds ~19 MiB
-            # while it runs), so VmHWM compares the serving, not the setup.
+        for k in $(seq 0 $((n - 1))); do
+            local name=${names[$(((k + round) % n))]}
             local access cookie
-            access=$(access_token)
-            cookie=$(session_cookie)
             case $name in
-                baseline) run_wrk baseline /api/whoami/open/ ;;
+                plain | hw-*)
+                    start_handwritten
+                    access=$(curl -s -X POST "http://$ADDR/jwt/obtain/" | sed 's/.*"access":"\([^"]*\)".*/\1/')
+                    cookie=$(curl -s -D - -o /dev/null -X POST "http://$ADDR/session/login/" |
+                        sed -n 's/^[Ss]et-[Cc]ookie: \(sessionid=[^;]*\).*/\1/p')
+                    ;;
+                *)
+                    start_server --blacklist memory
+                    # The same setup for every route: a JWT pair and a session
+                    # login (each checks a password with argon2id, which holds
+                    # ~19 MiB while it runs), so VmHWM compares the serving.
+                    access=$(access_token)
+                    cookie=$(session_cookie)
+                    ;;
+            esac
+            case $name in
+                plain) run_wrk plain /plain/ ;;
+                anonymous) run_wrk anonymous /api/whoami/open/ ;;
                 jwt) run_wrk jwt /api/whoami/jwt/ "Authorization: Bearer $access" ;;
                 token) run_wrk token /api/whoami/token/ "Authorization: Token a11ce0000000000000000000000000000000a11c" ;;
                 session) run_wrk session /api/whoami/session/ "Cookie: $cookie" ;;
                 401) run_wrk 401 /api/whoami/jwt/ ;;
+                hw-jwt) run_wrk hw-jwt /jwt/ "Authorization: Bearer $access" ;;
+                hw-token) run_wrk hw-token /token/ "Authorization: Token a11ce0000000000000000000000000000000a11c" ;;
+                hw-session) run_wrk hw-session /session/ "Cookie: $cookie" ;;
+                hw-401) run_wrk hw-401 /jwt/ ;;
             esac
             stop_server
         done
     done
     echo
-    echo "### Routes (conformance example, release, --store memory --blacklist memory)"
+    echo "### Routes (conformance example, release, --store memory --blacklist memory; hw-*: examples/handwritten)"
     echo
-    summarise baseline
+    summarise plain
+    echo
+    echo "### restflow-auth against the hand-written extractor doing the same lookup"
+    echo
+    python3 - "$WORK/results" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    rows.setdefault(f[0], []).append((float(f[1]), float(f[7])))
+def med(n, i):
+    return statistics.median(r[i] for r in rows[n])
+print("| route | req/s ratio to plain | hand-written's | server CPU us/req | hand-written's | difference us/req |")
+print("| --- | ---: | ---: | ---: | ---: | ---: |")
+for n in ("jwt", "token", "session", "401"):
+    h = "hw-" + n
+    if n in rows and h in rows:
+        print(f"| {n} | {med(n, 0) / med('plain', 0):.2f}x | {med(h, 0) / med('plain', 0):.2f}x "
+              f"| {med(n, 1):.2f} | {med(h, 1):.2f} | {med(n, 1) - med(h, 1):+.2f} |")
+PY
 }
 
 phase_blacklist() {
@@ -331,17 +399,17 @@ phase_profile() {
     echo
     echo "### Share of the server's CPU samples in restflow-auth and its crypto (perf cpu-clock)"
     echo
-    echo "| route | share | implied req/s vs baseline |"
+    echo "| route | share | implied req/s vs plain (no authentication) |"
     echo "| --- | ---: | ---: |"
     local base=""
     local name
-    for name in baseline jwt token session 401; do
+    for name in plain jwt token session 401; do
         start_server --blacklist memory
         local access cookie header path
         access=$(access_token)
         cookie=$(session_cookie)
         case $name in
-            baseline) header="X-Nothing: 1"; path=/api/whoami/open/ ;;
+            plain) header="X-Nothing: 1"; path=/api/plain/ ;;
             jwt) header="Authorization: Bearer $access"; path=/api/whoami/jwt/ ;;
             token) header="Authorization: Token a11ce0000000000000000000000000000000a11c"; path=/api/whoami/token/ ;;
             session) header="Cookie: $cookie"; path=/api/whoami/session/ ;;
@@ -350,7 +418,7 @@ phase_profile() {
         perf record -q -e cpu-clock -F 2000 -p "$SERVER_PID" -o "$WORK/perf.data" -- sleep 6 >/dev/null 2>&1 &
         local perf_pid=$!
         sleep 0.5
-        wrk -t1 -c"$CONNECTIONS" -d5s -H "$header" "http://$ADDR$path" >/dev/null
+        $PIN_LOAD wrk -t1 -c"$CONNECTIONS" -d5s -H "$header" "http://$ADDR$path" >/dev/null
         wait "$perf_pid" || true
         stop_server
         local share
@@ -407,6 +475,79 @@ print(f"| RSS 3 s after | {after:.1f} MiB (+{after - idle:.1f} MiB) |")
 print(f"| bursts ({sys.argv[7]}) | {sys.argv[6]} |")
 print(f"| JWT p99 alone / during the flood | {alone:.2f} ms / {flood:.2f} ms = {flood / alone:.2f}x |")
 PY
+}
+
+# count_instructions KIND PATH HEADER: the server's user-space
+# instructions per request under callgrind (KIND rf: the conformance
+# example; hw: examples/handwritten), over one keep-alive connection after
+# a warm-up. HEADER JWT or SESSION: a fresh access token or session cookie.
+count_instructions() {
+    local kind=$1 path=$2 header=$3 n=${INSTRUCTION_REQUESTS:-2000}
+    local bin=$BIN args=(--blacklist memory) out="$WORK/cg"
+    [ "$kind" = hw ] && { bin=$HW_BIN; args=(); }
+    rm -f "$out".*
+    valgrind --tool=callgrind --callgrind-out-file="$out.%p" "$bin" --fixtures "$FIXTURES" \
+        --addr 127.0.0.1:0 "${args[@]}" >"$WORK/server.out" 2>"$WORK/server.err" &
+    SERVER_PID=$!
+    for _ in $(seq 1 600); do
+        ADDR=$(sed -n 's#^listening on http://##p' "$WORK/server.out")
+        [ -n "$ADDR" ] && break
+        sleep 0.1
+    done
+    [ -n "$ADDR" ] || { echo "the server did not start under valgrind: $(cat "$WORK/server.err")" >&2; exit 1; }
+    case $header in
+        JWT)
+            if [ "$kind" = hw ]; then
+                header="Authorization: Bearer $(curl -s -X POST "http://$ADDR/jwt/obtain/" | sed 's/.*"access":"\([^"]*\)".*/\1/')"
+            else
+                header="Authorization: Bearer $(access_token)"
+            fi ;;
+        SESSION)
+            if [ "$kind" = hw ]; then
+                header="Cookie: $(curl -s -D - -o /dev/null -X POST "http://$ADDR/session/login/" |
+                    sed -n 's/^[Ss]et-[Cc]ookie: \(sessionid=[^;]*\).*/\1/p')"
+            else
+                header="Cookie: $(session_cookie)"
+            fi ;;
+    esac
+    local host=${ADDR%:*} port=${ADDR##*:}
+    python3 bench/keepalive.py "$host" "$port" "$path" "$header" 300 >/dev/null
+    callgrind_control -z "$SERVER_PID" >/dev/null 2>&1
+    local statuses
+    statuses=$(python3 bench/keepalive.py "$host" "$port" "$path" "$header" "$n")
+    callgrind_control -d "$SERVER_PID" >/dev/null 2>&1
+    sleep 0.5
+    stop_server
+    local ir
+    ir=$(callgrind_annotate "$(ls "$out".*.1 | head -1)" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+    echo "$((ir / n)) $statuses"
+}
+
+phase_instructions() {
+    command -v valgrind >/dev/null ||
+        apt-get install -y -q valgrind >/dev/null ||
+        { apt-get update -q >/dev/null && apt-get install -y -q valgrind >/dev/null; }
+    echo "== instructions: the server's user-space instructions per request (callgrind)" >&2
+    echo
+    echo "### Instructions per request (callgrind, one keep-alive connection; hw: examples/handwritten)"
+    echo
+    echo "| route | restflow-auth | hand-written | difference | ratio |"
+    echo "| --- | ---: | ---: | ---: | ---: |"
+    local token="Authorization: Token a11ce0000000000000000000000000000000a11c"
+    local row name rf hw
+    for row in "plain|/api/plain/|/plain/|X-None: 1" "jwt|/api/whoami/jwt/|/jwt/|JWT" \
+        "token|/api/whoami/token/|/token/|$token" "session|/api/whoami/session/|/session/|SESSION" \
+        "401|/api/whoami/jwt/|/jwt/|X-None: 1"; do
+        IFS='|' read -r name rf_path hw_path header <<<"$row"
+        rf=$(count_instructions rf "$rf_path" "$header")
+        hw=$(count_instructions hw "$hw_path" "$header")
+        echo "  $name: restflow ${rf} / hand-written ${hw}" >&2
+        awk -v n="$name" -v a="${rf%% *}" -v b="${hw%% *}" \
+            'BEGIN {printf "| %s | %d | %d | %+d | %.2fx |\n", n, a, b, a - b, a / b}'
+    done
+    echo
+    echo "(valgrind runs without SHA extensions: SHA-256, which the Token route's"
+    echo "digest lookup runs, costs several times what it costs on the CPU.)"
 }
 
 for phase in $PHASES; do

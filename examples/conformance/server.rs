@@ -479,5 +479,14 @@ pub async fn app(
         .nest("/api/auth", auth.jwt_routes())
         .nest("/api/auth", auth.session_routes())
         .nest("/api", auth.csrf_routes())
-        .layer(auth.layer()))
+        .layer(auth.layer())
+        // Outside the layer: the same server without authentication, the
+        // baseline of `bench/load.sh routes`.
+        .route("/api/plain/", get(plain)))
+}
+
+/// `/api/plain/`: the whoami answer of an anonymous caller, with no
+/// restflow-auth layer or guard in front of it.
+async fn plain() -> Json<Value> {
+    whoami(&RequestUser::Anonymous)
 }

@@ -78,16 +78,34 @@ impl Denial {
 
     /// The JSON body `{"detail": "..."}` in `language`.
     pub fn body(&self, catalog: &Catalog, language: &str) -> String {
-        let detail = catalog.render(&self.error, language);
-        let mut body = format!("{{\"detail\":{}", serde_json::Value::String(detail));
-        for (name, value) in self.error.fields() {
-            body.push(',');
-            body.push_str(&serde_json::Value::from(*name).to_string());
-            body.push(':');
-            body.push_str(&value.to_string());
-        }
-        body.push('}');
-        body
+        let detail = catalog.detail(&self.error, language);
+        // One buffer, written in place: this renders every 401 and 403.
+        let mut body = Vec::with_capacity(detail.len() + 16);
+        body.extend_from_slice(b"{\"detail\":");
+        // Most texts need no escape: copied between quotes as they are.
+        let plain = detail
+            .bytes()
+            .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b != 0x7f);
+        let written = if plain {
+            body.push(b'"');
+            body.extend_from_slice(detail.as_bytes());
+            body.push(b'"');
+            Ok(())
+        } else {
+            serde_json::to_writer(&mut body, detail.as_ref())
+        };
+        let written = written.and_then(|()| {
+            self.error.fields().iter().try_for_each(|(name, value)| {
+                body.push(b',');
+                serde_json::to_writer(&mut body, name)?;
+                body.push(b':');
+                serde_json::to_writer(&mut body, value)
+            })
+        });
+        debug_assert!(written.is_ok(), "writing JSON to a Vec does not fail");
+        body.push(b'}');
+        // serde_json writes UTF-8 only.
+        String::from_utf8(body).unwrap_or_default()
     }
 }
 

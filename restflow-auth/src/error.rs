@@ -450,9 +450,33 @@ impl From<Rejection> for AuthError {
 pub struct Rejected {
     status: StatusCode,
     www_authenticate: Option<http::HeaderValue>,
-    retry_after: Option<u64>,
-    language: String,
+    /// Seconds (a `u32` keeps `Rejected` small; larger waits saturate).
+    retry_after: Option<u32>,
+    language: Option<http::HeaderValue>,
     body: String,
+}
+
+/// A header value without a copy when the text is `'static`.
+#[allow(clippy::ptr_arg)] // whether the `Cow` borrows `'static` text is the point
+fn header_value(text: &std::borrow::Cow<'static, str>) -> Option<http::HeaderValue> {
+    match text {
+        // `from_static`'s own rule, checked first so that it cannot panic.
+        std::borrow::Cow::Borrowed(s)
+            if s.bytes().all(|b| (b >= 0x20 && b != 0x7f) || b == b'\t') =>
+        {
+            Some(http::HeaderValue::from_static(s))
+        }
+        _ => http::HeaderValue::from_str(text).ok(),
+    }
+}
+
+/// The `Content-Language` value: the built-in languages' without a copy.
+fn language_value(language: &str) -> Option<http::HeaderValue> {
+    let known = ["en", "fr", "de"];
+    match known.iter().find(|k| **k == language) {
+        Some(k) => Some(http::HeaderValue::from_static(k)),
+        None => http::HeaderValue::from_str(language).ok(),
+    }
 }
 
 /// What every rendering of a denial does once (HTTP here, gRPC in
@@ -479,15 +503,20 @@ impl Rejected {
         accept_language: Option<&str>,
     ) -> Self {
         let status = report(denial);
-        let language = catalog.negotiate(accept_language).to_owned();
+        let language = catalog.negotiate(accept_language);
+        let www_authenticate = match status {
+            StatusCode::UNAUTHORIZED => denial.challenge.as_ref().and_then(header_value),
+            _ => None,
+        };
         Rejected {
             status,
-            www_authenticate: denial
-                .www_authenticate()
-                .and_then(|v| http::HeaderValue::from_str(v).ok()),
-            retry_after: denial.error.retry_after(),
-            body: denial.body(catalog, &language),
-            language,
+            www_authenticate,
+            retry_after: denial
+                .error
+                .retry_after()
+                .map(|s| u32::try_from(s).unwrap_or(u32::MAX)),
+            body: denial.body(catalog, language),
+            language: language_value(language),
         }
     }
 
@@ -508,7 +537,7 @@ impl Rejected {
 
     /// The `Retry-After` seconds, on a 429 or 503 that has them.
     pub fn retry_after(&self) -> Option<u64> {
-        self.retry_after
+        self.retry_after.map(u64::from)
     }
 }
 
@@ -521,7 +550,7 @@ impl axum_core::response::IntoResponse for Rejected {
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("application/json"),
         );
-        if let Ok(v) = http::HeaderValue::from_str(&self.language) {
+        if let Some(v) = self.language {
             h.insert(http::header::CONTENT_LANGUAGE, v);
         }
         h.insert(

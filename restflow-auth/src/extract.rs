@@ -78,9 +78,12 @@ pub(crate) type Policy<C, P, T> = PhantomData<fn() -> (C, P, T)>;
 ///     user.name.clone()
 /// }
 /// ```
+///
+/// The guard carries no copy of what it found: the [`Identity<U>`] is in
+/// the request, for the extractors that follow it.
 pub struct Guard<U: AuthUser, C, P, T = crate::throttle::ProjectThrottles> {
-    identity: Identity<U>,
     _marker: Policy<C, P, T>,
+    _user: PhantomData<fn() -> U>,
 }
 
 impl<U: AuthUser, C, P, T> std::fmt::Debug for Guard<U, C, P, T> {
@@ -90,13 +93,6 @@ impl<U: AuthUser, C, P, T> std::fmt::Debug for Guard<U, C, P, T> {
             .field("permissions", &std::any::type_name::<P>())
             .field("throttles", &std::any::type_name::<T>())
             .finish_non_exhaustive()
-    }
-}
-
-impl<U: AuthUser, C, P, T> Guard<U, C, P, T> {
-    /// What the dispatch found.
-    pub fn identity(&self) -> &Identity<U> {
-        &self.identity
     }
 }
 
@@ -126,10 +122,10 @@ where
         };
         match result {
             Ok(identity) => {
-                parts.extensions.insert(identity.clone());
+                parts.extensions.insert(identity);
                 Ok(Guard {
-                    identity,
                     _marker: PhantomData,
+                    _user: PhantomData,
                 })
             }
             Err(denial) => Err(Rejected::new(
@@ -175,15 +171,15 @@ impl<S: Send + Sync, U: AuthUser> FromRequestParts<S> for CurrentUser<U> {
                     error: Rejection::NotAuthenticated.into(),
                     challenge: id.challenge.clone(),
                 };
-                let catalog = parts
-                    .extensions
-                    .get::<Arc<Context<U>>>()
-                    .map(|c| c.messages().clone());
-                Err(Rejected::new(
-                    &denial,
-                    &catalog.unwrap_or_default(),
-                    accept_language(parts),
-                ))
+                let default;
+                let catalog = match parts.extensions.get::<Arc<Context<U>>>() {
+                    Some(ctx) => ctx.messages(),
+                    None => {
+                        default = crate::messages::Catalog::default();
+                        &default
+                    }
+                };
+                Err(Rejected::new(&denial, catalog, accept_language(parts)))
             }
         }
     }

@@ -40,6 +40,7 @@ use crate::dispatch::{self, Denial};
 use crate::error::{AuthError, Rejected, Rejection};
 use crate::permissions::PermissionSet;
 use crate::request::Request;
+use crate::session::ResponseCookies;
 use crate::throttle::ThrottleSet;
 use crate::user::AuthUser;
 
@@ -166,7 +167,7 @@ impl<S, U: AuthUser> fmt::Debug for AuthService<S, U> {
 
 /// The `Content-Length` the request declares, when it is one number.
 pub(crate) fn declared_length(parts: &http::request::Parts) -> Option<u64> {
-    match Request::new(parts).field("content-length") {
+    match Request::new(parts).field(http::header::CONTENT_LENGTH) {
         crate::request::Header::Text(v) => v.trim().parse().ok(),
         _ => None,
     }
@@ -215,53 +216,113 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<Result<Response, Infallible>>;
+    type Future = AuthFuture<S::Future, U>;
 
     fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
         let ctx = Arc::clone(&self.layer.ctx);
-        req.extensions_mut().insert(Arc::clone(&ctx));
-        // The clone that was polled ready goes into the future.
+        // The clone that was polled ready serves this request.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let buffer_bodies = self.layer.buffer;
-        Box::pin(async move {
-            let method = req.method().clone();
-            let lang = req
-                .headers()
-                .get(http::header::ACCEPT_LANGUAGE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let (mut parts, body) = req.into_parts();
-            if let Some(peer) = parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0)
-                && parts.extensions.get::<crate::net::PeerAddr>().is_none()
-            {
-                parts.extensions.insert(crate::net::PeerAddr(peer));
+        // What the answer needs once the request is gone: DRF's 405 body.
+        let method = req.method().clone();
+        let lang = req.headers().get(http::header::ACCEPT_LANGUAGE).cloned();
+        // The peer address: `Request::peer_ip` reads axum's ConnectInfo
+        // where it is, with no copy of it per request.
+        let (mut parts, body) = req.into_parts();
+        parts.extensions.insert(Arc::clone(&ctx));
+        let cookies = django_middleware::before(&mut parts, &ctx);
+        let needs_body = self.layer.buffer || django_middleware::wants_body(&parts, &ctx);
+        let req = http::Request::from_parts(parts, body);
+        let state = if needs_body {
+            // Rare (form posts, signed bodies): read the body, then call.
+            let ctx = Arc::clone(&ctx);
+            AuthState::Buffering {
+                future: Box::pin(async move {
+                    match buffer(req, &ctx).await {
+                        Ok(req) => inner.call(req).await,
+                        Err(res) => Ok(res),
+                    }
+                }),
             }
-            let cookies = django_middleware::before(&mut parts, &ctx);
-            let needs_body = buffer_bodies || django_middleware::wants_body(&parts, &ctx);
-            let req = http::Request::from_parts(parts, body);
-            let req = if needs_body {
-                match buffer(req, &ctx).await {
-                    Ok(r) => r,
-                    Err(res) => return Ok(res),
-                }
-            } else {
-                req
-            };
-            let mut res = inner.call(req).await?;
-            if let Some(cookies) = cookies {
+        } else {
+            AuthState::Calling {
+                future: inner.call(req),
+            }
+        };
+        AuthFuture {
+            state,
+            after: Some(After {
+                ctx,
+                method,
+                lang,
+                cookies,
+            }),
+        }
+    }
+}
+
+/// What [`AuthFuture`] does to the answer: the cookies the request called
+/// for, and DRF's JSON 405.
+struct After<U: AuthUser> {
+    ctx: Arc<Context<U>>,
+    method: http::Method,
+    lang: Option<http::HeaderValue>,
+    cookies: Option<Arc<ResponseCookies>>,
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`AuthService`]: the inner service's answer with the
+    /// cookies the request called for and DRF's JSON 405, without a boxed
+    /// future per request (a request whose body is read first has one).
+    pub struct AuthFuture<F, U: AuthUser> {
+        #[pin]
+        state: AuthState<F>,
+        after: Option<After<U>>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = AuthStateProj]
+    enum AuthState<F> {
+        Calling { #[pin] future: F },
+        Buffering { future: BoxFuture<Result<Response, Infallible>> },
+    }
+}
+
+impl<F, U: AuthUser> fmt::Debug for AuthFuture<F, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, U> Future for AuthFuture<F, U>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+    U: AuthUser,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let answer = match this.state.project() {
+            AuthStateProj::Calling { future } => future.poll(cx),
+            AuthStateProj::Buffering { future } => future.as_mut().poll(cx),
+        };
+        let Poll::Ready(Ok(mut res)) = answer else {
+            return answer;
+        };
+        if let Some(after) = this.after.take() {
+            if let Some(cookies) = after.cookies {
                 cookies.apply(res.headers_mut());
             }
-            json_method_not_allowed(&method, &ctx, lang.as_deref(), &mut res);
-            Ok(res)
-        })
+            let lang = after.lang.as_ref().and_then(|v| v.to_str().ok());
+            json_method_not_allowed(&after.method, &after.ctx, lang, &mut res);
+        }
+        Poll::Ready(Ok(res))
     }
 }
 
@@ -275,7 +336,7 @@ mod django_middleware {
 
     use crate::context::Context;
     use crate::request::Request;
-    use crate::session::{ResponseCookies, Sessions, cookie, cookies, csrf, valid_key};
+    use crate::session::{ResponseCookies, Sessions, cookies, csrf, valid_key};
     use crate::user::AuthUser;
 
     /// Puts a [`ResponseCookies`] into the request and notes what the
@@ -285,13 +346,25 @@ mod django_middleware {
         ctx: &Context<U>,
     ) -> Option<Arc<ResponseCookies>> {
         ctx.store::<Sessions>()?;
+        // Without cookies there is no session to end and no cookie to fix:
+        // no jar (an API client's request costs nothing here).
+        if !parts.headers.contains_key(http::header::COOKIE) {
+            return None;
+        }
         let jar = Arc::new(ResponseCookies::default());
-        let s = &ctx.settings().session;
-        let r = Request::new(parts);
-        if cookie(&r, &s.cookie_name).is_some_and(|k| !valid_key(&k)) {
+        check_cookies(&Request::new(parts), &ctx.settings().session, &jar);
+        parts.extensions.insert(Arc::clone(&jar));
+        Some(jar)
+    }
+
+    /// The request's session and CSRF cookies: what they call for.
+    fn check_cookies(r: &Request<'_>, s: &crate::settings::SessionSettings, jar: &ResponseCookies) {
+        let [session, csrf_cookie] =
+            crate::session::cookies::cookies_named(r, [&s.cookie_name, &s.csrf_cookie_name]);
+        if session.is_some_and(|k| !valid_key(&k)) {
             jar.delete(&s.cookie_name);
         }
-        if cookie(&r, &s.csrf_cookie_name).is_some_and(|c| !csrf::is_well_formed(&c)) {
+        if csrf_cookie.is_some_and(|c| !csrf::is_well_formed(&c)) {
             jar.set(
                 &s.csrf_cookie_name,
                 cookies::set_cookie(
@@ -303,8 +376,6 @@ mod django_middleware {
                 ),
             );
         }
-        parts.extensions.insert(Arc::clone(&jar));
-        Some(jar)
     }
 
     /// Whether the body is a form post the CSRF check may need to read.

@@ -283,16 +283,19 @@ pub type Result<T> = std::result::Result<T, Error>;
 #[derive(Clone, Debug)]
 pub struct Catalog {
     default_language: String,
-    texts: HashMap<(String, &'static str), Cow<'static, str>>,
+    /// language -> code -> text: looked up by `&str`, no key built per
+    /// rendering.
+    texts: HashMap<String, HashMap<&'static str, Cow<'static, str>>>,
 }
 
 impl Default for Catalog {
     fn default() -> Self {
-        let mut texts = HashMap::new();
+        let mut texts: HashMap<String, HashMap<_, _>> = HashMap::new();
         for (lang, table) in [("fr", FRENCH), ("de", GERMAN)] {
+            let entry = texts.entry(lang.to_owned()).or_default();
             for (code, text) in table {
                 let r = Rejection::from_code(code).expect("catalog codes are table codes");
-                texts.insert((lang.to_owned(), r.code()), Cow::Borrowed(*text));
+                entry.insert(r.code(), Cow::Borrowed(*text));
             }
         }
         Catalog {
@@ -320,7 +323,10 @@ impl Catalog {
             return Err(Error::BadLanguage(language));
         }
         let r = Rejection::from_code(code).ok_or_else(|| Error::UnknownCode(code.into()))?;
-        self.texts.insert((language, r.code()), text.into());
+        self.texts
+            .entry(language)
+            .or_default()
+            .insert(r.code(), text.into());
         Ok(self)
     }
 
@@ -341,7 +347,7 @@ impl Catalog {
 
     /// Whether the catalog has any text for `language` (English always).
     pub fn has_language(&self, language: &str) -> bool {
-        language == "en" || self.texts.keys().any(|(l, _)| l == language)
+        language == "en" || self.texts.get(language).is_some_and(|t| !t.is_empty())
     }
 
     /// Picks the best language for an `Accept-Language` value (RFC 9110
@@ -365,7 +371,12 @@ impl Catalog {
             if q == 0 || tag.is_empty() || tag == "*" {
                 continue;
             }
-            let primary = tag.split('-').next().unwrap_or("").to_ascii_lowercase();
+            let primary = tag.split('-').next().unwrap_or("");
+            let primary = if primary.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Owned(primary.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(primary)
+            };
             if let Some(lang) = self.known_language(&primary)
                 && best.is_none_or(|(bq, _)| q > bq)
             {
@@ -380,24 +391,32 @@ impl Catalog {
             return Some("en");
         }
         self.texts
-            .keys()
-            .find(|(l, _)| l == primary)
+            .get_key_value(primary)
+            .filter(|(_, t)| !t.is_empty())
             .map(|(l, _)| l.as_str())
     }
 
     /// The `detail` text of `error` in `language`.
     pub fn render(&self, error: &AuthError, language: &str) -> String {
+        self.detail(error, language).into_owned()
+    }
+
+    /// [`render`](Catalog::render) without a copy when the text has no
+    /// placeholders to fill (every rejection rendered on the hot path).
+    pub(crate) fn detail<'a>(&'a self, error: &'a AuthError, language: &str) -> Cow<'a, str> {
         if let Some(custom) = error.custom_detail() {
-            return custom.to_owned();
+            return Cow::Borrowed(custom);
         }
         let code = error.code();
-        let template = self
-            .texts
-            .get(&(language.to_owned(), code))
-            .or_else(|| self.texts.get(&("en".to_owned(), code)));
-        match template {
-            Some(t) => fill(t, error.args()),
-            None => error.english_detail().into_owned(),
+        let text = |lang: &str| self.texts.get(lang).and_then(|t| t.get(code));
+        let found = match language {
+            "en" => text("en"),
+            _ => text(language).or_else(|| text("en")),
+        };
+        match found {
+            Some(t) if error.args().is_empty() => Cow::Borrowed(t),
+            Some(t) => Cow::Owned(fill(t, error.args())),
+            None => error.english_detail(),
         }
     }
 }

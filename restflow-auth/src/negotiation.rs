@@ -23,6 +23,7 @@ use crate::request::Request;
 /// assert!(acceptable(None, &offered));
 /// assert!(acceptable(Some("application/xml, */*;q=0.1"), &offered));
 /// assert!(acceptable(Some("application/*"), &offered));
+/// assert!(acceptable(Some("Application/JSON; charset=utf-8"), &offered)); // media types ignore case
 /// assert!(!acceptable(Some("application/xml"), &offered));
 /// assert!(!acceptable(Some(""), &offered));
 /// ```
@@ -30,25 +31,26 @@ pub fn acceptable(accept: Option<&str>, offered: &[String]) -> bool {
     let Some(accept) = accept else {
         return true;
     };
+    // What most clients send: anything, or exactly one offered type.
+    if accept == "*/*" || offered.iter().any(|o| o == accept) {
+        return true;
+    }
+    // Compared without case and without a lowered copy: this runs on
+    // every request.
     accept.split(',').any(|entry| {
-        let full = entry
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        let (main, sub) = full.split_once('/').unwrap_or((&full, ""));
+        let full = entry.split(';').next().unwrap_or("").trim();
+        let (main, sub) = full.split_once('/').unwrap_or((full, ""));
         offered.iter().any(|o| {
             let (o_main, o_sub) = o.split_once('/').unwrap_or((o, ""));
-            (o_sub == "*" || sub == "*" || sub == o_sub)
-                && (o_main == "*" || main == "*" || main == o_main)
+            (o_sub == "*" || sub == "*" || sub.eq_ignore_ascii_case(o_sub))
+                && (o_main == "*" || main == "*" || main.eq_ignore_ascii_case(o_main))
         })
     })
 }
 
 /// Refuses a request whose `Accept` admits none of the configured types.
 pub(crate) fn negotiate(req: &Request<'_>, offered: &[String]) -> Result<(), AuthError> {
-    if offered.is_empty() || acceptable(req.meta("accept").as_deref(), offered) {
+    if offered.is_empty() || acceptable(req.meta(http::header::ACCEPT).as_deref(), offered) {
         Ok(())
     } else {
         Err(AuthError::new(Rejection::NotAcceptable))

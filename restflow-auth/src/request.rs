@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use http::header::AsHeaderName;
 use http::request::Parts;
 use http::{HeaderMap, Method, Uri};
 
@@ -67,7 +68,10 @@ impl<'a> Request<'a> {
     /// a header sent twice, or with bytes outside visible ASCII, is `None`
     /// too. Where that difference matters (a security check), read
     /// [`field`](Request::field) or Django's view of it, [`meta`](Request::meta).
-    pub fn header(&self, name: &str) -> Option<&'a str> {
+    ///
+    /// `name` is a `&str` or, without parsing it again, an
+    /// [`http::header::HeaderName`] such as `http::header::ORIGIN`.
+    pub fn header<K: AsHeaderName>(&self, name: K) -> Option<&'a str> {
         match self.field(name) {
             Header::Text(v) => Some(v),
             _ => None,
@@ -93,7 +97,7 @@ impl<'a> Request<'a> {
     /// assert_eq!(req.field("x-name"), Header::Opaque(b"caf\xc3\xa9"));
     /// assert_eq!(req.header("origin"), None); // not "absent": repeated
     /// ```
-    pub fn field(&self, name: &str) -> Header<'a> {
+    pub fn field<K: AsHeaderName>(&self, name: K) -> Header<'a> {
         let mut values = self.parts.headers.get_all(name).iter();
         let Some(first) = values.next() else {
             return Header::Absent;
@@ -127,7 +131,7 @@ impl<'a> Request<'a> {
     /// assert_eq!(req.meta("x-forwarded-for").as_deref(), Some("10.0.0.1,10.0.0.2"));
     /// assert_eq!(req.meta("origin"), None);
     /// ```
-    pub fn meta(&self, name: &str) -> Option<Cow<'a, str>> {
+    pub fn meta<K: AsHeaderName>(&self, name: K) -> Option<Cow<'a, str>> {
         let mut values = self.parts.headers.get_all(name).iter();
         let first = values.next()?;
         let second = values.next();
@@ -146,12 +150,12 @@ impl<'a> Request<'a> {
 
     /// A header's raw bytes (latin-1 on the wire), `None` when absent; the
     /// first copy when repeated.
-    pub fn header_bytes(&self, name: &str) -> Option<&'a [u8]> {
+    pub fn header_bytes<K: AsHeaderName>(&self, name: K) -> Option<&'a [u8]> {
         self.parts.headers.get(name).map(|v| v.as_bytes())
     }
 
     /// Every value of a header, in order.
-    pub fn header_values(&self, name: &str) -> impl Iterator<Item = &'a [u8]> + 'a {
+    pub fn header_values<K: AsHeaderName>(&self, name: K) -> impl Iterator<Item = &'a [u8]> + 'a {
         self.parts
             .headers
             .get_all(name)
@@ -163,7 +167,7 @@ impl<'a> Request<'a> {
     /// it: the raw bytes, with repeated headers joined by `,` (as an ASGI
     /// server joins them), or empty when absent.
     pub fn authorization(&self) -> Cow<'a, [u8]> {
-        let mut values = self.header_values("authorization");
+        let mut values = self.header_values(http::header::AUTHORIZATION);
         let Some(first) = values.next() else {
             return Cow::Borrowed(&[]);
         };
@@ -195,11 +199,16 @@ impl<'a> Request<'a> {
     }
 
     /// The IP address of the connection's peer, when the server recorded
-    /// it ([`PeerAddr`](crate::net::PeerAddr); the [`AuthLayer`](crate::layer::AuthLayer)
-    /// records axum's `ConnectInfo<SocketAddr>` as one).
+    /// it: a [`PeerAddr`](crate::net::PeerAddr), else axum's
+    /// `ConnectInfo<SocketAddr>` (`into_make_service_with_connect_info`).
     pub fn peer_ip(&self) -> Option<std::net::IpAddr> {
         self.extension::<crate::net::PeerAddr>()
-            .map(|p| crate::net::canonical(p.0.ip()))
+            .map(|p| p.0)
+            .or_else(|| {
+                self.extension::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                    .map(|c| c.0)
+            })
+            .map(|addr| crate::net::canonical(addr.ip()))
     }
 
     /// An extension of the request (peer address, a buffered body, ...).
@@ -238,12 +247,13 @@ fn media_type(content_type: &str) -> String {
 /// type))` for one readable value, and `Err(the header as text)` for a
 /// repeated or unreadable one, which no parser accepts (415).
 pub(crate) fn body_type(req: &Request<'_>) -> Result<Option<String>, String> {
-    match req.field("content-type") {
+    match req.field(http::header::CONTENT_TYPE) {
         Header::Absent => Ok(None),
         Header::Text(v) => Ok(Some(media_type(v))),
-        Header::Opaque(_) | Header::Repeated => {
-            Err(req.meta("content-type").unwrap_or_default().into_owned())
-        }
+        Header::Opaque(_) | Header::Repeated => Err(req
+            .meta(http::header::CONTENT_TYPE)
+            .unwrap_or_default()
+            .into_owned()),
     }
 }
 
@@ -317,6 +327,34 @@ pub(crate) fn form_value(body: &[u8], name: &str) -> Option<String> {
 /// Bytes read as Latin-1, as Django decodes header values.
 pub(crate) fn latin1(bytes: &[u8]) -> String {
     bytes.iter().map(|b| char::from(*b)).collect()
+}
+
+/// Whether every byte is visible ASCII (`!` to `~`: no whitespace, no
+/// control, no Latin-1), in one pass without early exit.
+pub(crate) fn visible_ascii(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .fold(true, |ok, b| ok & (b.wrapping_sub(0x21) < 0x5e))
+}
+
+/// The credentials of an `Authorization` header sent once as `<scheme>
+/// <credentials>` with one space and visible-ASCII credentials, when
+/// `scheme` (matched without case) is the header's: the shape every
+/// well-behaved client sends, read in one pass. `None` means "read it the
+/// general way", not "absent".
+pub(crate) fn simple_credentials<'a>(req: &Request<'a>, scheme: &str) -> Option<&'a str> {
+    let mut values = req.headers().get_all(http::header::AUTHORIZATION).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return None;
+    };
+    let (bytes, n) = (value.as_bytes(), scheme.len());
+    let ok = bytes.len() > n + 1
+        && bytes[n] == b' '
+        && bytes[..n].eq_ignore_ascii_case(scheme.as_bytes())
+        && visible_ascii(scheme.as_bytes())
+        && visible_ascii(&bytes[n + 1..]);
+    ok.then(|| std::str::from_utf8(&bytes[n + 1..]).ok())
+        .flatten()
 }
 
 /// Splits a header value the way Python's `bytes.split()` does: on runs of

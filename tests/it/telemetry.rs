@@ -133,13 +133,15 @@ impl std::io::Write for Captured {
     }
 }
 
-#[test]
-fn each_dispatch_runs_in_a_span_with_the_user_id() {
+/// One dispatch of alice under a fmt subscriber at `level` that logs span
+/// closes: what it wrote.
+fn dispatch_logged(level: tracing::Level) -> String {
     let out = Captured::default();
     let writer = out.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
         .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_max_level(level)
         .with_ansi(false)
         .finish();
     let auth = auth();
@@ -156,7 +158,18 @@ fn each_dispatch_runs_in_a_span_with_the_user_id() {
         )
         .unwrap();
     });
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
+}
+
+#[test]
+fn the_dispatch_span_is_debug_so_an_info_subscriber_builds_none() {
+    let text = dispatch_logged(tracing::Level::INFO);
+    assert!(!text.contains("restflow_auth.authenticate"), "{text}");
+}
+
+#[test]
+fn each_dispatch_runs_in_a_span_with_the_user_id() {
+    let text = dispatch_logged(tracing::Level::DEBUG);
     assert!(
         text.contains("restflow_auth.authenticate{enduser.id=1}"),
         "{text}"

@@ -101,10 +101,11 @@ impl<U: AuthUser> Authenticator<U> for Basic {
     }
 
     fn authenticate_header(&self, ctx: &Context<U>) -> Option<Cow<'static, str>> {
-        Some(Cow::Owned(format!(
-            "Basic realm=\"{}\"",
-            ctx.settings().basic.realm
-        )))
+        // Computed for every request: the default without an allocation.
+        match ctx.settings().basic.realm.as_str() {
+            "api" => Some(Cow::Borrowed("Basic realm=\"api\"")),
+            realm => Some(Cow::Owned(format!("Basic realm=\"{realm}\""))),
+        }
     }
 
     fn name(&self) -> &'static str {

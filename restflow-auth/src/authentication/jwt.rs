@@ -51,17 +51,11 @@ pub(crate) fn bearer_of<'a>(
 ) -> Result<Option<Cow<'a, str>>, AuthError> {
     // Fast path: one header, `<Type> <token>` with a single space and a
     // token of visible ASCII (no whitespace): one pass over the token.
-    let mut values = req.headers().get_all(http::header::AUTHORIZATION).iter();
-    if let (Some(value), None, Some(first)) = (values.next(), values.next(), types.first()) {
-        let (bytes, n) = (value.as_bytes(), first.len());
-        if bytes.len() > n + 1
-            && bytes[n] == b' '
-            && bytes[..n].eq_ignore_ascii_case(first.as_bytes())
-            && visible(&bytes[n + 1..])
-            && let Ok(token) = std::str::from_utf8(&bytes[n + 1..])
-        {
-            return Ok(Some(Cow::Borrowed(token)));
-        }
+    if let Some(token) = types
+        .first()
+        .and_then(|first| crate::request::simple_credentials(req, first))
+    {
+        return Ok(Some(Cow::Borrowed(token)));
     }
     let header = req.authorization();
     let mut parts = split_ascii_whitespace(&header);
@@ -84,12 +78,6 @@ pub(crate) fn bearer_of<'a>(
 
 /// Whether every byte is visible ASCII (`!` to `~`: no space, no
 /// control); without early exit, so the loop is vectorised.
-fn visible(bytes: &[u8]) -> bool {
-    bytes
-        .iter()
-        .fold(true, |ok, b| ok & (b.wrapping_sub(0x21) < 0x5e))
-}
-
 /// The access token: the `Authorization` header's, or else (with
 /// `[jwt_cookie]`) its cookie's, and whether it came from the cookie.
 fn credentials<'a, U: AuthUser>(
@@ -235,10 +223,20 @@ impl<U: AuthUser> Authenticator<U> for Jwt {
     }
 
     fn authenticate_header(&self, ctx: &Context<U>) -> Option<Cow<'static, str>> {
-        Some(Cow::Owned(ctx.store::<JwtState>().map_or_else(
-            || "Bearer realm=\"api\"".to_owned(),
-            JwtState::challenge,
-        )))
+        // Computed for every request: the default without an allocation.
+        const DEFAULT: &str = "Bearer realm=\"api\"";
+        match ctx.store::<JwtState>() {
+            Some(jwt)
+                if jwt
+                    .settings()
+                    .auth_header_types
+                    .first()
+                    .is_some_and(|t| t != "Bearer") =>
+            {
+                Some(Cow::Owned(jwt.challenge()))
+            }
+            _ => Some(Cow::Borrowed(DEFAULT)),
+        }
     }
 
     fn name(&self) -> &'static str {

@@ -55,7 +55,7 @@ fn form_token(req: &Request<'_>) -> Option<String> {
 pub(crate) fn request_host<'a>(req: &Request<'a>) -> Option<std::borrow::Cow<'a, str>> {
     // Only the Host header: an absolute-form request line names whatever
     // host the client likes, and without Host nothing is "this host".
-    let host = req.meta("host")?;
+    let host = req.meta(http::header::HOST)?;
     valid_host(&host).then_some(host)
 }
 
@@ -129,7 +129,11 @@ pub fn enforce_csrf<U: AuthUser>(req: &Request<'_>, ctx: &Context<U>) -> Result<
         (None, Some(h)) => Some(Source::Header(h, &s.csrf_header_name)),
         (None, None) => None,
     };
-    let (origin, referer, host) = (req.meta("origin"), req.meta("referer"), request_host(req));
+    let (origin, referer, host) = (
+        req.meta(http::header::ORIGIN),
+        req.meta(http::header::REFERER),
+        request_host(req),
+    );
     let cookie = cookie(req, &s.csrf_cookie_name);
     csrf_check(ctx, origin.as_deref(), referer.as_deref(), host.as_deref())
         .run(cookie.as_deref(), source)

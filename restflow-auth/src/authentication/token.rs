@@ -44,6 +44,21 @@ fn key<'h>(header: &'h [u8], keyword: &str) -> Result<Option<&'h str>, AuthError
         .map_err(|_| Rejection::TokenInvalidCharacters.into())
 }
 
+/// The request's key, `Ok(None)` when the request is not ours: the
+/// one-pass fast path, else DRF's reading (then a copy: repeated or oddly
+/// spaced headers are rare).
+fn credentials<'a, U: AuthUser>(
+    req: &Request<'a>,
+    ctx: &Context<U>,
+) -> Result<Option<Cow<'a, str>>, AuthError> {
+    let keyword = &ctx.settings().token.keyword;
+    if let Some(key) = crate::request::simple_credentials(req, keyword) {
+        return Ok(Some(Cow::Borrowed(key)));
+    }
+    let header = req.authorization();
+    Ok(key(&header, keyword)?.map(|k| Cow::Owned(k.to_owned())))
+}
+
 fn store<U: AuthUser>(ctx: &Context<U>) -> Result<&Tokens<U::Id>, AuthError> {
     ctx.store::<Tokens<U::Id>>()
         .ok_or_else(|| AuthError::internal("no token store: call `.tokens(store)` on the builder"))
@@ -60,25 +75,23 @@ fn conclude<U: AuthUser>(user: StoreResult<Option<U>>, key: &str) -> Outcome<U> 
 
 impl<U: AuthUser> Authenticator<U> for Token {
     async fn authenticate(&self, req: &Request<'_>, ctx: &Context<U>) -> Outcome<U> {
-        let header = req.authorization();
-        let Some(key) = key(&header, &ctx.settings().token.keyword)? else {
+        let Some(key) = credentials(req, ctx)? else {
             return Ok(None);
         };
-        let Some(id) = store(ctx)?.user_for(key).await? else {
+        let Some(id) = store(ctx)?.user_for(&key).await? else {
             return Err(Rejection::InvalidToken.into());
         };
-        conclude(ctx.users().find_by_id(&id).await, key)
+        conclude(ctx.users().find_by_id(&id).await, &key)
     }
 
     fn authenticate_blocking(&self, req: &Request<'_>, ctx: &Context<U>) -> Outcome<U> {
-        let header = req.authorization();
-        let Some(key) = key(&header, &ctx.settings().token.keyword)? else {
+        let Some(key) = credentials(req, ctx)? else {
             return Ok(None);
         };
-        let Some(id) = store(ctx)?.user_for_blocking(key)? else {
+        let Some(id) = store(ctx)?.user_for_blocking(&key)? else {
             return Err(Rejection::InvalidToken.into());
         };
-        conclude(ctx.users().find_by_id_blocking(&id), key)
+        conclude(ctx.users().find_by_id_blocking(&id), &key)
     }
 
     fn openapi(ctx: &Context<U>, _: &http::Method) -> Vec<crate::authentication::SchemeDoc> {
@@ -91,7 +104,11 @@ impl<U: AuthUser> Authenticator<U> for Token {
     }
 
     fn authenticate_header(&self, ctx: &Context<U>) -> Option<Cow<'static, str>> {
-        Some(Cow::Owned(ctx.settings().token.keyword.clone()))
+        // Computed for every request: the default without an allocation.
+        match ctx.settings().token.keyword.as_str() {
+            "Token" => Some(Cow::Borrowed("Token")),
+            other => Some(Cow::Owned(other.to_owned())),
+        }
     }
 
     fn name(&self) -> &'static str {

@@ -32,7 +32,7 @@ use crate::request::Request;
 /// assert_eq!(cookie(&req, "other"), None);
 /// ```
 pub fn cookie<'a>(req: &Request<'a>, name: &str) -> Option<Cow<'a, str>> {
-    let header = req.meta("cookie")?;
+    let header = req.meta(http::header::COOKIE)?;
     let found = match header {
         Cow::Borrowed(text) => parse_last(text, name).map(Cow::Borrowed),
         Cow::Owned(text) => parse_last(&text, name).map(|v| Cow::Owned(v.to_owned())),
@@ -43,11 +43,38 @@ pub fn cookie<'a>(req: &Request<'a>, name: &str) -> Option<Cow<'a, str>> {
     })
 }
 
+/// [`cookie`] for several names in one pass over the `Cookie` header (the
+/// layer reads the session and CSRF cookies of every request that has
+/// cookies).
+pub(crate) fn cookies_named<'a, const N: usize>(
+    req: &Request<'a>,
+    names: [&str; N],
+) -> [Option<Cow<'a, str>>; N] {
+    fn scan<'t, const N: usize>(text: &'t str, names: [&str; N]) -> [Option<&'t str>; N] {
+        let mut found = [None; N];
+        for (key, value) in pairs(text) {
+            for (name, slot) in names.iter().zip(found.iter_mut()) {
+                if key == *name {
+                    *slot = Some(value);
+                }
+            }
+        }
+        found
+    }
+    match req.meta(http::header::COOKIE) {
+        None => [const { None }; N],
+        Some(Cow::Borrowed(text)) => scan(text, names).map(|v| v.map(unquote)),
+        Some(Cow::Owned(text)) => {
+            scan(&text, names).map(|v| v.map(|v| Cow::Owned(unquote(v).into_owned())))
+        }
+    }
+}
+
 /// How many times `name` is among the request's cookies (as Django's
 /// `parse_cookie` splits them).
 #[cfg(feature = "jwt")]
 pub(crate) fn cookie_count(req: &Request<'_>, name: &str) -> usize {
-    let Some(header) = req.meta("cookie") else {
+    let Some(header) = req.meta(http::header::COOKIE) else {
         return 0;
     };
     pairs(&header).filter(|(key, _)| *key == name).count()

@@ -200,7 +200,7 @@ pub(crate) async fn read_body<U: AuthUser>(
             }
         },
         _ => {
-            let raw = req.meta("content-type").unwrap_or_default().into_owned();
+            let raw = req.meta(http::header::CONTENT_TYPE).unwrap_or_default().into_owned();
             Err(unsupported(raw))
         }
     }

@@ -99,7 +99,11 @@ pub(super) fn check_login_form<U: AuthUser>(
     if !crate::request::is_form(&req) {
         return Ok(());
     }
-    let (origin, referer, host) = (req.meta("origin"), req.meta("referer"), request_host(&req));
+    let (origin, referer, host) = (
+        req.meta(http::header::ORIGIN),
+        req.meta(http::header::REFERER),
+        request_host(&req),
+    );
     csrf_check(ctx, origin.as_deref(), referer.as_deref(), host.as_deref())
         .check_form_source()
         .map_err(AuthError::csrf)
