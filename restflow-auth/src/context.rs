@@ -34,11 +34,15 @@ trait ErasedUserStore<U: AuthUser>: Send + Sync {
         allow(dead_code)
     )]
     fn feed(&self) -> Option<crate::invalidation::Feed>;
+    fn answers_from_memory(&self) -> bool;
 }
 
 impl<U: AuthUser, S: UserStore<U>> ErasedUserStore<U> for S {
     fn feed(&self) -> Option<crate::invalidation::Feed> {
         UserStore::feed(self)
+    }
+    fn answers_from_memory(&self) -> bool {
+        UserStore::answers_from_memory(self)
     }
     fn find_by_id<'a>(&'a self, id: &'a U::Id) -> BoxFuture<'a, StoreResult<Option<U>>> {
         Box::pin(crate::telemetry::store(
@@ -163,6 +167,9 @@ impl<U: AuthUser> Users<U> {
     /// [`UserStore::find_by_id`], answered from the invalidation cache
     /// while its feed vouches.
     pub async fn find_by_id(&self, id: &U::Id) -> StoreResult<Option<U>> {
+        if self.inner.answers_from_memory() {
+            return self.find_by_id_blocking(id);
+        }
         self.cache
             .get(
                 || id.to_string().into(),

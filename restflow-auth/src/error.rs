@@ -460,9 +460,10 @@ pub struct Rejected {
 #[allow(clippy::ptr_arg)] // whether the `Cow` borrows `'static` text is the point
 fn header_value(text: &std::borrow::Cow<'static, str>) -> Option<http::HeaderValue> {
     match text {
-        // `from_static`'s own rule, checked first so that it cannot panic.
+        // `from_static`'s own rule (visible ASCII, space, tab), checked
+        // first so that it cannot panic; other text goes through `from_str`.
         std::borrow::Cow::Borrowed(s)
-            if s.bytes().all(|b| (b >= 0x20 && b != 0x7f) || b == b'\t') =>
+            if s.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b)) =>
         {
             Some(http::HeaderValue::from_static(s))
         }

@@ -237,30 +237,34 @@ where
         let cookies = django_middleware::before(&mut parts, &ctx);
         let needs_body = self.layer.buffer || django_middleware::wants_body(&parts, &ctx);
         let req = http::Request::from_parts(parts, body);
-        let state = if needs_body {
-            // Rare (form posts, signed bodies): read the body, then call.
-            let ctx = Arc::clone(&ctx);
-            AuthState::Buffering {
-                future: Box::pin(async move {
-                    match buffer(req, &ctx).await {
-                        Ok(req) => inner.call(req).await,
-                        Err(res) => Ok(res),
-                    }
-                }),
-            }
-        } else {
-            AuthState::Calling {
-                future: inner.call(req),
-            }
+        let after = After {
+            ctx,
+            method,
+            lang,
+            cookies,
         };
+        if needs_body {
+            // Rare (form posts, signed bodies): read the body, then call; a
+            // body too large is answered as it is (413, nothing added).
+            return AuthFuture {
+                state: AuthState::Buffering {
+                    future: Box::pin(async move {
+                        let req = match buffer(req, &after.ctx).await {
+                            Ok(req) => req,
+                            Err(res) => return Ok(res),
+                        };
+                        let res = inner.call(req).await?;
+                        Ok(after.apply(res))
+                    }),
+                },
+                after: None,
+            };
+        }
         AuthFuture {
-            state,
-            after: Some(After {
-                ctx,
-                method,
-                lang,
-                cookies,
-            }),
+            state: AuthState::Calling {
+                future: inner.call(req),
+            },
+            after: Some(after),
         }
     }
 }
@@ -272,6 +276,17 @@ struct After<U: AuthUser> {
     method: http::Method,
     lang: Option<http::HeaderValue>,
     cookies: Option<Arc<ResponseCookies>>,
+}
+
+impl<U: AuthUser> After<U> {
+    fn apply(self, mut res: Response) -> Response {
+        if let Some(cookies) = self.cookies {
+            cookies.apply(res.headers_mut());
+        }
+        let lang = self.lang.as_ref().and_then(|v| v.to_str().ok());
+        json_method_not_allowed(&self.method, &self.ctx, lang, &mut res);
+        res
+    }
 }
 
 pin_project_lite::pin_project! {
@@ -312,17 +327,13 @@ where
             AuthStateProj::Calling { future } => future.poll(cx),
             AuthStateProj::Buffering { future } => future.as_mut().poll(cx),
         };
-        let Poll::Ready(Ok(mut res)) = answer else {
+        let Poll::Ready(Ok(res)) = answer else {
             return answer;
         };
-        if let Some(after) = this.after.take() {
-            if let Some(cookies) = after.cookies {
-                cookies.apply(res.headers_mut());
-            }
-            let lang = after.lang.as_ref().and_then(|v| v.to_str().ok());
-            json_method_not_allowed(&after.method, &after.ctx, lang, &mut res);
-        }
-        Poll::Ready(Ok(res))
+        Poll::Ready(Ok(match this.after.take() {
+            Some(after) => after.apply(res),
+            None => res,
+        }))
     }
 }
 
@@ -339,8 +350,8 @@ mod django_middleware {
     use crate::session::{ResponseCookies, Sessions, cookies, csrf, valid_key};
     use crate::user::AuthUser;
 
-    /// Puts a [`ResponseCookies`] into the request and notes what the
-    /// request's own cookies already call for.
+    /// Puts a [`ResponseCookies`] into a request that carries cookies and
+    /// notes what they already call for.
     pub(super) fn before<U: AuthUser>(
         parts: &mut http::request::Parts,
         ctx: &Context<U>,

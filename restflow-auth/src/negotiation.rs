@@ -32,7 +32,7 @@ pub fn acceptable(accept: Option<&str>, offered: &[String]) -> bool {
         return true;
     };
     // What most clients send: anything, or exactly one offered type.
-    if accept == "*/*" || offered.iter().any(|o| o == accept) {
+    if !offered.is_empty() && (accept == "*/*" || offered.iter().any(|o| o == accept)) {
         return true;
     }
     // Compared without case and without a lowered copy: this runs on

@@ -348,7 +348,8 @@ pub(crate) fn simple_credentials<'a>(req: &Request<'a>, scheme: &str) -> Option<
         return None;
     };
     let (bytes, n) = (value.as_bytes(), scheme.len());
-    let ok = bytes.len() > n + 1
+    let ok = n > 0
+        && bytes.len() > n + 1
         && bytes[n] == b' '
         && bytes[..n].eq_ignore_ascii_case(scheme.as_bytes())
         && visible_ascii(scheme.as_bytes())

@@ -49,6 +49,14 @@ pub trait TokenStore<I: UserId>: Send + Sync + 'static {
     fn issue_blocking(&self, user_id: &I) -> StoreResult<String>;
     /// Blocking twin of [`revoke`](TokenStore::revoke).
     fn revoke_blocking(&self, key: &str) -> StoreResult<bool>;
+    /// Whether the blocking calls answer from this process's memory and
+    /// never wait (the memory store): the async path then makes them
+    /// directly, without a boxed future per call. `false` (the default)
+    /// for a store that does I/O, where a blocking call would stall the
+    /// runtime.
+    fn answers_from_memory(&self) -> bool {
+        false
+    }
     /// Where this store's changes are told, so that each process may keep
     /// the users of valid keys in memory
     /// ([`invalidation`](crate::invalidation)); `None` (the default): every
@@ -68,11 +76,15 @@ trait Erased<I>: Send + Sync {
         allow(dead_code)
     )]
     fn feed(&self) -> Option<crate::invalidation::Feed>;
+    fn answers_from_memory(&self) -> bool;
 }
 
 impl<I: UserId, S: TokenStore<I>> Erased<I> for S {
     fn feed(&self) -> Option<crate::invalidation::Feed> {
         TokenStore::feed(self)
+    }
+    fn answers_from_memory(&self) -> bool {
+        TokenStore::answers_from_memory(self)
     }
     fn user_for<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<Option<I>>> {
         Box::pin(crate::telemetry::store(
@@ -140,6 +152,9 @@ impl<I: UserId> Tokens<I> {
     /// [`TokenStore::user_for`], answered from the invalidation cache
     /// while its feed vouches.
     pub async fn user_for(&self, key: &str) -> StoreResult<Option<I>> {
+        if self.inner.answers_from_memory() {
+            return self.user_for_blocking(key);
+        }
         // Keys are short: anything longer is the store's to refuse.
         if key.len() > 128 {
             return self.inner.user_for(key).await;
@@ -243,6 +258,9 @@ impl<I: UserId> MemoryTokenStore<I> {
 }
 
 impl<I: UserId> TokenStore<I> for MemoryTokenStore<I> {
+    fn answers_from_memory(&self) -> bool {
+        true
+    }
     async fn user_for(&self, key: &str) -> StoreResult<Option<I>> {
         TokenStore::user_for_blocking(self, key)
     }

@@ -248,6 +248,15 @@ pub trait UserStore<U: AuthUser>: Send + Sync + 'static {
         Ok(false)
     }
 
+    /// Whether the blocking calls answer from this process's memory and
+    /// never wait (the memory store): the async path then makes them
+    /// directly, without a boxed future per call. `false` (the default)
+    /// for a store that does I/O, where a blocking call would stall the
+    /// runtime.
+    fn answers_from_memory(&self) -> bool {
+        false
+    }
+
     /// Where this store's changes are told, so that each process may keep
     /// user rows in memory ([`invalidation`](crate::invalidation)); `None`
     /// (the default): every request reads the store. The SQL stores have
@@ -364,6 +373,9 @@ mod memory {
     }
 
     impl<U: AuthUser> UserStore<U> for MemoryUserStore<U> {
+        fn answers_from_memory(&self) -> bool {
+            true
+        }
         async fn find_by_id(&self, id: &U::Id) -> StoreResult<Option<U>> {
             self.find_by_id_blocking(id)
         }

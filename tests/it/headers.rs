@@ -441,3 +441,34 @@ async fn without_a_host_header_no_origin_is_this_host() {
     .await;
     assert_eq!(status, 403, "{body}");
 }
+
+/// A challenge an application's authenticator gives as `'static` text
+/// outside visible ASCII is sent as its bytes (as `HeaderValue::from_str`
+/// takes them), never a panic: the static fast path takes only what
+/// `HeaderValue::from_static` accepts.
+#[test]
+fn a_static_challenge_outside_visible_ascii_is_sent_as_its_bytes() {
+    use axum::response::IntoResponse;
+    use restflow_auth::dispatch::Denial;
+    use restflow_auth::error::{AuthError, Rejected, Rejection};
+    let denial = Denial {
+        error: AuthError::new(Rejection::NotAuthenticated),
+        challenge: Some(std::borrow::Cow::Borrowed("Bearer realm=\"café\"")),
+    };
+    let rejected = Rejected::new(&denial, &restflow_auth::messages::Catalog::default(), None);
+    assert_eq!(rejected.status(), 401);
+    let res = rejected.into_response();
+    assert_eq!(
+        res.headers()["www-authenticate"].as_bytes(),
+        "Bearer realm=\"café\"".as_bytes()
+    );
+    // And the usual one, from the static path.
+    let denial = Denial {
+        error: AuthError::new(Rejection::NotAuthenticated),
+        challenge: Some(std::borrow::Cow::Borrowed("Bearer realm=\"api\"")),
+    };
+    let res =
+        Rejected::new(&denial, &restflow_auth::messages::Catalog::default(), None).into_response();
+    assert_eq!(res.headers()["www-authenticate"], "Bearer realm=\"api\"");
+    assert_eq!(res.headers()["content-language"], "en");
+}

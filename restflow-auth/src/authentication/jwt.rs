@@ -76,8 +76,6 @@ pub(crate) fn bearer_of<'a>(
     Ok(Some(Cow::Owned(token.to_owned())))
 }
 
-/// Whether every byte is visible ASCII (`!` to `~`: no space, no
-/// control); without early exit, so the loop is vectorised.
 /// The access token: the `Authorization` header's, or else (with
 /// `[jwt_cookie]`) its cookie's, and whether it came from the cookie.
 fn credentials<'a, U: AuthUser>(

@@ -87,6 +87,14 @@ pub trait Blacklist: Send + Sync + 'static {
     fn is_process_local(&self) -> bool {
         false
     }
+    /// Whether the blocking calls answer from this process's memory and
+    /// never wait (the memory blacklist): the async path then makes them
+    /// directly, without a boxed future per call. `false` (the default)
+    /// for a backend that does I/O, where a blocking call would stall the
+    /// runtime.
+    fn answers_from_memory(&self) -> bool {
+        false
+    }
     /// Where this backend's invalidations come from, if it has a feed
     /// ([`invalidation`](crate::invalidation)): with one, and with
     /// `[invalidation] enabled`, each process answers the per-request
@@ -147,6 +155,7 @@ trait Erased: Send + Sync {
     fn is_blacklisted_blocking(&self, jti: &str) -> StoreResult<bool>;
     fn check_and_blacklist_blocking(&self, jti: &str, exp: i64) -> StoreResult<bool>;
     fn is_process_local(&self) -> bool;
+    fn answers_from_memory(&self) -> bool;
     #[cfg_attr(
         not(any(feature = "sqlite", feature = "postgres", feature = "redis")),
         allow(dead_code)
@@ -218,6 +227,9 @@ impl<B: Blacklist> Erased for B {
     }
     fn is_process_local(&self) -> bool {
         Blacklist::is_process_local(self)
+    }
+    fn answers_from_memory(&self) -> bool {
+        Blacklist::answers_from_memory(self)
     }
     fn feed(&self) -> Option<crate::invalidation::Feed> {
         Blacklist::feed(self)
@@ -351,6 +363,9 @@ impl Blacklists {
     }
 
     async fn ask(&self, ids: &[&str]) -> StoreResult<bool> {
+        if self.inner.answers_from_memory() {
+            return self.ask_blocking(ids);
+        }
         match ids {
             [] => Ok(false),
             [jti] => self.inner.is_blacklisted(jti).await,
@@ -516,6 +531,9 @@ impl MemoryBlacklist {
 }
 
 impl Blacklist for MemoryBlacklist {
+    fn answers_from_memory(&self) -> bool {
+        true
+    }
     async fn blacklist(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
         Blacklist::blacklist_blocking(self, jti, expires_at)
     }

@@ -172,9 +172,11 @@ pub fn delete_cookie(name: &str) -> HeaderValue {
 
 /// The cookies a response must set or delete, collected while the request
 /// is authenticated. The [`AuthLayer`](crate::layer::AuthLayer) puts one in
-/// the request's extensions (when a session store is configured) and
-/// writes its cookies into the response; a blocking server can do the same
-/// with [`ResponseCookies::apply`].
+/// the request's extensions when a session store is configured and the
+/// request carries cookies (one without has no session or CSRF cookie to
+/// replace or delete, and skips the allocation), and writes its cookies
+/// into the response; a blocking server can do the same with
+/// [`ResponseCookies::apply`].
 #[derive(Debug, Default)]
 pub struct ResponseCookies {
     cookies: Mutex<Vec<(String, HeaderValue)>>,

@@ -131,6 +131,14 @@ pub trait SessionStore: Send + Sync + 'static {
     fn django(&self) -> Option<&crate::django::DjangoSettings> {
         None
     }
+    /// Whether the blocking calls answer from this process's memory and
+    /// never wait (the memory store): the async path then makes them
+    /// directly, without a boxed future per call. `false` (the default)
+    /// for a store that does I/O, where a blocking call would stall the
+    /// runtime.
+    fn answers_from_memory(&self) -> bool {
+        false
+    }
     /// Where this store's changes are told, so that each process may keep
     /// live sessions in memory ([`invalidation`](crate::invalidation));
     /// `None` (the default): every request reads the store. The SQL stores
@@ -155,6 +163,7 @@ trait Erased: Send + Sync {
         allow(dead_code)
     )]
     fn feed(&self) -> Option<crate::invalidation::Feed>;
+    fn answers_from_memory(&self) -> bool;
 }
 
 impl<S: SessionStore> Erased for S {
@@ -201,6 +210,9 @@ impl<S: SessionStore> Erased for S {
     }
     fn feed(&self) -> Option<crate::invalidation::Feed> {
         SessionStore::feed(self)
+    }
+    fn answers_from_memory(&self) -> bool {
+        SessionStore::answers_from_memory(self)
     }
 }
 
@@ -270,6 +282,9 @@ impl Sessions {
     /// [`SessionStore::load`], answered from the invalidation cache while
     /// its feed vouches (an expired session is never served from it).
     pub async fn load(&self, key: &str) -> StoreResult<Option<SessionData>> {
+        if self.inner.answers_from_memory() {
+            return self.load_blocking(key);
+        }
         self.cache
             .get(|| key.into(), live, || self.inner.load(key))
             .await
@@ -337,6 +352,9 @@ impl MemorySessionStore {
 }
 
 impl SessionStore for MemorySessionStore {
+    fn answers_from_memory(&self) -> bool {
+        true
+    }
     async fn load(&self, key: &str) -> StoreResult<Option<SessionData>> {
         SessionStore::load_blocking(self, key)
     }
