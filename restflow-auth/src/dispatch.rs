@@ -70,8 +70,13 @@ impl Denial {
 
     /// The `WWW-Authenticate` value to send (only on a 401).
     pub fn www_authenticate(&self) -> Option<&str> {
+        self.sent_challenge().map(|c| c.as_ref())
+    }
+
+    /// The challenge as the chain gave it, when it is sent (only on a 401).
+    pub(crate) fn sent_challenge(&self) -> Option<&Cow<'static, str>> {
         match self.status() {
-            StatusCode::UNAUTHORIZED => self.challenge.as_deref(),
+            StatusCode::UNAUTHORIZED => self.challenge.as_ref(),
             _ => None,
         }
     }

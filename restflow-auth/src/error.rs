@@ -473,8 +473,10 @@ fn header_value(text: &std::borrow::Cow<'static, str>) -> Option<http::HeaderVal
 
 /// The `Content-Language` value: the built-in languages' without a copy.
 fn language_value(language: &str) -> Option<http::HeaderValue> {
-    let known = ["en", "fr", "de"];
-    match known.iter().find(|k| **k == language) {
+    match crate::messages::BUILT_IN_LANGUAGES
+        .iter()
+        .find(|k| **k == language)
+    {
         Some(k) => Some(http::HeaderValue::from_static(k)),
         None => http::HeaderValue::from_str(language).ok(),
     }
@@ -505,13 +507,9 @@ impl Rejected {
     ) -> Self {
         let status = report(denial);
         let language = catalog.negotiate(accept_language);
-        let www_authenticate = match status {
-            StatusCode::UNAUTHORIZED => denial.challenge.as_ref().and_then(header_value),
-            _ => None,
-        };
         Rejected {
             status,
-            www_authenticate,
+            www_authenticate: denial.sent_challenge().and_then(header_value),
             retry_after: denial
                 .error
                 .retry_after()

@@ -279,6 +279,9 @@ pub enum Error {
 /// A module-local result.
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// The languages the default catalog has texts for (English being DRF's).
+pub(crate) const BUILT_IN_LANGUAGES: [&str; 3] = ["en", "fr", "de"];
+
 /// Texts per language and code, with DRF's English as the fallback.
 #[derive(Clone, Debug)]
 pub struct Catalog {
@@ -292,6 +295,7 @@ impl Default for Catalog {
     fn default() -> Self {
         let mut texts: HashMap<String, HashMap<_, _>> = HashMap::new();
         for (lang, table) in [("fr", FRENCH), ("de", GERMAN)] {
+            debug_assert!(BUILT_IN_LANGUAGES.contains(&lang));
             let entry = texts.entry(lang.to_owned()).or_default();
             for (code, text) in table {
                 let r = Rejection::from_code(code).expect("catalog codes are table codes");

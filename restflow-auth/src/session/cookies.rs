@@ -32,15 +32,8 @@ use crate::request::Request;
 /// assert_eq!(cookie(&req, "other"), None);
 /// ```
 pub fn cookie<'a>(req: &Request<'a>, name: &str) -> Option<Cow<'a, str>> {
-    let header = req.meta(http::header::COOKIE)?;
-    let found = match header {
-        Cow::Borrowed(text) => parse_last(text, name).map(Cow::Borrowed),
-        Cow::Owned(text) => parse_last(&text, name).map(|v| Cow::Owned(v.to_owned())),
-    }?;
-    Some(match found {
-        Cow::Borrowed(v) => unquote(v),
-        Cow::Owned(v) => Cow::Owned(unquote(&v).into_owned()),
-    })
+    let [value] = cookies_named(req, [name]);
+    value
 }
 
 /// [`cookie`] for several names in one pass over the `Cookie` header (the
@@ -98,14 +91,6 @@ fn pairs(text: &str) -> impl Iterator<Item = (&str, &str)> {
         );
         (!key.is_empty() || !value.is_empty()).then_some((key, value))
     })
-}
-
-/// Django's `parse_cookie`, keeping only the last value of `name`.
-fn parse_last<'t>(text: &'t str, name: &str) -> Option<&'t str> {
-    pairs(text)
-        .filter(|(key, _)| *key == name)
-        .last()
-        .map(|(_, v)| v)
 }
 
 /// Python's `http.cookies._unquote`: a value in double quotes loses them,
